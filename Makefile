@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: GPL-2.0
+# gilstat: libgil (runtime/), gilwork (runtime/gilwork/), the BPF object (bpf/) and the collector
+# (userspace/). Everything is built into $(OUTPUT). `make V=1` shows full commands.
+
+OUTPUT ?= build
+ifneq ($(SANITIZE),)
+# Sanitized objects must not mix with plain ones.
+OUTPUT := build/san-$(SANITIZE)
+endif
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+LLVM_STRIP ?= llvm-strip
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -pthread -D_GNU_SOURCE
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+INCLUDES := -Iruntime -Ibpf -Iuserspace -I$(OUTPUT)
+LIBS := -lbpf -lelf -lz -lpthread
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+LIBGIL_SRCS := $(wildcard runtime/*.c)
+LIBGIL_HDRS := $(wildcard runtime/*.h)
+LIBGIL_OBJS := $(patsubst runtime/%.c,$(OUTPUT)/runtime/%.o,$(LIBGIL_SRCS))
+LIBGIL_PIC_OBJS := $(patsubst runtime/%.c,$(OUTPUT)/runtime/pic/%.o,$(LIBGIL_SRCS))
+LIBGIL_NOPROBE_OBJS := $(patsubst runtime/%.c,$(OUTPUT)/runtime/noprobe/%.o,$(LIBGIL_SRCS))
+
+GILWORK_SRCS := $(wildcard runtime/gilwork/*.c)
+GILWORK_OBJS := $(patsubst runtime/gilwork/%.c,$(OUTPUT)/obj/gilwork/%.o,$(GILWORK_SRCS))
+
+# Every userspace module but main() is linked into the tests too.
+USER_SRCS := $(wildcard userspace/*.c)
+USER_OBJS := $(patsubst userspace/%.c,$(OUTPUT)/userspace/%.o,$(USER_SRCS))
+USER_LIB_OBJS := $(filter-out $(OUTPUT)/userspace/gilstat.o,$(USER_OBJS))
+USER_HDRS := $(wildcard userspace/*.h) bpf/gilstat.h
+
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(TEST_SRCS))
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+TARGETS := $(OUTPUT)/libgil.a $(OUTPUT)/libgil.so $(OUTPUT)/libgil-noprobes.a
+ifneq ($(GILWORK_SRCS),)
+TARGETS += $(OUTPUT)/gilwork $(OUTPUT)/gilwork-static
+endif
+ifneq ($(BPF_SRCS),)
+TARGETS += $(OUTPUT)/gilstat
+endif
+
+.PHONY: all deps test unit integration demo bench clean format
+all: $(TARGETS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+# The README's two commands: both install what is missing first.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all tests
+	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(OUTPUT)/gilstat -- $(OUTPUT)/gilwork convoy
+
+bench: deps
+	$(Q)scripts/deps.sh --bench
+	$(Q)$(MAKE) --no-print-directory all tests
+	$(Q)OUTPUT=$(OUTPUT) scripts/bench.sh
+
+.PHONY: tests
+tests: $(TEST_BINS) $(HELPER_BINS)
+
+$(OUTPUT) $(OUTPUT)/runtime $(OUTPUT)/runtime/pic $(OUTPUT)/runtime/noprobe $(OUTPUT)/obj/gilwork \
+$(OUTPUT)/userspace $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+# libgil: static, shared (what gilstat finds in /proc/PID/maps) and, for the benchmark that proves
+# detached probes cost nothing, a static build with the probes compiled out.
+$(OUTPUT)/runtime/%.o: runtime/%.c $(LIBGIL_HDRS) | $(OUTPUT)/runtime
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/runtime/pic/%.o: runtime/%.c $(LIBGIL_HDRS) | $(OUTPUT)/runtime/pic
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -fPIC $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/runtime/noprobe/%.o: runtime/%.c $(LIBGIL_HDRS) | $(OUTPUT)/runtime/noprobe
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -DGIL_NO_PROBES $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/libgil.a: $(LIBGIL_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(OUTPUT)/libgil-noprobes.a: $(LIBGIL_NOPROBE_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(OUTPUT)/libgil.so: $(LIBGIL_PIC_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-soname,libgil.so $^ -o $@ -lpthread
+
+# gilwork links libgil.so (found next to it through $ORIGIN), as most users of a runtime would;
+# gilwork-static carries libgil inside the executable, the other case gilstat must handle.
+$(OUTPUT)/obj/gilwork/%.o: runtime/gilwork/%.c $(wildcard runtime/gilwork/*.h) $(LIBGIL_HDRS) | $(OUTPUT)/obj/gilwork
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Iruntime/gilwork -c $< -o $@
+
+$(OUTPUT)/gilwork: $(GILWORK_OBJS) $(OUTPUT)/libgil.so
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(GILWORK_OBJS) -L$(OUTPUT) -lgil -Wl,-rpath,'$$ORIGIN' -lm -lpthread -o $@
+
+$(OUTPUT)/gilwork-static: $(GILWORK_OBJS) $(OUTPUT)/libgil.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $(GILWORK_OBJS) $(OUTPUT)/libgil.a -lm -lpthread -o $@
+
+# BPF: vmlinux.h from the running kernel's BTF, the object, then its skeleton.
+$(OUTPUT)/vmlinux.h: | $(OUTPUT)
+	$(call msg,GEN,$@)
+	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
+
+# clang -target bpf does not search the multiarch include directory that holds <asm/*.h>.
+CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/gilstat.h $(OUTPUT)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf \
+		$(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp
+	$(Q)$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(OUTPUT)/userspace/%.o: userspace/%.c $(USER_HDRS) $(SKELS) | $(OUTPUT)/userspace
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/gilstat: $(USER_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -lm -o $@
+
+# Tests: each tests/test_X.c is a cmocka program linked with libgil and the collector's modules;
+# tests/helpers/X.c are small programs the integration tests run.
+$(OUTPUT)/tests/test_%: tests/test_%.c $(OUTPUT)/libgil.a $(USER_LIB_OBJS) $(LIBGIL_HDRS) $(USER_HDRS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests $< $(USER_LIB_OBJS) $(OUTPUT)/libgil.a \
+		$(LDFLAGS) -lcmocka $(LIBS) -lm -o $@
+
+$(OUTPUT)/tests/%: tests/helpers/%.c $(OUTPUT)/libgil.so $(LIBGIL_HDRS) | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LDFLAGS) -L$(OUTPUT) -lgil \
+		-Wl,-rpath,'$$ORIGIN/..' -lm -lpthread -o $@
+
+format:
+	$(Q)clang-format -i $(wildcard runtime/*.[ch] runtime/gilwork/*.[ch] bpf/*.[ch] \
+		userspace/*.[ch] tests/*.[ch] tests/helpers/*.c)
+
+clean:
+	$(call msg,CLEAN,build)
+	$(Q)rm -rf build
+
+.DELETE_ON_ERROR:
+.SECONDARY:

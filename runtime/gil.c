@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libgil: the algorithm of CPython's Python/ceval_gil.c (3.2-3.13), step by step.
+ *
+ * Notes about the implementation, following CPython's own:
+ *
+ *  - The GIL is a boolean, `locked`, protected by `mutex`, with a condition variable `cond` on
+ *    which threads wait for it to be released.
+ *
+ *  - A thread waiting for the GIL waits on `cond` for at most `interval` microseconds. If the wait
+ *    times out and no switch happened during it (`switch_number` did not move), the waiter sets
+ *    `drop_request` and sets the drop bit in the holder's eval breaker.
+ *
+ *  - The holder polls its eval breaker on every back edge (gil_poll()); when the drop bit is set it
+ *    drops the GIL and takes it again, which lets a waiter in. That is the "forced" switch.
+ *
+ *  - On a multi-core machine the dropping thread would usually win the GIL back: it is running,
+ *    the waiter still has to be woken and scheduled. So a thread that drops while a drop request is
+ *    pending waits once on `switch_cond` until another thread has taken the GIL
+ *    (FORCE_SWITCHING). Without it a CPU-bound thread starves every other one.
+ *
+ *  - Releases signal `cond` rather than broadcast: one waiter is enough to take the GIL, and
+ *    waking all of them would have them fight over `mutex` for nothing.
+ *
+ * USDT probes (runtime/gil_usdt.h) are 5-byte nops, the form the kernel can optimise into a jump
+ * instead of a trap; their clock arguments are read only while a tracer holds the probe's
+ * semaphore, so a process nobody traces pays one load per probe site.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gil.h"
+#include "gil_usdt.h"
+
+#ifndef GIL_NO_PROBES
+#define _SDT_HAS_SEMAPHORES 1
+#include <sys/sdt.h>
+/*
+ * sys/sdt.h emits a 1-byte nop, on which every hit is an int3 trap. The kernel optimises uprobes
+ * on the 5-byte nopl 0x0(%rax,%rax,1) into a jump, 3-4 times cheaper per hit. _SDT_NOP is expanded
+ * only when a probe is used, so redefining it here changes every site; the bytes are separated by
+ * ';' because a ',' would split the macro argument sys/sdt.h stringifies.
+ */
+#undef _SDT_NOP
+#define _SDT_NOP .byte 0x0f; .byte 0x1f; .byte 0x44; .byte 0x00; .byte 0x00
+
+/*
+ * The semaphores a tracer increments when it attaches; tracers find them through the notes, so
+ * they stay hidden and a check is one PC-relative load.
+ */
+#define GIL_SEMAPHORE(name)                                                                        \
+	__attribute__((section(".probes"), used, visibility("hidden"))) volatile unsigned short gil_##name##_semaphore
+GIL_SEMAPHORE(acquire);
+GIL_SEMAPHORE(release);
+GIL_SEMAPHORE(wait__start);
+
+#define GIL_PROBE_ENABLED(name) __builtin_expect(gil_##name##_semaphore != 0, 0)
+#define GIL_PROBE2(name, a, b) STAP_PROBE2(gil, name, a, b)
+#define GIL_PROBE4(name, a, b, c, d) STAP_PROBE4(gil, name, a, b, c, d)
+#define GIL_PROBE5(name, a, b, c, d, e) STAP_PROBE5(gil, name, a, b, c, d, e)
+#else
+#define GIL_PROBE_ENABLED(name) 0
+#define GIL_PROBE2(name, a, b) ((void)(a), (void)(b))
+#define GIL_PROBE4(name, a, b, c, d) ((void)(a), (void)(b), (void)(c), (void)(d))
+#define GIL_PROBE5(name, a, b, c, d, e) ((void)(a), (void)(b), (void)(c), (void)(d), (void)(e))
+#endif
+
+/* The drop bit of struct gil_eval_breaker (CPython's _PY_GIL_DROP_REQUEST_BIT). */
+#define EVAL_DROP_REQUEST 0x1u
+
+struct gil {
+	/* Protects locked, switch_number, release_requested and the statistics. */
+	pthread_mutex_t mutex;
+	/* Signalled when locked goes to 0. */
+	pthread_cond_t cond;
+	/*
+	 * FORCE_SWITCHING: last_holder changes under switch_mutex, and a thread that dropped on
+	 * request waits on switch_cond until someone else took the GIL.
+	 */
+	pthread_mutex_t switch_mutex;
+	pthread_cond_t switch_cond;
+
+	/* Atomic so that a waiter may look without the mutex (CPython's _Py_atomic_int locked). */
+	atomic_int locked;
+	/* The thread that holds, or last held, the GIL: re-taking your own GIL is not a switch. */
+	_Atomic(struct gil_thread *) last_holder;
+	/* Counts holder changes; a waiter asks for a drop only if it did not move for an interval. */
+	unsigned long switch_number;
+	/* Did the latest release happen with a drop request pending? Makes the next switch forced. */
+	bool release_requested;
+	atomic_int drop_request;
+	atomic_ulong interval_us;
+
+	bool nogil;
+	atomic_bool stats_on;
+	struct gil_stats stats;
+
+	/* Every thread state bound to this GIL, and every GIL, for fork(); under registry_lock. */
+	struct gil_thread *threads;
+	struct gil *next;
+};
+
+struct gil_thread {
+	/* First, so that gil_poll() reaches it without a pointer chase. */
+	struct gil_eval_breaker eb;
+	struct gil *gil;
+	pthread_t owner;
+	bool holding;
+	/* When this thread got the GIL; 0 when nobody measured it. */
+	uint64_t acquired_ns;
+	struct gil_stats stats;
+	struct gil_thread *next;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gil *registry;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void fatal(const char *what)
+{
+	/* Like Py_FatalError(): a broken GIL protocol cannot be recovered from. */
+	fprintf(stderr, "libgil: fatal: %s\n", what);
+	abort();
+}
+
+static void init_locks(struct gil *gil)
+{
+	pthread_condattr_t attr;
+
+	/* Timed waits must not stretch or shrink when the wall clock is set. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (pthread_mutex_init(&gil->mutex, NULL) || pthread_cond_init(&gil->cond, &attr) ||
+	    pthread_mutex_init(&gil->switch_mutex, NULL) ||
+	    pthread_cond_init(&gil->switch_cond, NULL))
+		fatal("cannot initialise the GIL's locks");
+	pthread_condattr_destroy(&attr);
+}
+
+static void add_duration(uint64_t *total, uint64_t *max, uint64_t ns)
+{
+	*total += ns;
+	if (ns > *max)
+		*max = ns;
+}
+
+static void account_acquire(struct gil_stats *s, unsigned int flags, uint64_t drop_requests,
+			    uint64_t wait_ns)
+{
+	s->acquisitions++;
+	s->switches += !!(flags & GIL_ACQ_SWITCH);
+	s->forced_switches += !!(flags & GIL_ACQ_FORCED);
+	s->drop_requests += drop_requests;
+	add_duration(&s->wait_ns_total, &s->wait_ns_max, wait_ns);
+}
+
+static void account_release(struct gil_stats *s, bool requested, uint64_t hold_ns)
+{
+	s->releases++;
+	s->voluntary_releases += !requested;
+	add_duration(&s->hold_ns_total, &s->hold_ns_max, hold_ns);
+}
+
+/* Asks the current holder to drop the GIL. Called with gil->mutex held and the GIL locked. */
+static void set_drop_request(struct gil *gil)
+{
+	struct gil_thread *holder = atomic_load_explicit(&gil->last_holder, memory_order_relaxed);
+
+	atomic_store_explicit(&gil->drop_request, 1, memory_order_relaxed);
+	if (holder)
+		atomic_fetch_or_explicit(&holder->eb.bits, EVAL_DROP_REQUEST, memory_order_relaxed);
+}
+
+static void reset_drop_request(struct gil *gil)
+{
+	atomic_store_explicit(&gil->drop_request, 0, memory_order_relaxed);
+}
+
+struct take_wait {
+	struct gil *gil;
+	uint64_t drop_requests;
+};
+
+/*
+ * A waiter cancelled inside pthread_cond_timedwait() wakes up owning gil->mutex. It must give it
+ * back, withdraw a drop request it raised (CPython does the same for a thread that must exit while
+ * waiting), and wake a holder stuck in the FORCE_SWITCHING wait for a switch this waiter will now
+ * never make; otherwise the remaining threads wedge.
+ */
+static void take_cancelled(void *arg)
+{
+	struct take_wait *w = arg;
+	struct gil *gil = w->gil;
+
+	if (w->drop_requests)
+		reset_drop_request(gil);
+	pthread_mutex_unlock(&gil->mutex);
+	pthread_mutex_lock(&gil->switch_mutex);
+	pthread_cond_broadcast(&gil->switch_cond);
+	pthread_mutex_unlock(&gil->switch_mutex);
+}
+
+static int cond_timedwait_us(pthread_cond_t *cond, pthread_mutex_t *mutex, unsigned long us)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += us / 1000000;
+	deadline.tv_nsec += (long)(us % 1000000) * 1000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	return pthread_cond_timedwait(cond, mutex, &deadline);
+}
+
+/*
+ * The waiting half of take_gil(), with gil->mutex held. Apart so that the setjmp() behind
+ * pthread_cleanup_push() leaves take_gil()'s locals alone.
+ */
+static void wait_for_release(struct take_wait *w)
+{
+	struct gil *gil = w->gil;
+
+	pthread_cleanup_push(take_cancelled, w);
+	while (atomic_load_explicit(&gil->locked, memory_order_relaxed)) {
+		unsigned long saved_switchnum = gil->switch_number;
+		unsigned long interval_us =
+			atomic_load_explicit(&gil->interval_us, memory_order_relaxed);
+		int err;
+
+		/* The timer restarts on each loop: a wake-up that lost the race waits a full interval. */
+		err = cond_timedwait_us(&gil->cond, &gil->mutex, interval_us ? interval_us : 1);
+
+		/*
+		 * Timed out, still locked and nobody else got the GIL meanwhile: the holder has run
+		 * for a whole interval while we waited, so ask it to drop. A switch during the
+		 * interval means the GIL is changing hands anyway, and asking would only force an
+		 * extra switch.
+		 */
+		if (err == ETIMEDOUT && atomic_load_explicit(&gil->locked, memory_order_relaxed) &&
+		    gil->switch_number == saved_switchnum) {
+			set_drop_request(gil);
+			w->drop_requests++;
+		}
+	}
+	pthread_cleanup_pop(0);
+}
+
+/* CPython's take_gil(). */
+static void take_gil(struct gil_thread *t)
+{
+	struct gil *gil = t->gil;
+	bool stats = atomic_load_explicit(&gil->stats_on, memory_order_relaxed);
+	bool timed = stats || GIL_PROBE_ENABLED(acquire) || GIL_PROBE_ENABLED(release);
+	struct take_wait w = { .gil = gil };
+	uint64_t request_ns = timed ? now_ns() : 0;
+	uint64_t acquired_ns = 0;
+	unsigned int flags = 0;
+
+	/*
+	 * A look without the mutex decides whether this acquisition is contended: only then does
+	 * wait__start fire, so that an uncontended cycle costs two probe hits, and outside the
+	 * mutex, so that a tracer's trap never lengthens the holder's critical sections.
+	 */
+	if (atomic_load_explicit(&gil->locked, memory_order_relaxed)) {
+		flags |= GIL_ACQ_WAITED;
+		GIL_PROBE2(wait__start, gil, request_ns);
+	}
+
+	pthread_mutex_lock(&gil->mutex);
+	wait_for_release(&w);
+
+	/* last_holder changes under switch_mutex so that a FORCE_SWITCHING waiter sees it. */
+	pthread_mutex_lock(&gil->switch_mutex);
+	atomic_store_explicit(&gil->locked, 1, memory_order_relaxed);
+	if (t != atomic_load_explicit(&gil->last_holder, memory_order_relaxed)) {
+		atomic_store_explicit(&gil->last_holder, t, memory_order_relaxed);
+		gil->switch_number++;
+		flags |= GIL_ACQ_SWITCH;
+		if (gil->release_requested)
+			flags |= GIL_ACQ_FORCED;
+	}
+	pthread_cond_signal(&gil->switch_cond);
+	pthread_mutex_unlock(&gil->switch_mutex);
+
+	/* Whoever asked has been served: the new holder starts with a clean slate. */
+	if (atomic_load_explicit(&gil->drop_request, memory_order_relaxed))
+		reset_drop_request(gil);
+	atomic_fetch_and_explicit(&t->eb.bits, ~EVAL_DROP_REQUEST, memory_order_relaxed);
+
+	if (timed)
+		acquired_ns = now_ns();
+	if (stats && request_ns) {
+		account_acquire(&gil->stats, flags, w.drop_requests, acquired_ns - request_ns);
+		account_acquire(&t->stats, flags, w.drop_requests, acquired_ns - request_ns);
+	}
+	pthread_mutex_unlock(&gil->mutex);
+
+	t->holding = true;
+	t->acquired_ns = acquired_ns;
+	GIL_PROBE5(acquire, gil, request_ns, acquired_ns, flags, w.drop_requests);
+}
+
+/* CPython's drop_gil(). */
+static void drop_gil(struct gil_thread *t)
+{
+	struct gil *gil = t->gil;
+	bool stats = atomic_load_explicit(&gil->stats_on, memory_order_relaxed);
+	uint64_t released_ns = 0;
+	unsigned int flags = 0;
+	bool requested;
+
+	pthread_mutex_lock(&gil->mutex);
+	requested = atomic_load_explicit(&gil->drop_request, memory_order_relaxed);
+	gil->release_requested = requested;
+	if (requested)
+		flags |= GIL_REL_REQUESTED;
+	if (t->acquired_ns)
+		released_ns = now_ns();
+	if (stats && t->acquired_ns) {
+		account_release(&gil->stats, requested, released_ns - t->acquired_ns);
+		account_release(&t->stats, requested, released_ns - t->acquired_ns);
+	}
+	t->holding = false;
+	atomic_store_explicit(&gil->locked, 0, memory_order_relaxed);
+	pthread_cond_signal(&gil->cond);
+	pthread_mutex_unlock(&gil->mutex);
+
+	GIL_PROBE4(release, gil, t->acquired_ns, released_ns, flags);
+
+	/*
+	 * FORCE_SWITCHING. The drop request is read again: it is what CPython tests here, whether
+	 * this release came from the eval breaker or from a blocking call.
+	 */
+	if (atomic_load_explicit(&gil->drop_request, memory_order_relaxed)) {
+		int cancel_state;
+
+		/* The wait is one-shot and its wake-up is someone's take: it must not be skipped. */
+		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+		pthread_mutex_lock(&gil->switch_mutex);
+		/* Not switched yet: wait until the GIL changed hands. */
+		if (atomic_load_explicit(&gil->last_holder, memory_order_relaxed) == t) {
+			reset_drop_request(gil);
+			/*
+			 * One untimed wait, not a loop, as in CPython: a spurious wake-up only costs
+			 * one more round of the usual competition.
+			 */
+			pthread_cond_wait(&gil->switch_cond, &gil->switch_mutex);
+		}
+		pthread_mutex_unlock(&gil->switch_mutex);
+		pthread_setcancelstate(cancel_state, NULL);
+	}
+}
+
+static void gil_atfork_prepare(void)
+{
+	pthread_mutex_lock(&registry_lock);
+}
+
+static void gil_atfork_parent(void)
+{
+	pthread_mutex_unlock(&registry_lock);
+}
+
+/*
+ * The child has one thread, the one that forked; every other thread state is gone and the locks
+ * may have been copied in any state. Like CPython's _PyEval_ReInitThreads(), recreate the locks;
+ * the forking thread keeps the GIL if it held it, and the statistics start again from zero.
+ */
+static void gil_atfork_child(void)
+{
+	pthread_t self = pthread_self();
+
+	for (struct gil *gil = registry; gil; gil = gil->next) {
+		struct gil_thread **pp = &gil->threads;
+		struct gil_thread *holder = NULL;
+
+		init_locks(gil);
+		while (*pp) {
+			struct gil_thread *t = *pp;
+
+			if (pthread_equal(t->owner, self)) {
+				atomic_store(&t->eb.bits, 0);
+				memset(&t->stats, 0, sizeof(t->stats));
+				if (t->holding)
+					holder = t;
+				pp = &t->next;
+			} else {
+				*pp = t->next;
+				free(t);
+			}
+		}
+		atomic_store(&gil->locked, holder != NULL);
+		atomic_store(&gil->last_holder, holder);
+		atomic_store(&gil->drop_request, 0);
+		gil->release_requested = false;
+		gil->switch_number = 0;
+		memset(&gil->stats, 0, sizeof(gil->stats));
+	}
+	pthread_mutex_init(&registry_lock, NULL);
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(gil_atfork_prepare, gil_atfork_parent, gil_atfork_child);
+}
+
+static bool stats_from_env(void)
+{
+	const char *v = getenv("GIL_STATS");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+struct gil *gil_new(const struct gil_opts *opts)
+{
+	struct gil_opts defaults = { 0 };
+	struct gil *gil;
+
+	if (!opts)
+		opts = &defaults;
+	if (opts->interval_us < 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	gil = calloc(1, sizeof(*gil));
+	if (!gil)
+		return NULL;
+	init_locks(gil);
+	atomic_init(&gil->interval_us,
+		    opts->interval_us ? (unsigned long)opts->interval_us : GIL_DEFAULT_INTERVAL_US);
+	gil->nogil = opts->nogil;
+	atomic_init(&gil->stats_on, opts->stats || stats_from_env());
+
+	pthread_once(&atfork_once, register_atfork);
+	pthread_mutex_lock(&registry_lock);
+	gil->next = registry;
+	registry = gil;
+	pthread_mutex_unlock(&registry_lock);
+	return gil;
+}
+
+void gil_free(struct gil *gil)
+{
+	struct gil **pp;
+
+	if (!gil)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	if (gil->threads)
+		fatal("gil_free: thread states are still bound to this GIL");
+	for (pp = &registry; *pp; pp = &(*pp)->next) {
+		if (*pp == gil) {
+			*pp = gil->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	pthread_mutex_destroy(&gil->mutex);
+	pthread_cond_destroy(&gil->cond);
+	pthread_mutex_destroy(&gil->switch_mutex);
+	pthread_cond_destroy(&gil->switch_cond);
+	free(gil);
+}
+
+int gil_set_interval_us(struct gil *gil, double interval_us)
+{
+	/* !(x > 0) also rejects NaN. */
+	if (!(interval_us > 0))
+		return -EINVAL;
+	if (interval_us > (double)(ULONG_MAX / 2))
+		return -ERANGE;
+	atomic_store(&gil->interval_us, interval_us < 1 ? 1 : (unsigned long)interval_us);
+	return 0;
+}
+
+long gil_interval_us(const struct gil *gil)
+{
+	return (long)atomic_load(&gil->interval_us);
+}
+
+bool gil_is_nogil(const struct gil *gil)
+{
+	return gil->nogil;
+}
+
+void gil_enable_stats(struct gil *gil, bool on)
+{
+	atomic_store(&gil->stats_on, on);
+}
+
+bool gil_stats_enabled(const struct gil *gil)
+{
+	return atomic_load(&gil->stats_on);
+}
+
+void gil_get_stats(const struct gil *gil, struct gil_stats *out)
+{
+	struct gil *g = (struct gil *)gil;
+
+	pthread_mutex_lock(&g->mutex);
+	*out = g->stats;
+	pthread_mutex_unlock(&g->mutex);
+}
+
+void gil_thread_get_stats(const struct gil_thread *t, struct gil_stats *out)
+{
+	struct gil *g = t->gil;
+
+	pthread_mutex_lock(&g->mutex);
+	*out = t->stats;
+	pthread_mutex_unlock(&g->mutex);
+}
+
+struct gil_thread *gil_thread_new(struct gil *gil)
+{
+	struct gil_thread *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->gil = gil;
+	t->owner = pthread_self();
+	pthread_mutex_lock(&registry_lock);
+	t->next = gil->threads;
+	gil->threads = t;
+	pthread_mutex_unlock(&registry_lock);
+	return t;
+}
+
+void gil_thread_free(struct gil_thread *t)
+{
+	struct gil *gil;
+	struct gil_thread **pp;
+
+	if (!t)
+		return;
+	gil = t->gil;
+	if (t->holding)
+		gil_release(t);
+
+	/* A thread state that no longer exists must not stay the "last holder". */
+	pthread_mutex_lock(&gil->mutex);
+	pthread_mutex_lock(&gil->switch_mutex);
+	if (atomic_load(&gil->last_holder) == t)
+		atomic_store(&gil->last_holder, NULL);
+	pthread_mutex_unlock(&gil->switch_mutex);
+	pthread_mutex_unlock(&gil->mutex);
+
+	pthread_mutex_lock(&registry_lock);
+	for (pp = &gil->threads; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	free(t);
+}
+
+struct gil *gil_thread_gil(const struct gil_thread *t)
+{
+	return t->gil;
+}
+
+void gil_acquire(struct gil_thread *t)
+{
+	if (t->holding)
+		fatal("gil_acquire: this thread already holds the GIL");
+	if (t->gil->nogil) {
+		t->holding = true;
+		return;
+	}
+	take_gil(t);
+}
+
+void gil_release(struct gil_thread *t)
+{
+	if (!t->holding)
+		fatal("gil_release: this thread does not hold the GIL");
+	if (t->gil->nogil) {
+		t->holding = false;
+		return;
+	}
+	drop_gil(t);
+}
+
+bool gil_held(const struct gil_thread *t)
+{
+	return t->holding;
+}
+
+/* CPython's _Py_HandlePending(), GIL part: give another thread a chance. */
+void gil_handle_pending(struct gil_thread *t)
+{
+	atomic_fetch_and_explicit(&t->eb.bits, ~EVAL_DROP_REQUEST, memory_order_relaxed);
+	if (!t->holding || !atomic_load_explicit(&t->gil->drop_request, memory_order_relaxed))
+		return;
+	drop_gil(t);
+	/* Other threads may run now. */
+	take_gil(t);
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Installs the Debian packages gilstat needs that are missing. As root it installs them; otherwise
+# it prints the apt-get line to run. Quiet when everything is present.
+set -eu
+
+pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
+      systemtap-sdt-dev pkg-config binutils)
+# Optional packages: the benchmarks compare against bpftrace, and the Python tests use whatever
+# interpreters are present, so neither is needed to build or test.
+[ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "gilstat: missing packages; run: sudo apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "  DEPS    ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has empty package lists; refresh them once, only when something is missing.
+if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
