@@ -5,9 +5,9 @@
 set -eu
 
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
-      systemtap-sdt-dev pkg-config binutils)
-# Optional packages: the benchmarks compare against bpftrace, and the Python tests use whatever
-# interpreters are present, so neither is needed to build or test.
+      systemtap-sdt-dev pkg-config binutils python3)
+# python3 reads the JSON reports in the integration tests. bpftrace is needed only by the
+# benchmarks, which compare against it.
 [ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
 
 missing=()
