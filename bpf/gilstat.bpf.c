@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gilstat's kernel side: the gil:* USDT probes of libgil and the scheduler's tracepoints, aggregated
+ * in maps. Nothing goes to user space per event, so nothing is lost at any event rate; the
+ * collector reads the maps when it reports.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+#include "gilstat.h"
+#include "gil_usdt.h"
+
+/* Set by the collector before load. */
+const volatile __u32 targ_tgid = 0;	  /* 0: every process that has the probes attached */
+const volatile __u64 targ_unit_ns = 1000; /* histogram unit: 1000 for us, 1000000 for ms */
+const volatile __u32 targ_group = 0;	  /* GROUP_* breakdown into key_stats */
+
+/* What one GIL looked like at its latest event; only its holder writes most of it. */
+struct gil_state {
+	__u64 last_release_ns;
+	__u32 last_release_tid;
+	__u32 release_cpu;
+	__u64 contended_since_ns;
+	__s64 nr_waiting;
+};
+
+struct waiter {
+	__u64 gil;
+	__u64 wakeup_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gil_stats);
+} cpu_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_KEYS);
+	__type(key, struct gil_key);
+	__type(value, struct gil_stats);
+} key_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_GILS);
+	__type(key, __u64);
+	__type(value, struct gil_state);
+} gils SEC(".maps");
+
+/* Threads blocked in a GIL wait, for the scheduler programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_WAITERS);
+	__type(key, __u32);
+	__type(value, struct waiter);
+} waiters SEC(".maps");
+
+/* Too large for the BPF stack: the initial value of a new key_stats entry. */
+static const struct gil_stats zero_stats;
+
+static __always_inline __u32 log2_u32(__u32 v)
+{
+	__u32 r, shift;
+
+	r = (v > 0xFFFF) << 4;
+	v >>= r;
+	shift = (v > 0xFF) << 3;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xF) << 2;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0x3) << 1;
+	v >>= shift;
+	r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 hi = v >> 32;
+
+	return hi ? log2_u32(hi) + 32 : log2_u32(v);
+}
+
+/* Per-CPU entries are this CPU's alone; key entries are shared, hence the atomics there. */
+static __always_inline void hist_add(struct hist *h, __u64 delta_ns, bool shared)
+{
+	__u32 slot = log2_u64(delta_ns / targ_unit_ns);
+
+	if (slot >= MAX_SLOTS)
+		slot = MAX_SLOTS - 1;
+	if (shared) {
+		__sync_fetch_and_add(&h->slots[slot], 1);
+		__sync_fetch_and_add(&h->count, 1);
+		__sync_fetch_and_add(&h->total_ns, delta_ns);
+	} else {
+		h->slots[slot]++;
+		h->count++;
+		h->total_ns += delta_ns;
+	}
+	/* A racing larger max may be lost between key entries' writers; counts never are. */
+	if (delta_ns > h->max_ns)
+		h->max_ns = delta_ns;
+}
+
+#define COUNT(s, shared, field, n)                                                                 \
+	do {                                                                                       \
+		if (shared)                                                                        \
+			__sync_fetch_and_add(&(s)->c.field, (n));                                  \
+		else                                                                               \
+			(s)->c.field += (n);                                                       \
+	} while (0)
+
+static __always_inline bool wanted(__u32 tgid)
+{
+	return !targ_tgid || tgid == targ_tgid;
+}
+
+static __always_inline struct gil_stats *this_cpu_stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu_stats, &zero);
+}
+
+/* The breakdown entry for this event, or NULL when no breakdown was asked for or the map is full. */
+static __always_inline struct gil_stats *key_entry(struct gil_stats *cs, __u64 gil, __u64 id)
+{
+	struct gil_key key = {};
+	struct gil_stats *ks;
+
+	if (!targ_group)
+		return NULL;
+	if (targ_group & GROUP_GIL)
+		key.gil = gil;
+	if (targ_group & (GROUP_PROCESS | GROUP_THREAD))
+		key.tgid = id >> 32;
+	if (targ_group & GROUP_THREAD)
+		key.tid = (__u32)id;
+	ks = bpf_map_lookup_elem(&key_stats, &key);
+	if (ks)
+		return ks;
+	bpf_map_update_elem(&key_stats, &key, &zero_stats, BPF_NOEXIST);
+	ks = bpf_map_lookup_elem(&key_stats, &key);
+	if (!ks)
+		cs->c.map_full++;
+	return ks;
+}
+
+static __always_inline struct gil_state *gil_state(struct gil_stats *cs, __u64 gil)
+{
+	struct gil_state *st = bpf_map_lookup_elem(&gils, &gil);
+	struct gil_state fresh = {};
+
+	if (st)
+		return st;
+	bpf_map_update_elem(&gils, &gil, &fresh, BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&gils, &gil);
+	if (!st)
+		cs->c.map_full++;
+	return st;
+}
+
+static __always_inline void count_acquire(struct gil_stats *s, bool shared, __u64 request_ns,
+					  __u64 acquired_ns, __u32 flags, __u64 drop_requests)
+{
+	COUNT(s, shared, acquisitions, 1);
+	if (flags & GIL_ACQ_SWITCH)
+		COUNT(s, shared, switches, 1);
+	if (flags & GIL_ACQ_FORCED)
+		COUNT(s, shared, forced_switches, 1);
+	if (drop_requests)
+		COUNT(s, shared, drop_requests, drop_requests);
+	if (request_ns && acquired_ns >= request_ns)
+		hist_add(&s->hists[HIST_WAIT], acquired_ns - request_ns, shared);
+	else
+		COUNT(s, shared, missing_start, 1);
+}
+
+static __always_inline void count_handoff(struct gil_stats *s, bool shared, __u64 handoff_ns,
+					  __u64 contended_ns)
+{
+	if (handoff_ns)
+		hist_add(&s->hists[HIST_HANDOFF], handoff_ns, shared);
+	if (contended_ns)
+		COUNT(s, shared, contended_ns, contended_ns);
+}
+
+static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct waiter w = { .gil = gil };
+	struct gil_stats *cs;
+	struct gil_state *st;
+
+	if (!wanted(id >> 32))
+		return;
+	cs = this_cpu_stats();
+	if (!cs)
+		return;
+	if (bpf_map_update_elem(&waiters, &tid, &w, BPF_ANY)) {
+		cs->c.map_full++;
+		return;
+	}
+	st = gil_state(cs, gil);
+	if (!st)
+		return;
+	/* The first waiter opens a contended period; waiters come and go on several CPUs. */
+	if (__sync_fetch_and_add(&st->nr_waiting, 1) == 0)
+		st->contended_since_ns = request_ns ? request_ns : bpf_ktime_get_ns();
+}
+
+static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquired_ns, __u32 flags,
+				       __u64 drop_requests)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, cpu = bpf_get_smp_processor_id();
+	__u64 handoff_ns = 0, contended_ns = 0;
+	struct gil_stats *cs, *ks, *other;
+	struct gil_state *st;
+	__u32 zero = 0;
+
+	if (!wanted(id >> 32))
+		return;
+	cs = this_cpu_stats();
+	if (!cs)
+		return;
+	ks = key_entry(cs, gil, id);
+	count_acquire(cs, false, request_ns, acquired_ns, flags, drop_requests);
+	if (ks)
+		count_acquire(ks, true, request_ns, acquired_ns, flags, drop_requests);
+
+	st = gil_state(cs, gil);
+	if (!st)
+		return;
+	if ((flags & (GIL_ACQ_SWITCH | GIL_ACQ_WAITED)) == (GIL_ACQ_SWITCH | GIL_ACQ_WAITED) &&
+	    st->last_release_ns && st->last_release_tid != tid &&
+	    acquired_ns >= st->last_release_ns && request_ns <= st->last_release_ns)
+		handoff_ns = acquired_ns - st->last_release_ns;
+	if (st->last_release_ns && st->release_cpu != cpu) {
+		cs->c.migrations_in++;
+		other = bpf_map_lookup_percpu_elem(&cpu_stats, &zero, st->release_cpu);
+		if (other)
+			__sync_fetch_and_add(&other->c.migrations_out, 1);
+	}
+	/* Only a waiter this program saw start counts down, so an attach mid-wait cannot skew it. */
+	if ((flags & GIL_ACQ_WAITED) && bpf_map_delete_elem(&waiters, &tid) == 0 &&
+	    __sync_fetch_and_add(&st->nr_waiting, -1) == 1 && acquired_ns > st->contended_since_ns)
+		contended_ns = acquired_ns - st->contended_since_ns;
+	count_handoff(cs, false, handoff_ns, contended_ns);
+	if (ks)
+		count_handoff(ks, true, handoff_ns, contended_ns);
+}
+
+static __always_inline void count_release(struct gil_stats *s, bool shared, __u64 acquired_ns,
+					  __u64 released_ns, __u32 flags)
+{
+	COUNT(s, shared, releases, 1);
+	if (!(flags & GIL_REL_REQUESTED))
+		COUNT(s, shared, voluntary_releases, 1);
+	if (acquired_ns && released_ns >= acquired_ns)
+		hist_add(&s->hists[HIST_HOLD], released_ns - acquired_ns, shared);
+	else
+		COUNT(s, shared, missing_start, 1);
+}
+
+static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 released_ns, __u32 flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct gil_stats *cs, *ks;
+	struct gil_state *st;
+
+	if (!wanted(id >> 32))
+		return;
+	cs = this_cpu_stats();
+	if (!cs)
+		return;
+	ks = key_entry(cs, gil, id);
+	count_release(cs, false, acquired_ns, released_ns, flags);
+	if (ks)
+		count_release(ks, true, acquired_ns, released_ns, flags);
+	st = gil_state(cs, gil);
+	if (!st)
+		return;
+	st->last_release_ns = released_ns;
+	st->last_release_tid = (__u32)id;
+	st->release_cpu = bpf_get_smp_processor_id();
+}
+
+SEC("usdt")
+int BPF_USDT(gil_wait_start, void *gil, __u64 request_ns)
+{
+	on_wait_start((__u64)gil, request_ns);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gil_acquire, void *gil, __u64 request_ns, __u64 acquired_ns, __u32 flags,
+	     __u64 drop_requests)
+{
+	on_acquire((__u64)gil, request_ns, acquired_ns, flags, drop_requests);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gil_release, void *gil, __u64 acquired_ns, __u64 released_ns, __u32 flags)
+{
+	on_release((__u64)gil, acquired_ns, released_ns, flags);
+	return 0;
+}
+
+/* A thread blocked in a GIL wait was woken: the scheduler's part starts now. */
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(gil_sched_wakeup, struct task_struct *p)
+{
+	__u32 tid = p->pid;
+	struct waiter *w;
+
+	if (!wanted(p->tgid))
+		return 0;
+	w = bpf_map_lookup_elem(&waiters, &tid);
+	if (w)
+		w->wakeup_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(gil_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	struct gil_stats *cs = NULL;
+	struct waiter *w;
+	__u32 tid;
+
+	if (wanted(prev->tgid)) {
+		tid = prev->pid;
+		w = bpf_map_lookup_elem(&waiters, &tid);
+		if (w && (cs = this_cpu_stats()))
+			cs->c.waiter_switches++;
+	}
+	if (wanted(next->tgid)) {
+		tid = next->pid;
+		w = bpf_map_lookup_elem(&waiters, &tid);
+		if (w && w->wakeup_ns && (cs || (cs = this_cpu_stats()))) {
+			hist_add(&cs->hists[HIST_SCHED_DELAY], bpf_ktime_get_ns() - w->wakeup_ns,
+				 false);
+			w->wakeup_ns = 0;
+		}
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

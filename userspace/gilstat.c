@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gilstat: per-core histograms of GIL wait, hold and handoff times and GIL switch counts, from
+ * the gil:* USDT probes of libgil and the scheduler's tracepoints, aggregated in the kernel.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <bpf/libbpf.h>
+
+#include "gilstat.h"
+#include "gilstat.skel.h"
+#include "report.h"
+#include "target.h"
+
+#define DEFAULT_BTF_PATH "/sys/kernel/btf/vmlinux"
+/* A command killed by signal N exits 128 + N, as a shell reports it. */
+#define EXIT_SIGNAL_BASE 128
+
+static struct env {
+	pid_t pid;
+	long interval_sec;
+	long count;
+	double duration_sec;
+	bool verbose;
+	struct report_opts report;
+	char **command;
+} env = {
+	.report = { .unit_ns = 1000, .unit_name = "usecs", .sched = true },
+};
+
+static volatile sig_atomic_t exiting;
+
+const char *argp_program_version = "gilstat 0.1";
+const char *argp_program_bug_address = NULL;
+static const char doc[] =
+	"Show how threads wait for, hold and hand over a GIL: per-core histograms and switch "
+	"counts, aggregated in the kernel from libgil's gil:* USDT probes.\n"
+	"\n"
+	"USAGE: gilstat [OPTIONS] (-p PID | -- COMMAND [ARGS...]) [INTERVAL [COUNT]]\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    gilstat -- ./build/gilwork convoy   # run a workload, report when it exits\n"
+	"    gilstat -p 4242                     # trace a running process until Ctrl-C\n"
+	"    gilstat -p 4242 5 3                 # three reports, 5 seconds apart\n"
+	"    gilstat -C -L -- ./build/gilwork cpu  # per-core histograms, one section per thread\n"
+	"    gilstat -m -d 10 -p 4242            # milliseconds, stop after 10 seconds\n"
+	"    gilstat -j -- ./build/gilwork io    # the report as JSON";
+
+enum {
+	OPT_NO_SCHED = 0x100,
+};
+
+static const struct argp_option opts[] = {
+	{ "pid", 'p', "PID", 0, "Trace this process", 0 },
+	{ "per-cpu", 'C', NULL, 0, "Also print wait and hold histograms per CPU", 0 },
+	{ "threads", 'L', NULL, 0, "One section per thread", 0 },
+	{ "processes", 'P', NULL, 0, "One section per process", 0 },
+	{ "gils", 'G', NULL, 0, "One section per GIL (per-interpreter GILs)", 0 },
+	{ "milliseconds", 'm', NULL, 0, "Histograms in milliseconds (default: microseconds)", 0 },
+	{ "timestamp", 'T', NULL, 0, "Print a timestamp with each report", 0 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after this many seconds", 0 },
+	{ "json", 'j', NULL, 0, "Print reports as JSON, one object per line", 0 },
+	{ "no-sched", OPT_NO_SCHED, NULL, 0, "Do not trace the scheduler (no sched delay)", 0 },
+	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
+	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
+	{},
+};
+
+static void die_usage(struct argp_state *state, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "gilstat: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	(void)state;
+	exit(2);
+}
+
+static long parse_long(struct argp_state *state, const char *what, const char *arg, long min,
+		       long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max)
+		die_usage(state, "invalid %s '%s': expected a whole number from %ld to %ld", what,
+			  arg, min, max);
+	return v;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	static int pos_args;
+	char *end;
+
+	switch (key) {
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		break;
+	case 'p':
+		env.pid = parse_long(state, "PID", arg, 1, INT_MAX);
+		break;
+	case 'C':
+		env.report.per_cpu_hists = true;
+		break;
+	case 'L':
+		env.report.group |= GROUP_THREAD;
+		break;
+	case 'P':
+		env.report.group |= GROUP_PROCESS;
+		break;
+	case 'G':
+		env.report.group |= GROUP_GIL;
+		break;
+	case 'm':
+		env.report.unit_ns = 1000000;
+		env.report.unit_name = "msecs";
+		break;
+	case 'T':
+		env.report.timestamp = true;
+		break;
+	case 'd':
+		errno = 0;
+		env.duration_sec = strtod(arg, &end);
+		if (errno || end == arg || *end || !(env.duration_sec > 0) ||
+		    env.duration_sec > 31536000)
+			die_usage(state, "invalid duration '%s': expected seconds, > 0", arg);
+		break;
+	case 'j':
+		env.report.json = true;
+		break;
+	case OPT_NO_SCHED:
+		env.report.sched = false;
+		break;
+	case 'v':
+		env.verbose = true;
+		break;
+	case ARGP_KEY_ARG:
+		if (pos_args == 0)
+			env.interval_sec = parse_long(state, "interval", arg, 1, 86400);
+		else if (pos_args == 1)
+			env.count = parse_long(state, "count", arg, 1, LONG_MAX);
+		else
+			die_usage(state, "unexpected argument '%s' (a command goes after --)", arg);
+		pos_args++;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static int libbpf_print_fn(enum libbpf_print_level level, const char *format, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !env.verbose)
+		return 0;
+	if (level == LIBBPF_INFO && !env.verbose)
+		return 0;
+	return vfprintf(stderr, format, args);
+}
+
+static void sig_handler(int sig)
+{
+	exiting = 1;
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Root, or the two capabilities BPF tracing needs since Linux 5.8; says which are missing. */
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	bool has_bpf, has_perfmon, has_admin;
+
+	if (syscall(SYS_capget, &hdr, data)) {
+		fprintf(stderr, "gilstat: cannot read capabilities: %s\n", strerror(errno));
+		return -1;
+	}
+#define HAS_CAP(c) (!!(data[(c) / 32].effective & (1u << ((c) % 32))))
+	has_bpf = HAS_CAP(CAP_BPF);
+	has_perfmon = HAS_CAP(CAP_PERFMON);
+	has_admin = HAS_CAP(CAP_SYS_ADMIN);
+#undef HAS_CAP
+	if (has_admin || (has_bpf && has_perfmon))
+		return 0;
+	fprintf(stderr, "gilstat: needs root, or CAP_BPF and CAP_PERFMON (missing: %s%s%s)\n",
+		has_bpf ? "" : "CAP_BPF", !has_bpf && !has_perfmon ? ", " : "",
+		has_perfmon ? "" : "CAP_PERFMON");
+	return -1;
+}
+
+static void read_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f || !fgets(buf, len, f))
+		snprintf(buf, len, "?");
+	buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+static int attach_usdt(struct bpf_program *prog, pid_t pid, const char *path, const char *name,
+		       struct bpf_link **link)
+{
+	*link = bpf_program__attach_usdt(prog, pid, path, "gil", name, NULL);
+	if (!*link) {
+		int err = -errno;
+
+		fprintf(stderr, "gilstat: cannot attach to gil:%s in %s: %s\n", name, path,
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int pidfd_open(pid_t pid)
+{
+	return syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Sleeps until deadline_ns, the target's exit or a signal; true when the target has exited. */
+static bool wait_until(int pidfd, __u64 deadline_ns)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	__u64 now = now_ns();
+	int timeout_ms = deadline_ns > now ? (int)((deadline_ns - now + 999999) / 1000000) : 0;
+
+	if (deadline_ns == UINT64_MAX)
+		timeout_ms = -1;
+	return poll(&pfd, 1, timeout_ms) > 0;
+}
+
+static int exit_status_of(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return EXIT_SIGNAL_BASE + WTERMSIG(status);
+	return 1;
+}
+
+static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd, int key_fd,
+		  struct report_meta *meta)
+{
+	struct snapshot delta = {};
+	int err;
+
+	err = snapshot_read(cur, cpu_fd, key_fd, prev->nr_cpus);
+	if (!err)
+		err = snapshot_delta(&delta, cur, prev, env.report.unit_ns);
+	if (err) {
+		fprintf(stderr, "gilstat: cannot read the BPF maps: %s\n", strerror(-err));
+		snapshot_free(&delta);
+		return err;
+	}
+	report_print(stdout, &delta, meta, &env.report);
+	snapshot_free(&delta);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = {
+		.options = opts,
+		.parser = parse_arg,
+		.doc = doc,
+	};
+	struct bpf_link *links[3] = {};
+	static const char *const probe_names[3] = { "acquire", "release", "wait__start" };
+	struct bpf_program *probe_progs[3];
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+	struct snapshot prev = {}, cur = {};
+	struct report_meta meta = {};
+	struct child child = { .pid = 0, .go_fd = -1, .error_fd = -1 };
+	char probe_path[PATH_MAX], exe[PATH_MAX], err_msg[PATH_MAX + 128], comm[64];
+	const char *btf_path = getenv("GILSTAT_VMLINUX_BTF");
+	struct gilstat_bpf *skel = NULL;
+	__u64 start_ns, last_ns, end_ns = UINT64_MAX;
+	int err, pidfd = -1, nr_cpus, cpu_fd, key_fd, dashdash, exit_code = 0;
+	long reports_left;
+	bool target_gone = false;
+
+	/* Everything after "--" is the command, untouched by option parsing. */
+	for (dashdash = 1; dashdash < argc && strcmp(argv[dashdash], "--"); dashdash++)
+		;
+	if (dashdash < argc) {
+		env.command = &argv[dashdash + 1];
+		argv[dashdash] = NULL;
+	}
+	err = argp_parse(&argp, dashdash, argv, 0, NULL, NULL);
+	if (err)
+		return 2;
+	if (env.command && !env.command[0]) {
+		fprintf(stderr, "gilstat: no command after --\n");
+		return 2;
+	}
+	if (env.pid && env.command) {
+		fprintf(stderr, "gilstat: give either -p PID or a command, not both\n");
+		return 2;
+	}
+	if (!env.pid && !env.command) {
+		fprintf(stderr, "gilstat: nothing to trace: give -p PID or -- COMMAND "
+				"(see gilstat --help)\n");
+		return 2;
+	}
+
+	if (check_privileges())
+		return 1;
+	if (!btf_path)
+		btf_path = DEFAULT_BTF_PATH;
+	if (access(btf_path, R_OK)) {
+		fprintf(stderr, "gilstat: this kernel has no BTF (%s: %s); a kernel built with "
+				"CONFIG_DEBUG_INFO_BTF=y is needed\n",
+			btf_path, strerror(errno));
+		return 1;
+	}
+	if (strcmp(btf_path, DEFAULT_BTF_PATH))
+		open_opts.btf_custom_path = btf_path;
+
+	if (env.pid) {
+		if (find_probes_in_pid(env.pid, probe_path, sizeof(probe_path), err_msg,
+				       sizeof(err_msg))) {
+			fprintf(stderr, "gilstat: %s\n", err_msg);
+			return 1;
+		}
+	} else {
+		err = resolve_command(env.command[0], exe, sizeof(exe));
+		if (err) {
+			fprintf(stderr, "gilstat: %s: %s\n", env.command[0],
+				err == -EACCES ? "permission denied (not executable)" :
+						 "command not found");
+			return 127;
+		}
+		if (find_probes_in_exe(exe, probe_path, sizeof(probe_path), err_msg,
+				       sizeof(err_msg))) {
+			fprintf(stderr, "gilstat: %s\n", err_msg);
+			return 1;
+		}
+		err = child_fork(&child, env.command);
+		if (err) {
+			fprintf(stderr, "gilstat: cannot start %s: %s\n", env.command[0],
+				strerror(-err));
+			return 1;
+		}
+		env.pid = child.pid;
+	}
+
+	libbpf_set_print(libbpf_print_fn);
+	skel = gilstat_bpf__open_opts(&open_opts);
+	if (!skel) {
+		err = -errno;
+		fprintf(stderr, "gilstat: failed to open BPF object: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	skel->rodata->targ_tgid = env.pid;
+	skel->rodata->targ_unit_ns = env.report.unit_ns;
+	skel->rodata->targ_group = env.report.group;
+	if (!env.report.sched) {
+		bpf_program__set_autoload(skel->progs.gil_sched_wakeup, false);
+		bpf_program__set_autoload(skel->progs.gil_sched_switch, false);
+	}
+	if (!env.report.group)
+		bpf_map__set_max_entries(skel->maps.key_stats, 1);
+
+	err = gilstat_bpf__load(skel);
+	if (err) {
+		fprintf(stderr, "gilstat: failed to load BPF object: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	probe_progs[0] = skel->progs.gil_acquire;
+	probe_progs[1] = skel->progs.gil_release;
+	probe_progs[2] = skel->progs.gil_wait_start;
+	for (int i = 0; i < 3; i++) {
+		err = attach_usdt(probe_progs[i], env.pid, probe_path, probe_names[i], &links[i]);
+		if (err)
+			goto cleanup;
+	}
+	if (env.report.sched) {
+		err = gilstat_bpf__attach(skel);
+		if (err) {
+			fprintf(stderr, "gilstat: cannot attach to the scheduler tracepoints: %s\n",
+				strerror(-err));
+			goto cleanup;
+		}
+	}
+
+	signal(SIGINT, sig_handler);
+	signal(SIGTERM, sig_handler);
+	signal(SIGHUP, sig_handler);
+	/* A reader that went away must not kill us before the probes are detached. */
+	signal(SIGPIPE, SIG_IGN);
+
+	pidfd = pidfd_open(env.pid);
+	if (pidfd < 0) {
+		err = -errno;
+		fprintf(stderr, "gilstat: PID %d: %s\n", env.pid,
+			err == -ESRCH ? "exited before tracing started" : strerror(-err));
+		goto cleanup;
+	}
+	if (child.pid) {
+		err = child_start(&child);
+		if (err) {
+			fprintf(stderr, "gilstat: cannot run %s: %s\n", env.command[0],
+				strerror(-err));
+			exit_code = err == -ENOENT ? 127 : 126;
+			goto cleanup;
+		}
+	}
+	read_comm(env.pid, comm, sizeof(comm));
+	if (env.verbose)
+		fprintf(stderr, "gilstat: probes attached to PID %d in %s\n", env.pid, probe_path);
+	fprintf(stderr, "Tracing the GIL of PID %d (%s)... %s\n", env.pid, comm,
+		env.interval_sec ? "Hit Ctrl-C to end." : "Hit Ctrl-C to end and report.");
+
+	nr_cpus = libbpf_num_possible_cpus();
+	if (nr_cpus < 0) {
+		err = nr_cpus;
+		fprintf(stderr, "gilstat: cannot count CPUs: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	cpu_fd = bpf_map__fd(skel->maps.cpu_stats);
+	key_fd = env.report.group ? bpf_map__fd(skel->maps.key_stats) : -1;
+	err = snapshot_read(&prev, cpu_fd, key_fd, nr_cpus);
+	if (err)
+		goto cleanup;
+
+	start_ns = now_ns();
+	if (env.duration_sec)
+		end_ns = start_ns + (__u64)(env.duration_sec * 1e9);
+	reports_left = env.count ? env.count : LONG_MAX;
+	meta.pid = env.pid;
+	meta.comm = comm;
+	meta.probe_path = probe_path;
+	last_ns = start_ns;
+	for (;;) {
+		__u64 deadline = end_ns;
+
+		if (env.interval_sec && last_ns + env.interval_sec * 1000000000ull < deadline)
+			deadline = last_ns + env.interval_sec * 1000000000ull;
+		while (!exiting && !target_gone && now_ns() < deadline)
+			target_gone = wait_until(pidfd, deadline);
+		meta.final = exiting || target_gone || now_ns() >= end_ns || reports_left == 1;
+		meta.duration_ns = now_ns() - last_ns;
+		last_ns += meta.duration_ns;
+		err = report(&prev, &cur, cpu_fd, key_fd, &meta);
+		if (err)
+			goto cleanup;
+		if (ferror(stdout)) {
+			fprintf(stderr, "gilstat: cannot write the report: %s\n", strerror(errno));
+			err = -EPIPE;
+			goto cleanup;
+		}
+		snapshot_free(&prev);
+		prev = cur;
+		memset(&cur, 0, sizeof(cur));
+		reports_left--;
+		if (meta.final)
+			break;
+	}
+
+cleanup:
+	for (int i = 0; i < 3; i++)
+		bpf_link__destroy(links[i]);
+	gilstat_bpf__destroy(skel);
+	snapshot_free(&prev);
+	snapshot_free(&cur);
+	if (child.pid) {
+		int status;
+
+		/* A child that never started, or that outlives the trace (-d, a signal), ends now. */
+		if (child.go_fd >= 0)
+			close(child.go_fd);
+		else if (!target_gone)
+			kill(child.pid, SIGTERM);
+		if (waitpid(child.pid, &status, 0) == child.pid && !err && !exit_code)
+			exit_code = exit_status_of(status);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	if (exit_code)
+		return exit_code;
+	return err ? 1 : 0;
+}

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gil_usdt.h"
+#include "target.h"
+
+#define STAPSDT_NOTE_TYPE 3
+
+struct elf_file {
+	int fd;
+	Elf *elf;
+};
+
+static int elf_file_open(struct elf_file *ef, const char *path)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (ef->fd < 0)
+		return -errno;
+	ef->elf = elf_begin(ef->fd, ELF_C_READ, NULL);
+	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF) {
+		if (ef->elf)
+			elf_end(ef->elf);
+		close(ef->fd);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+static void elf_file_close(struct elf_file *ef)
+{
+	elf_end(ef->elf);
+	close(ef->fd);
+}
+
+/* A stapsdt note's descriptor: three addresses, then "provider\0name\0arguments\0". */
+static bool note_is_gil(Elf_Data *data, size_t desc_off, size_t desc_sz, size_t addr_sz)
+{
+	const char *desc = (const char *)data->d_buf + desc_off;
+	size_t provider_off = 3 * addr_sz;
+
+	if (desc_sz <= provider_off)
+		return false;
+	return strncmp(desc + provider_off, GIL_USDT_PROVIDER, desc_sz - provider_off) == 0;
+}
+
+int elf_has_gil_probes(const char *path)
+{
+	struct elf_file ef;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, addr_sz;
+	int err, found = 0;
+
+	err = elf_file_open(&ef, path);
+	if (err)
+		return err;
+	addr_sz = gelf_getclass(ef.elf) == ELFCLASS32 ? 4 : 8;
+	if (elf_getshdrstrndx(ef.elf, &shstrndx)) {
+		elf_file_close(&ef);
+		return -ENOEXEC;
+	}
+	while (!found && (scn = elf_nextscn(ef.elf, scn))) {
+		size_t off = 0, name_off, desc_off;
+		GElf_Shdr shdr;
+		GElf_Nhdr nhdr;
+		Elf_Data *data;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
+			continue;
+		name = elf_strptr(ef.elf, shstrndx, shdr.sh_name);
+		if (!name || strcmp(name, ".note.stapsdt"))
+			continue;
+		data = elf_getdata(scn, NULL);
+		while (data && (off = gelf_getnote(data, off, &nhdr, &name_off, &desc_off)) > 0) {
+			if (nhdr.n_type == STAPSDT_NOTE_TYPE &&
+			    note_is_gil(data, desc_off, nhdr.n_descsz, addr_sz)) {
+				found = 1;
+				break;
+			}
+		}
+	}
+	elf_file_close(&ef);
+	return found;
+}
+
+int elf_is_dynamic(const char *path)
+{
+	struct elf_file ef;
+	size_t nr_phdrs;
+	int err, dynamic = 0;
+
+	err = elf_file_open(&ef, path);
+	if (err)
+		return err;
+	if (elf_getphdrnum(ef.elf, &nr_phdrs) == 0) {
+		for (size_t i = 0; i < nr_phdrs; i++) {
+			GElf_Phdr phdr;
+
+			if (gelf_getphdr(ef.elf, i, &phdr) && phdr.p_type == PT_INTERP)
+				dynamic = 1;
+		}
+	}
+	elf_file_close(&ef);
+	return dynamic;
+}
+
+int resolve_command(const char *cmd, char *out, size_t out_len)
+{
+	const char *path_env = getenv("PATH");
+	char *paths, *dir, *save = NULL;
+	int err = -ENOENT;
+
+	if (strchr(cmd, '/')) {
+		if (access(cmd, F_OK))
+			return -ENOENT;
+		if (access(cmd, X_OK))
+			return -EACCES;
+		snprintf(out, out_len, "%s", cmd);
+		return 0;
+	}
+	paths = strdup(path_env ? path_env : "/usr/local/bin:/usr/bin:/bin");
+	if (!paths)
+		return -ENOMEM;
+	for (dir = strtok_r(paths, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+
+		snprintf(out, out_len, "%s/%s", *dir ? dir : ".", cmd);
+		if (stat(out, &st) || !S_ISREG(st.st_mode))
+			continue;
+		if (access(out, X_OK) == 0) {
+			err = 0;
+			break;
+		}
+		/* execvp() goes on searching past a file it may not run, and reports EACCES last. */
+		err = -EACCES;
+	}
+	free(paths);
+	return err;
+}
+
+int find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t err_len)
+{
+	char maps_path[64], line[PATH_MAX + 256], exe[PATH_MAX];
+	FILE *maps;
+	ssize_t n;
+
+	snprintf(maps_path, sizeof(maps_path), "/proc/%d/exe", pid);
+	n = readlink(maps_path, exe, sizeof(exe) - 1);
+	if (n < 0) {
+		snprintf(err, err_len, "no process with PID %d", pid);
+		return -ESRCH;
+	}
+	exe[n] = '\0';
+	if (elf_has_gil_probes(exe) == 1) {
+		snprintf(path, path_len, "%s", exe);
+		return 0;
+	}
+	snprintf(maps_path, sizeof(maps_path), "/proc/%d/maps", pid);
+	maps = fopen(maps_path, "re");
+	if (!maps) {
+		snprintf(err, err_len, "cannot read %s: %s", maps_path, strerror(errno));
+		return -errno;
+	}
+	path[0] = '\0';
+	while (fgets(line, sizeof(line), maps)) {
+		char perms[8], *file = strchr(line, '/');
+
+		if (!file || sscanf(line, "%*s %7s", perms) != 1 || perms[2] != 'x')
+			continue;
+		file[strcspn(file, "\n")] = '\0';
+		if (elf_has_gil_probes(file) == 1) {
+			snprintf(path, path_len, "%s", file);
+			break;
+		}
+	}
+	fclose(maps);
+	if (!path[0]) {
+		snprintf(err, err_len, "PID %d has no gil probes (libgil is not loaded in %s)", pid,
+			 exe);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/*
+ * The libraries the dynamic loader would map for exe, listed by the loader itself
+ * (LD_TRACE_LOADED_OBJECTS, what ldd runs), so that rpath, $ORIGIN and LD_LIBRARY_PATH resolve
+ * exactly as they will when the command starts. Only for dynamic executables: a static one would
+ * simply run.
+ */
+static int find_probes_in_libs(const char *exe, char *path, size_t path_len)
+{
+	char line[PATH_MAX + 128];
+	int pipefd[2], status, found = -ENOENT;
+	pid_t pid;
+	FILE *f;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		setenv("LD_TRACE_LOADED_OBJECTS", "1", 1);
+		execl(exe, exe, (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	f = fdopen(pipefd[0], "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *arrow = strstr(line, "=> /"), *lib, *end;
+
+		if (!arrow || found == 0)
+			continue;
+		lib = arrow + 3;
+		end = strstr(lib, " (0x");
+		if (end)
+			*end = '\0';
+		lib[strcspn(lib, "\n")] = '\0';
+		if (elf_has_gil_probes(lib) == 1) {
+			snprintf(path, path_len, "%s", lib);
+			found = 0;
+		}
+	}
+	if (f)
+		fclose(f);
+	else
+		close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	return found;
+}
+
+int find_probes_in_exe(const char *exe, char *path, size_t path_len, char *err, size_t err_len)
+{
+	int ret = elf_has_gil_probes(exe);
+
+	if (ret == -ENOEXEC) {
+		snprintf(err, err_len, "%s is not an ELF executable", exe);
+		return ret;
+	}
+	if (ret < 0) {
+		snprintf(err, err_len, "cannot read %s: %s", exe, strerror(-ret));
+		return ret;
+	}
+	if (ret == 1) {
+		snprintf(path, path_len, "%s", exe);
+		return 0;
+	}
+	if (elf_is_dynamic(exe) == 1 && find_probes_in_libs(exe, path, path_len) == 0)
+		return 0;
+	snprintf(err, err_len, "%s has no gil probes (not linked with libgil)", exe);
+	return -ENOENT;
+}
+
+int child_fork(struct child *c, char *const argv[])
+{
+	int go[2], error[2];
+	char byte;
+
+	if (pipe2(go, O_CLOEXEC))
+		return -errno;
+	if (pipe2(error, O_CLOEXEC)) {
+		close(go[0]);
+		close(go[1]);
+		return -errno;
+	}
+	c->pid = fork();
+	if (c->pid < 0) {
+		int e = -errno;
+
+		close(go[0]);
+		close(go[1]);
+		close(error[0]);
+		close(error[1]);
+		return e;
+	}
+	if (c->pid == 0) {
+		int e;
+
+		close(go[1]);
+		close(error[0]);
+		/* gilstat exiting before the start closes the pipe: do not run unobserved. */
+		if (read(go[0], &byte, 1) != 1)
+			_exit(127);
+		execvp(argv[0], argv);
+		e = errno;
+		if (write(error[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(go[0]);
+	close(error[1]);
+	c->go_fd = go[1];
+	c->error_fd = error[0];
+	return 0;
+}
+
+int child_start(struct child *c)
+{
+	char byte = 1;
+	int e = 0;
+	ssize_t n;
+
+	if (write(c->go_fd, &byte, 1) != 1)
+		return -errno;
+	close(c->go_fd);
+	c->go_fd = -1;
+	/* The exec closes error_fd (O_CLOEXEC): EOF means the command is running. */
+	n = read(c->error_fd, &e, sizeof(e));
+	close(c->error_fd);
+	c->error_fd = -1;
+	return n == sizeof(e) ? -e : 0;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The process gilstat observes: where its gil:* probes live, and starting a command under watch. */
+#ifndef GILSTAT_TARGET_H
+#define GILSTAT_TARGET_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* 1 if the ELF file at path carries gil:* USDT notes, 0 if not, -errno if it cannot be read. */
+int elf_has_gil_probes(const char *path);
+/* 1 if path is an ELF executable that needs a dynamic loader, 0 if not, -errno on error. */
+int elf_is_dynamic(const char *path);
+
+/* Looks up cmd as execvp() would; 0 with the path in out, or -ENOENT / -EACCES. */
+int resolve_command(const char *cmd, char *out, size_t out_len);
+
+/*
+ * The file holding the gil:* probes for a running process (its executable or a library in
+ * /proc/PID/maps), or for an executable about to be run (itself, or a library its loader would map).
+ * 0 on success; otherwise a negative errno and one line in err.
+ */
+int find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t err_len);
+int find_probes_in_exe(const char *exe, char *path, size_t path_len, char *err, size_t err_len);
+
+/*
+ * Forks a child that waits until target_start() before it execs argv, so that probes can be
+ * attached to its PID first and no event is missed.
+ */
+struct child {
+	pid_t pid;
+	int go_fd;    /* written to start the child */
+	int error_fd; /* reads the exec errno when exec fails; EOF when it succeeded */
+};
+int child_fork(struct child *c, char *const argv[]);
+/* 0 once the command runs, or the -errno its exec failed with. */
+int child_start(struct child *c);
+
+#endif
