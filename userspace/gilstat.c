@@ -34,6 +34,7 @@ static struct env {
 	long count;
 	double duration_sec;
 	bool verbose;
+	FILE *out;
 	struct report_opts report;
 	char **command;
 } env = {
@@ -48,15 +49,14 @@ static const char doc[] =
 	"Show how threads wait for, hold and hand over a GIL: per-core histograms and switch "
 	"counts, aggregated in the kernel from libgil's gil:* USDT probes.\n"
 	"\n"
-	"USAGE: gilstat [OPTIONS] (-p PID | -- COMMAND [ARGS...]) [INTERVAL [COUNT]]\n"
-	"\n"
 	"EXAMPLES:\n"
-	"    gilstat -- ./build/gilwork convoy   # run a workload, report when it exits\n"
-	"    gilstat -p 4242                     # trace a running process until Ctrl-C\n"
-	"    gilstat -p 4242 5 3                 # three reports, 5 seconds apart\n"
-	"    gilstat -C -L -- ./build/gilwork cpu  # per-core histograms, one section per thread\n"
-	"    gilstat -m -d 10 -p 4242            # milliseconds, stop after 10 seconds\n"
-	"    gilstat -j -- ./build/gilwork io    # the report as JSON";
+	"  gilstat -- ./build/gilwork convoy  # run a workload, report when it exits\n"
+	"  gilstat -p 4242                    # trace a process until Ctrl-C\n"
+	"  gilstat -p 4242 5 3                # three reports, 5 seconds apart\n"
+	"  gilstat -C -L -- ./build/gilwork cpu  # per-core histograms, per thread\n"
+	"  gilstat -m -d 10 -p 4242           # milliseconds, stop after 10 s\n"
+	"  gilstat -j -o gil.json -- ./build/gilwork io  # JSON, into a file";
+static const char args_doc[] = "(-p PID | -- COMMAND [ARGS...]) [INTERVAL [COUNT]]";
 
 enum {
 	OPT_NO_SCHED = 0x100,
@@ -72,6 +72,7 @@ static const struct argp_option opts[] = {
 	{ "timestamp", 'T', NULL, 0, "Print a timestamp with each report", 0 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this many seconds", 0 },
 	{ "json", 'j', NULL, 0, "Print reports as JSON, one object per line", 0 },
+	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of standard output", 0 },
 	{ "no-sched", OPT_NO_SCHED, NULL, 0, "Do not trace the scheduler (no sched delay)", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
@@ -145,6 +146,14 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'j':
 		env.report.json = true;
+		break;
+	case 'o':
+		/* Not inherited by the command, whose own output stays apart. */
+		env.out = fopen(arg, "we");
+		if (!env.out) {
+			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
+			exit(2);
+		}
 		break;
 	case OPT_NO_SCHED:
 		env.report.sched = false;
@@ -281,7 +290,7 @@ static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd,
 		snapshot_free(&delta);
 		return err;
 	}
-	report_print(stdout, &delta, meta, &env.report);
+	report_print(env.out, &delta, meta, &env.report);
 	snapshot_free(&delta);
 	return 0;
 }
@@ -291,6 +300,7 @@ int main(int argc, char **argv)
 	static const struct argp argp = {
 		.options = opts,
 		.parser = parse_arg,
+		.args_doc = args_doc,
 		.doc = doc,
 	};
 	struct bpf_link *links[3] = {};
@@ -318,6 +328,8 @@ int main(int argc, char **argv)
 	err = argp_parse(&argp, dashdash, argv, 0, NULL, NULL);
 	if (err)
 		return 2;
+	if (!env.out)
+		env.out = stdout;
 	if (env.command && !env.command[0]) {
 		fprintf(stderr, "gilstat: no command after --\n");
 		return 2;
@@ -473,7 +485,7 @@ int main(int argc, char **argv)
 		err = report(&prev, &cur, cpu_fd, key_fd, &meta);
 		if (err)
 			goto cleanup;
-		if (ferror(stdout)) {
+		if (ferror(env.out)) {
 			fprintf(stderr, "gilstat: cannot write the report: %s\n", strerror(errno));
 			err = -EPIPE;
 			goto cleanup;
@@ -505,6 +517,10 @@ cleanup:
 	}
 	if (pidfd >= 0)
 		close(pidfd);
+	if (fclose(env.out) && !err && !exit_code) {
+		fprintf(stderr, "gilstat: cannot write the report: %s\n", strerror(errno));
+		return 1;
+	}
 	if (exit_code)
 		return exit_code;
 	return err ? 1 : 0;
