@@ -233,7 +233,9 @@ static int find_probes_in_libs(const char *exe, char *path, size_t path_len)
 			*end = '\0';
 		lib[strcspn(lib, "\n")] = '\0';
 		if (elf_has_gil_probes(lib) == 1) {
-			snprintf(path, path_len, "%s", lib);
+			/* The loader prints $ORIGIN paths as built, "dir/../lib": show the real one. */
+			if (!realpath(lib, path))
+				snprintf(path, path_len, "%s", lib);
 			found = 0;
 		}
 	}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# gilstat end to end: the real BPF object loaded and attached to real workloads, its numbers
+# compared with libgil's own ground-truth counters; attach to a running process; decoys; nothing
+# left attached however gilstat exits.
+set -u
+. "$(dirname "$0")/lib.sh"
+SPIN=$OUTPUT/tests/gilspin
+CHECK="python3 tests/jsoncheck.py"
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "gilstat integration" "needs root to load BPF programs"
+	done_testing
+fi
+
+# BPF programs of ours still loaded (names are cut to 15 characters by the kernel).
+leftover_progs() {
+	bpftool prog show 2>/dev/null | grep -cE ' name gil_(acquire|release|wait_start|sched_)'
+}
+before=$(leftover_progs)
+
+# Ground truth against gilstat, for a workload run as a command: every event is seen.
+$GILSTAT -j -o "$tmp/spin.json" -- $SPIN 2 1500 >"$tmp/spin.truth" 2>"$tmp/spin.err"
+check "spin: gilstat runs a command and exits 0" [ $? -eq 0 ]
+check "spin: counts exact, times within 1%, per-CPU sums = totals" \
+	$CHECK truth "$tmp/spin.truth" "$tmp/spin.json"
+forced=$($CHECK get "$tmp/spin.json" forced_switches)
+switches=$($CHECK get "$tmp/spin.json" switches)
+check "spin: dozens of switches, nearly all forced (two CPU-bound threads)" \
+	[ "$forced" -gt 20 -a $((forced * 10)) -ge $((switches * 9)) ]
+check "spin: waits of two CPU threads are in the milliseconds (p50 > 1 ms)" \
+	[ "$($CHECK get "$tmp/spin.json" wait_ns.p50)" -gt 1000000 ]
+check "spin: the scheduler delay of waiters was measured" \
+	[ "$($CHECK get "$tmp/spin.json" sched_delay_ns.count)" -gt 0 ]
+
+# gilwork's scenarios, each with its ground truth (GIL_STATS=1) in its own JSON.
+for scenario in "cpu --work 2000000" "convoy --seconds 1" "io --sleep-sec 0.2"; do
+	name=${scenario%% *}
+	GIL_STATS=1 $GILSTAT -j -o "$tmp/$name.json" -- $GILWORK $scenario --json \
+		>"$tmp/$name.truth" 2>"$tmp/$name.err"
+	check "gilwork $name: gilstat exits 0" [ $? -eq 0 ]
+	check "gilwork $name: counts exact, times within 1%, per-CPU sums = totals" \
+		$CHECK truth "$tmp/$name.truth" "$tmp/$name.json"
+done
+
+# Interval reports are deltas: together they add up to the ground truth exactly.
+$GILSTAT -j -o "$tmp/intervals.json" 1 -- $SPIN 2 2500 1 >"$tmp/intervals.truth" 2>/dev/null
+check "intervals: the command's exit code becomes gilstat's" [ $? -eq 1 ]
+check "intervals: 1 s reports over 2.5 s give 3 reports" \
+	[ "$(wc -l <"$tmp/intervals.json")" -eq 3 ]
+check "intervals: the reports add up to the ground truth" \
+	$CHECK truth "$tmp/intervals.truth" "$tmp/intervals.json"
+
+# A decoy process using libgil at the same time contributes nothing.
+$SPIN 2 3000 >/dev/null &
+decoy=$!
+$GILSTAT -j -o "$tmp/decoy.json" -- $SPIN 1 1000 >"$tmp/decoy.truth" 2>/dev/null
+check "decoy: only the traced process is counted" \
+	$CHECK truth "$tmp/decoy.truth" "$tmp/decoy.json"
+wait $decoy
+
+# The statically linked gilwork carries the probes in its executable.
+$GILSTAT -j -o "$tmp/static.json" -- $OUTPUT/gilwork-static cpu --work 1000000 >/dev/null 2>&1
+check "static: probes found in the executable itself" \
+	[ "$($CHECK get "$tmp/static.json" acquisitions)" -gt 0 ]
+
+# -p: attach to a process that is already running.
+$SPIN 2 0 >"$tmp/p.truth" &
+target=$!
+sleep 0.3
+$GILSTAT -j -d 1 -p $target >"$tmp/p.json" 2>"$tmp/p.err"
+check "-p: exits 0 after -d" [ $? -eq 0 ]
+check "-p: sees the running process's switches" \
+	[ "$($CHECK get "$tmp/p.json" switches)" -gt 50 ]
+check "-p: -d leaves the target running" kill -0 $target
+
+# SIGINT and SIGTERM: a final report, then nothing stays attached.
+for sig in INT TERM HUP; do
+	$GILSTAT -j -p $target >"$tmp/sig.json" 2>/dev/null &
+	g=$!
+	sleep 1
+	kill -$sig $g
+	wait $g
+	check "SIG$sig: gilstat exits 0" [ $? -eq 0 ]
+	check "SIG$sig: the final report is printed" \
+		[ "$($CHECK get "$tmp/sig.json" final)" = True ]
+	check "SIG$sig: no gilstat BPF program is left" [ "$(leftover_progs)" -eq "$before" ]
+done
+
+# kill -9: the links die with gilstat's file descriptors.
+$GILSTAT -p $target >/dev/null 2>&1 &
+g=$!
+sleep 1
+check "kill -9: the programs were loaded while running" [ "$(leftover_progs)" -gt "$before" ]
+kill -9 $g
+wait $g 2>/dev/null
+sleep 0.2
+check "kill -9: no gilstat BPF program is left" [ "$(leftover_progs)" -eq "$before" ]
+
+# The target exiting ends gilstat with a report.
+$GILSTAT -j -p $target >"$tmp/exit.json" 2>/dev/null &
+g=$!
+sleep 0.5
+kill -TERM $target
+wait $target
+wait $g
+check "target exit: gilstat ends with status 0" [ $? -eq 0 ]
+check "target exit: the final report is printed" [ "$($CHECK get "$tmp/exit.json" final)" = True ]
+
+done_testing

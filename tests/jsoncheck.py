@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Checks gilstat's JSON reports for the integration tests.
+
+  jsoncheck.py truth TRUTH REPORT...   the reports (summed, for interval reports) against the
+                                       runtime's ground truth: counts exactly, times within 1%,
+                                       and the per-CPU entries sum to the totals
+  jsoncheck.py get FILE PATH           prints a value of the last report, PATH like wait_ns.count
+"""
+import json
+import sys
+
+EXACT = ["acquisitions", "switches", "forced_switches", "drop_requests", "releases",
+         "voluntary_releases"]
+TIMES = ["wait_ns", "hold_ns"]
+
+
+def load_all(paths):
+    """Every JSON object in the files: one per line (gilstat) or one per file (gilwork)."""
+    objs = []
+    for path in paths:
+        text = open(path).read().strip()
+        try:
+            objs.append(json.loads(text))
+        except json.JSONDecodeError:
+            objs.extend(json.loads(line) for line in text.splitlines() if line.strip())
+    return objs
+
+
+def truth_of(obj):
+    return obj.get("gil_stats", obj)
+
+
+def check_truth(truth_path, report_paths):
+    truth = truth_of(load_all([truth_path])[-1])
+    reports = load_all(report_paths)
+    failures = []
+    for key in EXACT:
+        got = sum(r[key] for r in reports)
+        if key in truth and got != truth[key]:
+            failures.append(f"{key}: gilstat {got} != runtime {truth[key]}")
+    for key in TIMES:
+        got = sum(r[key]["total"] for r in reports)
+        want = truth[key]["total"]
+        if want and abs(got - want) > want / 100:
+            failures.append(f"{key}.total: gilstat {got} vs runtime {want} (> 1% apart)")
+    for r in reports:
+        for key in ["acquisitions", "switches", "forced_switches", "releases"]:
+            per_cpu = sum(c[key] for c in r["per_cpu"])
+            if per_cpu != r[key]:
+                failures.append(f"per-CPU {key} sum {per_cpu} != total {r[key]}")
+        for key in TIMES:
+            per_cpu = sum(c[key]["total"] for c in r["per_cpu"])
+            if per_cpu != r[key]["total"]:
+                failures.append(f"per-CPU {key}.total sum {per_cpu} != {r[key]['total']}")
+        if r["dropped_total"]:
+            failures.append(f"dropped {r['dropped']}")
+    for f in failures:
+        print("# " + f)
+    print(f"# runtime: {json.dumps({k: truth.get(k) for k in EXACT})}")
+    return 1 if failures else 0
+
+
+def get(path, dotted):
+    value = load_all([path])[-1]
+    for part in dotted.split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    print(value)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 4 and sys.argv[1] == "truth":
+        sys.exit(check_truth(sys.argv[2], sys.argv[3:]))
+    if len(sys.argv) == 4 and sys.argv[1] == "get":
+        sys.exit(get(sys.argv[2], sys.argv[3]))
+    sys.exit(__doc__)
