@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The convoy effect (bpo-7946): an I/O thread releases the GIL around every send and recv, and
+ * each time it wants it back a CPU-bound thread holds it. Nothing makes the CPU thread let go
+ * before the I/O thread's timed wait runs out a whole switch interval and asks it to drop, so a
+ * round trip that takes tens of microseconds alone takes one or two intervals.
+ *
+ * convoy measures round trips alone, then with --threads CPU threads spinning; interval sweeps
+ * the switch interval and the number of CPU threads. The echo peer is a plain thread that never
+ * takes the GIL: a server outside the interpreter.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gilwork.h"
+
+/* Round trips before the clock starts: the first ones pay for the peer's first wake-up. */
+#define WARMUP_ROUND_TRIPS 3
+
+/* The bytecode of the I/O loop's own body: `n += 1` and the time check. */
+#define IO_LOOP_ADDITIONS 8
+
+static const long default_intervals_us[] = {10000, 5000, 1000, 500, 100, 10, 1};
+
+struct echo_peer {
+	pthread_t tid;
+	/* sock[0] is the I/O thread's end, sock[1] the peer's. */
+	int sock[2];
+};
+
+struct phase {
+	struct gw_interp in;
+	int sock;
+	double seconds;
+	atomic_bool stop;
+	atomic_int cpu_running;
+	bool failed;
+	uint64_t round_trips;
+	double elapsed_sec;
+	double max_round_trip_sec;
+	struct gil_stats io_stats;
+};
+
+static void *echo_main(void *arg)
+{
+	struct echo_peer *peer = arg;
+	char c;
+
+	while (recv(peer->sock[1], &c, 1, 0) == 1)
+		if (send(peer->sock[1], &c, 1, MSG_NOSIGNAL) != 1)
+			break;
+	return NULL;
+}
+
+static int echo_start(struct echo_peer *peer)
+{
+	int err;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, peer->sock)) {
+		gw_err("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	err = pthread_create(&peer->tid, NULL, echo_main, peer);
+	if (err) {
+		gw_err("cannot create the echo thread: %s", strerror(err));
+		close(peer->sock[0]);
+		close(peer->sock[1]);
+		return -1;
+	}
+	return 0;
+}
+
+static void echo_stop(struct echo_peer *peer)
+{
+	/* The peer's recv() sees the end of the stream. */
+	shutdown(peer->sock[0], SHUT_WR);
+	pthread_join(peer->tid, NULL);
+	close(peer->sock[0]);
+	close(peer->sock[1]);
+}
+
+/* sock.send(b"x"); sock.recv(1): each call releases the GIL while it blocks. */
+static int round_trip(struct gil_thread *t, int sock)
+{
+	char c = 'x';
+	ssize_t n;
+
+	GIL_BEGIN_ALLOW_THREADS(t)
+	n = send(sock, &c, 1, MSG_NOSIGNAL);
+	GIL_END_ALLOW_THREADS
+	if (n != 1)
+		return -1;
+	GIL_BEGIN_ALLOW_THREADS(t)
+	n = recv(sock, &c, 1, 0);
+	GIL_END_ALLOW_THREADS
+	return n == 1 ? 0 : -1;
+}
+
+static void *cpu_main(void *arg)
+{
+	struct phase *ph = arg;
+	struct gil_thread *t = gil_thread_new(ph->in.gil);
+
+	if (!t) {
+		gw_err("cannot create a thread state: %s", strerror(errno));
+		exit(1);
+	}
+	gil_acquire(t);
+	atomic_fetch_add(&ph->cpu_running, 1);
+	gw_spin(t, &ph->in, &ph->stop);
+	gil_thread_free(t);
+	return NULL;
+}
+
+static void *io_main(void *arg)
+{
+	struct phase *ph = arg;
+	struct gil_thread *t = gil_thread_new(ph->in.gil);
+	double start_sec, end_sec, now_sec;
+
+	if (!t) {
+		gw_err("cannot create a thread state: %s", strerror(errno));
+		exit(1);
+	}
+	gil_acquire(t);
+	for (int i = 0; i < WARMUP_ROUND_TRIPS && !ph->failed; i++)
+		ph->failed = round_trip(t, ph->sock) != 0;
+	start_sec = now_sec = gw_now_sec();
+	end_sec = start_sec + ph->seconds;
+	while (!ph->failed && now_sec < end_sec) {
+		double sent_sec = now_sec;
+
+		ph->failed = round_trip(t, ph->sock) != 0;
+		ph->round_trips++;
+		gw_cpu_work(t, &ph->in, IO_LOOP_ADDITIONS);
+		now_sec = gw_now_sec();
+		if (now_sec - sent_sec > ph->max_round_trip_sec)
+			ph->max_round_trip_sec = now_sec - sent_sec;
+	}
+	ph->elapsed_sec = now_sec - start_sec;
+	gil_thread_get_stats(t, &ph->io_stats);
+	/* Set while holding the GIL: the CPU threads see it the next time they run. */
+	atomic_store(&ph->stop, true);
+	gil_thread_free(t);
+	return NULL;
+}
+
+/* One measurement: round trips for `seconds` on a fresh GIL while cpu_threads threads spin. */
+static int run_phase(const struct gw_opts *opts, struct echo_peer *peer, double interval_us,
+		     int cpu_threads, double seconds, struct gw_row *row)
+{
+	pthread_t *cpu_tids = calloc((size_t)cpu_threads + 1, sizeof(*cpu_tids));
+	struct phase *ph = calloc(1, sizeof(*ph));
+	pthread_t io_tid;
+	int err = -1;
+
+	if (!cpu_tids || !ph) {
+		gw_err("out of memory");
+		goto out;
+	}
+	if (gw_interp_init(&ph->in, opts, interval_us, false))
+		goto out;
+	ph->sock = peer->sock[0];
+	ph->seconds = seconds;
+	for (int i = 0; i < cpu_threads; i++) {
+		err = pthread_create(&cpu_tids[i], NULL, cpu_main, ph);
+		if (err) {
+			/* The threads already spinning cannot be stopped without the I/O thread. */
+			gw_err("cannot create CPU thread %d: %s", i + 1, strerror(err));
+			exit(1);
+		}
+	}
+	/* Every CPU thread has run: the I/O thread starts against all of them. */
+	while (atomic_load(&ph->cpu_running) < cpu_threads)
+		gw_sleep_sec(100e-6);
+	err = pthread_create(&io_tid, NULL, io_main, ph);
+	if (err) {
+		gw_err("cannot create the I/O thread: %s", strerror(err));
+		exit(1);
+	}
+	pthread_join(io_tid, NULL);
+	for (int i = 0; i < cpu_threads; i++)
+		pthread_join(cpu_tids[i], NULL);
+
+	row->convoy = true;
+	row->cpu_threads = cpu_threads;
+	row->threads = cpu_threads + 1;
+	row->interval_us = gil_interval_us(ph->in.gil);
+	row->seconds = ph->elapsed_sec;
+	row->round_trips = ph->round_trips;
+	row->round_trip_max_us = ph->max_round_trip_sec * 1e6;
+	if (gil_stats_enabled(ph->in.gil)) {
+		row->has_io_thread_stats = true;
+		row->io_thread_stats = ph->io_stats;
+	}
+	gw_interp_done(&ph->in, row);
+	if (ph->failed || !ph->round_trips) {
+		gw_err("echo round trip failed");
+		err = -1;
+	}
+out:
+	free(cpu_tids);
+	free(ph);
+	return err;
+}
+
+static double us_per_round_trip(const struct gw_row *row)
+{
+	return row->round_trips ? row->seconds * 1e6 / (double)row->round_trips : 0;
+}
+
+static void slowdown(struct gw_report *report)
+{
+	double alone_us = us_per_round_trip(report->rows[0]);
+
+	for (int i = 1; i < report->nr_rows; i++)
+		if (alone_us > 0)
+			report->rows[i]->slowdown = us_per_round_trip(report->rows[i]) / alone_us;
+}
+
+int gw_run_convoy(const struct gw_opts *opts, struct gw_report *report)
+{
+	double interval_us = opts->interval_us[0];
+	/* Alone, the latency settles within thousands of round trips: half a second is plenty. */
+	double alone_sec = opts->seconds < 0.5 ? opts->seconds : 0.5;
+	struct echo_peer peer;
+	struct gw_row *row;
+	int err;
+
+	if (echo_start(&peer))
+		return -1;
+	row = gw_report_row(report, "alone", "nobody else wants the GIL");
+	err = run_phase(opts, &peer, interval_us, 0, alone_sec, row);
+	report->interval_us = row->interval_us;
+	if (!err) {
+		row = gw_report_row(report, "contended",
+				    "each reacquire waits out a CPU thread's interval");
+		err = run_phase(opts, &peer, interval_us, opts->threads, opts->seconds, row);
+	}
+	echo_stop(&peer);
+	slowdown(report);
+	return err;
+}
+
+int gw_run_interval(const struct gw_opts *opts, struct gw_report *report)
+{
+	int nr_intervals = opts->nr_intervals;
+	double intervals_us[GW_MAX_INTERVALS];
+	struct echo_peer peer;
+	struct gw_row *row;
+	int err;
+
+	if (nr_intervals) {
+		memcpy(intervals_us, opts->interval_us, sizeof(intervals_us));
+	} else {
+		nr_intervals = sizeof(default_intervals_us) / sizeof(default_intervals_us[0]);
+		for (int i = 0; i < nr_intervals; i++)
+			intervals_us[i] = (double)default_intervals_us[i];
+	}
+	if (echo_start(&peer))
+		return -1;
+	row = gw_report_row(report, "alone", "nobody else wants the GIL");
+	err = run_phase(opts, &peer, intervals_us[0], 0, opts->seconds, row);
+	report->interval_us = row->interval_us;
+	for (int n = 1; n <= opts->threads && !err; n++) {
+		for (int i = 0; i < nr_intervals && !err; i++) {
+			row = gw_report_row(report, "contended",
+					    "a shorter interval cuts each wait short");
+			err = run_phase(opts, &peer, intervals_us[i], n, opts->seconds, row);
+		}
+	}
+	echo_stop(&peer);
+	slowdown(report);
+	return err;
+}
