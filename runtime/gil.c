@@ -198,7 +198,9 @@ struct take_wait {
  * A waiter cancelled inside pthread_cond_timedwait() wakes up owning gil->mutex. It must give it
  * back, withdraw a drop request it raised (CPython does the same for a thread that must exit while
  * waiting), and wake a holder stuck in the FORCE_SWITCHING wait for a switch this waiter will now
- * never make; otherwise the remaining threads wedge.
+ * never make; otherwise the remaining threads wedge. The request is withdrawn before the
+ * broadcast, which is made under switch_mutex: drop_gil() reads the request again under that
+ * mutex, so it either sees it withdrawn or is already waiting when the broadcast comes.
  */
 static void take_cancelled(void *arg)
 {
@@ -352,8 +354,14 @@ static void drop_gil(struct gil_thread *t)
 		/* The wait is one-shot and its wake-up is someone's take: it must not be skipped. */
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
 		pthread_mutex_lock(&gil->switch_mutex);
-		/* Not switched yet: wait until the GIL changed hands. */
-		if (atomic_load_explicit(&gil->last_holder, memory_order_relaxed) == t) {
+		/*
+		 * Not switched yet: wait until the GIL changed hands. The request is read once
+		 * more under switch_mutex because a waiter cancelled since the first look has
+		 * withdrawn it and broadcast switch_cond (take_cancelled()): that wake-up is
+		 * already gone, and if that waiter was the only one, nobody will ever switch.
+		 */
+		if (atomic_load_explicit(&gil->last_holder, memory_order_relaxed) == t &&
+		    atomic_load_explicit(&gil->drop_request, memory_order_relaxed)) {
 			reset_drop_request(gil);
 			/*
 			 * One untimed wait, not a loop, as in CPython: a spurious wake-up only costs
