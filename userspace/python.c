@@ -1,0 +1,1323 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Finding the GIL of a real CPython.
+ *
+ * Python/ceval_gil.c takes and drops the GIL in two static functions, take_gil() and drop_gil().
+ * Builds that keep their symbol table name them as local symbols, sometimes with a compiler suffix
+ * (take_gil.constprop.0 in 3.8): uprobes there see every acquisition and release (PY_VIEW_GIL).
+ * Stripped builds only export the C API; every blocking call goes through PyEval_SaveThread() and
+ * PyEval_RestoreThread(), but the eval loop's forced switches do not (PY_VIEW_THREADSTATE).
+ *
+ * A forced release is the eval breaker honouring a drop request. In every version from 3.6 to 3.13
+ * it is the one place that releases the GIL and at once asks for it again, two calls a few bytes
+ * apart: drop_gil(); take_gil(); inside _PyEval_EvalFrameDefault (up to 3.11, where the handler is
+ * inlined) or _Py_HandlePending (3.12), and _PyThreadState_Detach(); _PyThreadState_Attach(); in
+ * _Py_HandlePending (3.13, which reaches drop_gil through them). A uprobe on that release call
+ * marks the thread's next drop_gil as forced.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "python.h"
+#include "target.h"
+
+/* fs/exec.c: an interpreter may itself be a script, this many levels deep. */
+#define MAX_INTERP_DEPTH 5
+/* binfmt_script reads the #! line from the first BINPRM_BUF_SIZE bytes only. */
+#define BINPRM_BUF_SIZE 256
+/* env and wrapper hops on top of the kernel's levels, so that a loop of scripts ends. */
+#define MAX_HOPS 16
+#define MAX_ARGS 256
+/* x86-64 call rel32: opcode and length */
+#define CALL_REL32     0xe8
+#define CALL_REL32_LEN 5
+/* jmp rel32 and jmp rel8: tail calls, to a neighbour in the second form */
+#define JMP_REL32    0xe9
+#define JMP_REL8     0xeb
+#define JMP_REL8_LEN 2
+/* bytes between the release call and the acquire call: 3 to 6 seen, for the arguments */
+#define RETAKE_WINDOW 32
+/* the loader listing and a wrapper's answer take well under a second */
+#define CHILD_TIMEOUT_MS 10000
+
+enum sym_role {
+	SYM_TAKE_GIL,
+	SYM_DROP_GIL,
+	SYM_ATTACH,
+	SYM_DETACH,
+	SYM_HANDLER,
+	SYM_RESTORE_THREAD,
+	SYM_ACQUIRE_THREAD,
+	SYM_SAVE_THREAD,
+	SYM_RELEASE_THREAD,
+	SYM_FREE_THREADED,
+	SYM_VERSION,
+};
+
+static const struct {
+	const char *name;
+	enum sym_role role;
+	bool clones; /* name.suffix counts too: .constprop.0, .lto_priv.0, .isra.0, ... */
+} wanted_syms[] = {
+	{"take_gil", SYM_TAKE_GIL, true},
+	{"drop_gil", SYM_DROP_GIL, true},
+	/* 3.13's eval breaker reaches take_gil/drop_gil through these */
+	{"_PyThreadState_Attach", SYM_ATTACH, true},
+	{"_PyThreadState_Detach", SYM_DETACH, true},
+	/* where the eval breaker's code lives: inlined into the eval loop up to 3.11 */
+	{"_PyEval_EvalFrameDefault", SYM_HANDLER, true},
+	{"eval_frame_handle_pending", SYM_HANDLER, true},
+	{"_Py_HandlePending", SYM_HANDLER, true},
+	{"PyEval_RestoreThread", SYM_RESTORE_THREAD, false},
+	{"PyEval_AcquireThread", SYM_ACQUIRE_THREAD, false},
+	{"PyEval_SaveThread", SYM_SAVE_THREAD, false},
+	{"PyEval_ReleaseThread", SYM_RELEASE_THREAD, false},
+	/* defined by free-threaded (Py_GIL_DISABLED) builds only */
+	{"_Py_MergeZeroLocalRefcount", SYM_FREE_THREADED, false},
+	/* PY_VERSION_HEX, exported since 3.11 */
+	{"Py_Version", SYM_VERSION, false},
+};
+
+#define MAX_SYMS 64
+/* C API -> _PyThreadState_Detach -> _PyEval_ReleaseLock -> drop_gil is the longest chain (3.13) */
+#define REACH_DEPTH 3
+/* no function on such a chain is anywhere near this big */
+#define MAX_WALK_SIZE (64 * 1024)
+
+struct py_sym {
+	enum sym_role role;
+	char name[64];
+	__u64 addr, size, offset;
+};
+
+/* Every function, for the walk from the C API down to take_gil/drop_gil. */
+struct py_func {
+	__u64 addr, size, offset;
+};
+
+struct py_elf {
+	int fd;
+	Elf *elf;
+	GElf_Ehdr ehdr;
+	bool dynamic;
+	char needed_libpython[64]; /* DT_NEEDED entry naming a libpython, if any */
+	int nr_syms;
+	struct py_sym syms[MAX_SYMS];
+	struct py_func *funcs; /* sorted by addr */
+	size_t nr_funcs, funcs_cap;
+};
+
+const char *python_view_name(enum py_view view)
+{
+	switch (view) {
+	case PY_VIEW_GIL:
+		return "take_gil/drop_gil";
+	case PY_VIEW_THREADSTATE:
+		return "PyEval_SaveThread/PyEval_RestoreThread";
+	case PY_VIEW_NOGIL:
+		return "no GIL";
+	}
+	return "?";
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* libpython3.12.so.1.0, libpython3.6m.so, libpython3.13t.so; not the stable-ABI libpython3.so */
+static bool is_libpython_name(const char *name)
+{
+	const char *p = base_name(name);
+	int major, minor, n = 0;
+
+	if (strncmp(p, "libpython", 9))
+		return false;
+	if (sscanf(p + 9, "%d.%d%n", &major, &minor, &n) != 2 || !n)
+		return false;
+	return strstr(p + 9 + n, ".so") != NULL;
+}
+
+/* "python3.13t" or "libpython3.9.so.1.0": the version and the ABI flags after it. */
+static void version_from_name(const char *path, struct py_target *t)
+{
+	const char *p = strstr(base_name(path), "python");
+	int major, minor, n = 0;
+
+	if (!p || sscanf(p + 6, "%d.%d%n", &major, &minor, &n) != 2)
+		return;
+	t->major = major;
+	t->minor = minor;
+	for (p += 6 + n; *p && *p != '.' && *p != '-'; p++) {
+		if (*p == 't')
+			t->free_threaded = true;
+	}
+}
+
+static void py_elf_close(struct py_elf *pe)
+{
+	if (pe->elf)
+		elf_end(pe->elf);
+	if (pe->fd >= 0)
+		close(pe->fd);
+	free(pe->funcs);
+	pe->elf = NULL;
+	pe->fd = -1;
+	pe->funcs = NULL;
+}
+
+static int wanted_role(const char *name)
+{
+	for (size_t i = 0; i < sizeof(wanted_syms) / sizeof(wanted_syms[0]); i++) {
+		size_t len = strlen(wanted_syms[i].name);
+
+		if (strncmp(name, wanted_syms[i].name, len))
+			continue;
+		if (name[len] == '\0')
+			return wanted_syms[i].role;
+		if (name[len] != '.' || !wanted_syms[i].clones)
+			continue;
+		/* a .cold part is no entry point, but the eval breaker's code may sit in one */
+		if (!strncmp(name + len, ".cold", 5) && wanted_syms[i].role != SYM_HANDLER)
+			continue;
+		return wanted_syms[i].role;
+	}
+	return -1;
+}
+
+static void add_func(struct py_elf *pe, __u64 addr, __u64 size, __u64 offset)
+{
+	if (pe->nr_funcs == pe->funcs_cap) {
+		size_t cap = pe->funcs_cap ? 2 * pe->funcs_cap : 1024;
+		struct py_func *funcs = realloc(pe->funcs, cap * sizeof(*funcs));
+
+		/* without the list the walk finds nothing and probes the C API too: harmless */
+		if (!funcs)
+			return;
+		pe->funcs = funcs;
+		pe->funcs_cap = cap;
+	}
+	pe->funcs[pe->nr_funcs++] = (struct py_func){addr, size, offset};
+}
+
+static int func_cmp(const void *a, const void *b)
+{
+	const struct py_func *fa = a, *fb = b;
+
+	return fa->addr < fb->addr ? -1 : fa->addr > fb->addr;
+}
+
+static const struct py_func *func_at(const struct py_elf *pe, __u64 addr)
+{
+	struct py_func key = {.addr = addr};
+
+	if (!pe->nr_funcs)
+		return NULL;
+	return bsearch(&key, pe->funcs, pe->nr_funcs, sizeof(key), func_cmp);
+}
+
+static void add_sym(struct py_elf *pe, GElf_Shdr *symshdr, GElf_Sym *sym)
+{
+	const char *name = elf_strptr(pe->elf, symshdr->sh_link, sym->st_name);
+	int type = GELF_ST_TYPE(sym->st_info), role;
+	struct py_sym *s;
+	GElf_Shdr shdr;
+	Elf_Scn *scn;
+
+	if (!name || (type != STT_FUNC && type != STT_OBJECT) || sym->st_shndx == SHN_UNDEF ||
+	    sym->st_shndx >= SHN_LORESERVE)
+		return;
+	scn = elf_getscn(pe->elf, sym->st_shndx);
+	if (!scn || !gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
+		return;
+	if (type == STT_FUNC && sym->st_size)
+		add_func(pe, sym->st_value, sym->st_size,
+			 sym->st_value - shdr.sh_addr + shdr.sh_offset);
+	role = wanted_role(name);
+	if (role < 0 || pe->nr_syms == MAX_SYMS)
+		return;
+	/* .symtab and .dynsym both list the exported ones */
+	for (int i = 0; i < pe->nr_syms; i++) {
+		if (pe->syms[i].addr == sym->st_value && !strcmp(pe->syms[i].name, name))
+			return;
+	}
+	s = &pe->syms[pe->nr_syms++];
+	s->role = role;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->addr = sym->st_value;
+	s->size = sym->st_size;
+	/* symbol values are addresses; uprobes want the place in the file */
+	s->offset = sym->st_value - shdr.sh_addr + shdr.sh_offset;
+}
+
+static void read_symbols(struct py_elf *pe, Elf_Scn *scn, GElf_Shdr *shdr)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t n;
+
+	if (!data || !shdr->sh_entsize)
+		return;
+	n = shdr->sh_size / shdr->sh_entsize;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Sym sym;
+
+		if (gelf_getsym(data, i, &sym))
+			add_sym(pe, shdr, &sym);
+	}
+}
+
+static void read_needed(struct py_elf *pe, Elf_Scn *scn, GElf_Shdr *shdr)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t n;
+
+	if (!data || !shdr->sh_entsize)
+		return;
+	n = shdr->sh_size / shdr->sh_entsize;
+	for (size_t i = 0; i < n; i++) {
+		const char *name;
+		GElf_Dyn dyn;
+
+		if (!gelf_getdyn(data, i, &dyn) || dyn.d_tag != DT_NEEDED)
+			continue;
+		name = elf_strptr(pe->elf, shdr->sh_link, dyn.d_un.d_val);
+		if (name && is_libpython_name(name))
+			snprintf(pe->needed_libpython, sizeof(pe->needed_libpython), "%s", name);
+	}
+}
+
+/* 0, -ENOEXEC if path is no ELF file, or another -errno if it cannot be read. */
+static int py_elf_open(struct py_elf *pe, const char *path)
+{
+	Elf_Scn *scn = NULL;
+	size_t nr_phdrs;
+
+	memset(pe, 0, sizeof(*pe));
+	pe->fd = -1;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	pe->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pe->fd < 0)
+		return -errno;
+	pe->elf = elf_begin(pe->fd, ELF_C_READ, NULL);
+	if (!pe->elf || elf_kind(pe->elf) != ELF_K_ELF || !gelf_getehdr(pe->elf, &pe->ehdr)) {
+		py_elf_close(pe);
+		return -ENOEXEC;
+	}
+	if (elf_getphdrnum(pe->elf, &nr_phdrs) == 0) {
+		for (size_t i = 0; i < nr_phdrs; i++) {
+			GElf_Phdr phdr;
+
+			if (gelf_getphdr(pe->elf, i, &phdr) && phdr.p_type == PT_INTERP)
+				pe->dynamic = true;
+		}
+	}
+	while ((scn = elf_nextscn(pe->elf, scn))) {
+		GElf_Shdr shdr;
+
+		if (!gelf_getshdr(scn, &shdr))
+			continue;
+		if (shdr.sh_type == SHT_SYMTAB || shdr.sh_type == SHT_DYNSYM)
+			read_symbols(pe, scn, &shdr);
+		else if (shdr.sh_type == SHT_DYNAMIC)
+			read_needed(pe, scn, &shdr);
+	}
+	if (pe->nr_funcs)
+		qsort(pe->funcs, pe->nr_funcs, sizeof(pe->funcs[0]), func_cmp);
+	return 0;
+}
+
+static bool has_role(const struct py_elf *pe, enum sym_role role)
+{
+	for (int i = 0; i < pe->nr_syms; i++) {
+		if (pe->syms[i].role == role)
+			return true;
+	}
+	return false;
+}
+
+static bool addr_has_role(const struct py_elf *pe, __u64 addr, enum sym_role a, enum sym_role b)
+{
+	for (int i = 0; i < pe->nr_syms; i++) {
+		if (pe->syms[i].addr == addr && (pe->syms[i].role == a || pe->syms[i].role == b))
+			return true;
+	}
+	return false;
+}
+
+static bool has_python_code(const struct py_elf *pe)
+{
+	return has_role(pe, SYM_SAVE_THREAD) || has_role(pe, SYM_TAKE_GIL);
+}
+
+static void add_probe(struct py_probe *probes, int *nr, const char *name, __u64 offset)
+{
+	for (int i = 0; i < *nr; i++) {
+		if (probes[i].offset == offset)
+			return;
+	}
+	if (*nr == PY_MAX_PROBES)
+		return;
+	snprintf(probes[*nr].name, sizeof(probes[*nr].name), "%s", name);
+	probes[*nr].offset = offset;
+	(*nr)++;
+}
+
+static void add_probes(const struct py_elf *pe, enum sym_role role, struct py_probe *probes,
+		       int *nr)
+{
+	for (int i = 0; i < pe->nr_syms; i++) {
+		if (pe->syms[i].role == role)
+			add_probe(probes, nr, pe->syms[i].name, pe->syms[i].offset);
+	}
+}
+
+static __s32 read_rel32(const unsigned char *p)
+{
+	return (__s32)((__u32)p[0] | (__u32)p[1] << 8 | (__u32)p[2] << 16 | (__u32)p[3] << 24);
+}
+
+/*
+ * The eval breaker's "release; retake" in one handler function: a call to drop_gil (or 3.13's
+ * _PyThreadState_Detach) followed within RETAKE_WINDOW bytes by a call to take_gil (or
+ * _PyThreadState_Attach). No other code in these functions releases and retakes the GIL, and a
+ * stray 0xe8 byte would have to encode the exact distance to one of those functions, twice.
+ */
+static void scan_handler(const struct py_elf *pe, const struct py_sym *h, struct py_target *t)
+{
+	unsigned char *code;
+	__u64 size = h->size;
+
+	if (size < 2 * CALL_REL32_LEN)
+		return;
+	code = malloc(size);
+	if (!code)
+		return;
+	if (pread(pe->fd, code, size, h->offset) != (ssize_t)size) {
+		free(code);
+		return;
+	}
+	for (__u64 i = 0; i + CALL_REL32_LEN <= size; i++) {
+		__u64 next = i + CALL_REL32_LEN;
+
+		if (code[i] != CALL_REL32 ||
+		    !addr_has_role(pe, h->addr + next + read_rel32(code + i + 1), SYM_DROP_GIL,
+				   SYM_DETACH))
+			continue;
+		for (__u64 j = next; j <= next + RETAKE_WINDOW && j + CALL_REL32_LEN <= size; j++) {
+			__u64 ret = j + CALL_REL32_LEN;
+			char name[64];
+
+			if (code[j] != CALL_REL32 ||
+			    !addr_has_role(pe, h->addr + ret + read_rel32(code + j + 1),
+					   SYM_TAKE_GIL, SYM_ATTACH))
+				continue;
+			snprintf(name, sizeof(name), "%s+0x%llx", h->name, (unsigned long long)i);
+			add_probe(t->forced, &t->nr_forced, name, h->offset + i);
+			break;
+		}
+	}
+	free(code);
+}
+
+/*
+ * Whether f calls or jumps (call rel32, jmp rel32/rel8) to a function of role, itself or through
+ * up to depth - 1 functions in between.
+ */
+static bool reaches(const struct py_elf *pe, const struct py_func *f, enum sym_role role, int depth)
+{
+	unsigned char *code;
+	bool found = false;
+
+	if (f->size < JMP_REL8_LEN || f->size > MAX_WALK_SIZE)
+		return false;
+	code = malloc(f->size);
+	if (!code)
+		return false;
+	if (pread(pe->fd, code, f->size, f->offset) != (ssize_t)f->size) {
+		free(code);
+		return false;
+	}
+	for (__u64 i = 0; !found && i + JMP_REL8_LEN <= f->size; i++) {
+		const struct py_func *callee;
+		__u64 target;
+
+		if (code[i] == JMP_REL8)
+			target = f->addr + i + JMP_REL8_LEN + (__s8)code[i + 1];
+		else if ((code[i] == CALL_REL32 || code[i] == JMP_REL32) &&
+			 i + CALL_REL32_LEN <= f->size)
+			target = f->addr + i + CALL_REL32_LEN + read_rel32(code + i + 1);
+		else
+			continue;
+		if (target == f->addr)
+			continue;
+		if (addr_has_role(pe, target, role, role))
+			found = true;
+		else if (depth > 1 && (callee = func_at(pe, target)))
+			found = reaches(pe, callee, role, depth - 1);
+	}
+	free(code);
+	return found;
+}
+
+/*
+ * An LTO build may inline take_gil or drop_gil into the C API and keep a copy for its other
+ * callers (Debian's python3.11 has five inlined copies of drop_gil). Where a C API function no
+ * longer reaches the copy, it is itself the probe point for its callers.
+ */
+static void add_inlining_callers(const struct py_elf *pe, enum sym_role api, enum sym_role role,
+				 struct py_probe *probes, int *nr)
+{
+	for (int i = 0; i < pe->nr_syms; i++) {
+		const struct py_sym *s = &pe->syms[i];
+		const struct py_func *f;
+
+		if (s->role != api || !(f = func_at(pe, s->addr)))
+			continue;
+		if (!reaches(pe, f, role, REACH_DEPTH))
+			add_probe(probes, nr, s->name, s->offset);
+	}
+}
+
+static void read_version(const struct py_elf *pe, struct py_target *t)
+{
+	unsigned char buf[8];
+	__u64 hex = 0;
+
+	for (int i = 0; i < pe->nr_syms; i++) {
+		const struct py_sym *s = &pe->syms[i];
+
+		if (s->role != SYM_VERSION || (s->size != 4 && s->size != 8) ||
+		    pread(pe->fd, buf, s->size, s->offset) != (ssize_t)s->size)
+			continue;
+		for (__u64 b = 0; b < s->size; b++) {
+			__u64 byte = pe->ehdr.e_ident[EI_DATA] == ELFDATA2MSB
+					     ? buf[b]
+					     : buf[s->size - 1 - b];
+			hex = hex << 8 | byte;
+		}
+		/* PY_VERSION_HEX: 0xMMmmppRS */
+		t->major = (hex >> 24) & 0xff;
+		t->minor = (hex >> 16) & 0xff;
+		return;
+	}
+}
+
+/* The view and probes of the CPython code in pe, found at path (name: how the process calls it). */
+static int fill_target(const struct py_elf *pe, const char *path, const char *name,
+		       struct py_target *t, char *err, size_t err_len)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->path, sizeof(t->path), "%s", path);
+	/* "python3" says less than the file it links to, "python3.12" */
+	version_from_name(path, t);
+	version_from_name(name, t);
+	read_version(pe, t);
+	if (has_role(pe, SYM_FREE_THREADED))
+		t->free_threaded = true;
+	if (t->major && (t->major < 3 || (t->major == 3 && t->minor < 2))) {
+		snprintf(err, err_len, "%s is CPython %d.%d: gilstat needs the GIL of 3.2 or later",
+			 name, t->major, t->minor);
+		return -ENOTSUP;
+	}
+	if (has_role(pe, SYM_TAKE_GIL) && has_role(pe, SYM_DROP_GIL)) {
+		t->view = PY_VIEW_GIL;
+		add_probes(pe, SYM_TAKE_GIL, t->acquire, &t->nr_acquire);
+		add_probes(pe, SYM_DROP_GIL, t->release, &t->nr_release);
+		if (pe->ehdr.e_machine == EM_X86_64) {
+			for (int i = 0; i < pe->nr_syms; i++) {
+				if (pe->syms[i].role == SYM_HANDLER)
+					scan_handler(pe, &pe->syms[i], t);
+			}
+			add_inlining_callers(pe, SYM_RESTORE_THREAD, SYM_TAKE_GIL, t->acquire,
+					     &t->nr_acquire);
+			add_inlining_callers(pe, SYM_ACQUIRE_THREAD, SYM_TAKE_GIL, t->acquire,
+					     &t->nr_acquire);
+			add_inlining_callers(pe, SYM_SAVE_THREAD, SYM_DROP_GIL, t->release,
+					     &t->nr_release);
+			add_inlining_callers(pe, SYM_RELEASE_THREAD, SYM_DROP_GIL, t->release,
+					     &t->nr_release);
+		}
+		if (!t->nr_forced)
+			snprintf(t->blind_spot, sizeof(t->blind_spot),
+				 "the eval breaker's drop_gil call was not found: forced switches "
+				 "are missed or counted as voluntary");
+		return 0;
+	}
+	if (has_role(pe, SYM_SAVE_THREAD) && has_role(pe, SYM_RESTORE_THREAD)) {
+		t->view = PY_VIEW_THREADSTATE;
+		add_probes(pe, SYM_RESTORE_THREAD, t->acquire, &t->nr_acquire);
+		add_probes(pe, SYM_ACQUIRE_THREAD, t->acquire, &t->nr_acquire);
+		add_probes(pe, SYM_SAVE_THREAD, t->release, &t->nr_release);
+		add_probes(pe, SYM_RELEASE_THREAD, t->release, &t->nr_release);
+		snprintf(t->blind_spot, sizeof(t->blind_spot),
+			 "no take_gil/drop_gil symbols: only blocking calls are seen, not the eval "
+			 "loop's forced switches (CPU-bound threads show no waits)");
+		return 0;
+	}
+	snprintf(err, err_len, "%s holds no CPython interpreter (no PyEval_SaveThread)", name);
+	return -ENOENT;
+}
+
+/*
+ * Runs argv (a full path) with stdin and stderr on /dev/null and, if env_name is set, env_name=1
+ * in its environment; its stdout, NUL-terminated, in out. 0 if it exited with status 0.
+ */
+static int run_capture(char *const argv[], const char *env_name, char *out, size_t out_len)
+{
+	struct timespec start, now;
+	int pipefd[2], status, err = 0;
+	size_t len = 0;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(pipefd[1], STDOUT_FILENO);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		if (env_name)
+			setenv(env_name, "1", 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
+		long left_ms;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left_ms = CHILD_TIMEOUT_MS - (now.tv_sec - start.tv_sec) * 1000 -
+			  (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (left_ms <= 0 || poll(&pfd, 1, left_ms) == 0) {
+			kill(pid, SIGKILL);
+			err = -ETIMEDOUT;
+			break;
+		}
+		n = read(pipefd[0], out + len, out_len - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+		if (len == out_len - 1)
+			break;
+	}
+	out[len] = '\0';
+	close(pipefd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!err && (!WIFEXITED(status) || WEXITSTATUS(status)))
+		err = -ECHILD;
+	return err;
+}
+
+/*
+ * Where the dynamic loader finds soname for exe, asked of the loader itself
+ * (LD_TRACE_LOADED_OBJECTS, what ldd does), so that RUNPATH, $ORIGIN and LD_LIBRARY_PATH resolve
+ * as they will when the command runs. Only for dynamic executables: a static one would just run.
+ */
+static int loader_path(const char *exe, const char *soname, char *out, size_t out_len)
+{
+	char *argv[] = {(char *)exe, NULL};
+	char listing[16384], *line, *save = NULL;
+	int err;
+
+	err = run_capture(argv, "LD_TRACE_LOADED_OBJECTS", listing, sizeof(listing));
+	if (err)
+		return err;
+	for (line = strtok_r(listing, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *arrow = strstr(line, " => /"), *name = line, *end;
+
+		if (!arrow)
+			continue;
+		while (*name == ' ' || *name == '\t')
+			name++;
+		*arrow = '\0';
+		if (strcmp(name, soname))
+			continue;
+		end = strstr(arrow + 4, " (0x");
+		if (end)
+			*end = '\0';
+		snprintf(out, out_len, "%s", arrow + 4);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void canonical(const char *path, char *out, size_t out_len)
+{
+	char real[PATH_MAX];
+
+	snprintf(out, out_len, "%s", realpath(path, real) ? real : path);
+}
+
+int python_target_from_file(const char *path, struct py_target *t, char *err, size_t err_len)
+{
+	char lib[PATH_MAX], code_path[PATH_MAX];
+	struct py_elf pe;
+	int ret;
+
+	ret = py_elf_open(&pe, path);
+	if (ret == -ENOEXEC) {
+		snprintf(err, err_len, "%s is not an ELF file", path);
+		return ret;
+	}
+	if (ret) {
+		snprintf(err, err_len, "cannot read %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (has_python_code(&pe)) {
+		canonical(path, code_path, sizeof(code_path));
+		ret = fill_target(&pe, code_path, path, t, err, err_len);
+		py_elf_close(&pe);
+		return ret;
+	}
+	if (!pe.dynamic || !pe.needed_libpython[0]) {
+		snprintf(err, err_len,
+			 "%s holds no CPython interpreter (no PyEval_SaveThread, no libpython)",
+			 path);
+		py_elf_close(&pe);
+		return -ENOENT;
+	}
+	ret = loader_path(path, pe.needed_libpython, lib, sizeof(lib));
+	if (ret) {
+		snprintf(err, err_len, "the dynamic loader finds no %s for %s", pe.needed_libpython,
+			 path);
+		py_elf_close(&pe);
+		return -ENOENT;
+	}
+	py_elf_close(&pe);
+	ret = py_elf_open(&pe, lib);
+	if (ret) {
+		snprintf(err, err_len, "cannot read %s: %s", lib, strerror(-ret));
+		return ret;
+	}
+	if (!has_python_code(&pe)) {
+		snprintf(err, err_len, "%s holds no CPython interpreter (no PyEval_SaveThread)",
+			 lib);
+		py_elf_close(&pe);
+		return -ENOENT;
+	}
+	canonical(lib, code_path, sizeof(code_path));
+	ret = fill_target(&pe, code_path, lib, t, err, err_len);
+	py_elf_close(&pe);
+	return ret;
+}
+
+/* The value of the interpreter option -X gil=..., or NULL: its options end at the script, -c, -m.
+ */
+static const char *x_gil_option(char *const argv[])
+{
+	const char *x_gil = NULL;
+
+	for (int i = 1; argv && argv[i] && argv[i][0] == '-'; i++) {
+		const char *opt = argv[i], *value = NULL;
+
+		if (!strcmp(opt, "-c") || !strcmp(opt, "-m") || !strcmp(opt, "-") ||
+		    !strcmp(opt, "--"))
+			break;
+		if (!strncmp(opt, "-X", 2))
+			value = opt[2] ? opt + 2 : argv[++i];
+		else if (!strcmp(opt, "-W") || !strcmp(opt, "--check-hash-based-pycs"))
+			i++;
+		if (!argv[i])
+			break;
+		while (value && *value == ' ')
+			value++;
+		if (value && !strncmp(value, "gil=", 4))
+			x_gil = value + 4;
+	}
+	return x_gil;
+}
+
+static bool gil_disabled(const char *python_gil_env, const char *x_gil)
+{
+	if (x_gil)
+		return strcmp(x_gil, "1") != 0;
+	if (python_gil_env && *python_gil_env)
+		return strcmp(python_gil_env, "1") != 0;
+	return true;
+}
+
+bool python_gil_disabled(const char *python_gil_env, char *const argv[])
+{
+	return gil_disabled(python_gil_env, x_gil_option(argv));
+}
+
+/* A NUL-separated /proc/PID file (cmdline, environ) into buf and up to max - 1 pointers in v. */
+static int read_nul_list(pid_t pid, const char *what, char *buf, size_t buf_len, char **v, int max)
+{
+	char path[64];
+	ssize_t len = 0, n;
+	int fd, nr = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < (ssize_t)buf_len - 1 && (n = read(fd, buf + len, buf_len - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	buf[len] = '\0';
+	for (ssize_t i = 0; i < len && nr < max - 1; i += strlen(buf + i) + 1)
+		v[nr++] = buf + i;
+	v[nr] = NULL;
+	return nr;
+}
+
+#define ENVIRON_MAX (128 * 1024)
+#define CMDLINE_MAX (32 * 1024)
+
+/* A free-threaded process runs without its GIL unless its environment or options turn it on. */
+static void apply_pid_gil_setting(struct py_target *t, pid_t pid)
+{
+	char *env[1024], *cmd[MAX_ARGS], *env_buf, *cmd_buf;
+	const char *python_gil = NULL;
+
+	if (!t->free_threaded)
+		return;
+	env_buf = malloc(ENVIRON_MAX);
+	cmd_buf = malloc(CMDLINE_MAX);
+	if (env_buf && read_nul_list(pid, "environ", env_buf, ENVIRON_MAX, env, 1024) > 0) {
+		for (int i = 0; env[i]; i++) {
+			if (!strncmp(env[i], "PYTHON_GIL=", 11))
+				python_gil = env[i] + 11;
+		}
+	}
+	if (!cmd_buf || read_nul_list(pid, "cmdline", cmd_buf, CMDLINE_MAX, cmd, MAX_ARGS) <= 0)
+		cmd[0] = NULL;
+	if (python_gil_disabled(python_gil, cmd))
+		t->view = PY_VIEW_NOGIL;
+	free(env_buf);
+	free(cmd_buf);
+}
+
+/*
+ * A path from here to the file a process maps as name with inode ino: the name itself, the name
+ * under the process's root (another mount namespace), or fallback (/proc/PID/map_files/..., which
+ * reaches even a deleted file).
+ */
+static void reachable_path(pid_t pid, const char *name, ino_t ino, const char *fallback, char *out,
+			   size_t out_len)
+{
+	char rooted[PATH_MAX];
+	struct stat st;
+
+	if (!stat(name, &st) && st.st_ino == ino) {
+		canonical(name, out, out_len);
+		return;
+	}
+	if (snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", pid, name) < (int)sizeof(rooted) &&
+	    !stat(rooted, &st) && st.st_ino == ino) {
+		snprintf(out, out_len, "%s", rooted);
+		return;
+	}
+	snprintf(out, out_len, "%s", fallback);
+}
+
+struct mapping {
+	unsigned long start, end;
+	ino_t ino;
+	char name[PATH_MAX];
+};
+
+/*
+ * The first mapping of pid whose file passes match (by name), or whose inode is ino when match
+ * is NULL. 1 if found, 0 if not, -errno if the maps cannot be read.
+ */
+static int find_mapping(pid_t pid, bool (*match)(const char *name), ino_t ino, struct mapping *m)
+{
+	char path[64], line[PATH_MAX + 256];
+	int found = 0;
+	FILE *maps;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "re");
+	if (!maps)
+		return -errno;
+	while (!found && fgets(line, sizeof(line), maps)) {
+		unsigned long inode;
+		char *file;
+		int n = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu %n", &m->start, &m->end, &inode, &n) !=
+			    3 ||
+		    !n)
+			continue;
+		file = line + n;
+		if (*file != '/')
+			continue;
+		file[strcspn(file, "\n")] = '\0';
+		if (match ? !match(file) : inode != ino)
+			continue;
+		m->ino = inode;
+		snprintf(m->name, sizeof(m->name), "%s", file);
+		found = 1;
+	}
+	fclose(maps);
+	return found;
+}
+
+static int target_from_mapped(pid_t pid, const char *path, const char *name, struct py_target *t,
+			      char *err, size_t err_len)
+{
+	struct py_elf pe;
+	int ret;
+
+	ret = py_elf_open(&pe, path);
+	if (ret) {
+		snprintf(err, err_len, "cannot read %s of PID %d: %s", name, pid, strerror(-ret));
+		return ret;
+	}
+	if (!has_python_code(&pe)) {
+		py_elf_close(&pe);
+		return -ENOENT;
+	}
+	ret = fill_target(&pe, path, name, t, err, err_len);
+	py_elf_close(&pe);
+	return ret;
+}
+
+int python_target_from_pid(pid_t pid, const char *path_override, struct py_target *t, char *err,
+			   size_t err_len)
+{
+	char link[64], exe[PATH_MAX], path[PATH_MAX], fallback[96];
+	struct mapping m;
+	struct stat st;
+	ssize_t n;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n < 0) {
+		if (errno == ENOENT)
+			snprintf(err, err_len, "no process with PID %d", pid);
+		else
+			snprintf(err, err_len, "cannot read %s: %s", link, strerror(errno));
+		return errno == ENOENT ? -ESRCH : -errno;
+	}
+	exe[n] = '\0';
+
+	if (path_override) {
+		ret = python_target_from_file(path_override, t, err, err_len);
+		if (ret)
+			return ret;
+		if (stat(t->path, &st) || find_mapping(pid, NULL, st.st_ino, &m) != 1) {
+			snprintf(err, err_len, "%s is not mapped in PID %d", t->path, pid);
+			return -ENOENT;
+		}
+		apply_pid_gil_setting(t, pid);
+		return 0;
+	}
+
+	ret = find_mapping(pid, is_libpython_name, 0, &m);
+	if (ret < 0) {
+		snprintf(err, err_len, "cannot read /proc/%d/maps: %s", pid, strerror(-ret));
+		return ret;
+	}
+	if (ret == 1) {
+		snprintf(fallback, sizeof(fallback), "/proc/%d/map_files/%lx-%lx", pid, m.start,
+			 m.end);
+		reachable_path(pid, m.name, m.ino, fallback, path, sizeof(path));
+		ret = target_from_mapped(pid, path, m.name, t, err, err_len);
+		if (ret == -ENOENT)
+			snprintf(err, err_len, "%s in PID %d holds no CPython interpreter", m.name,
+				 pid);
+		if (ret)
+			return ret;
+		apply_pid_gil_setting(t, pid);
+		return 0;
+	}
+
+	/* a static build: the interpreter is in the executable */
+	if (stat(link, &st)) {
+		snprintf(err, err_len, "cannot read %s: %s", link, strerror(errno));
+		return -errno;
+	}
+	reachable_path(pid, exe, st.st_ino, link, path, sizeof(path));
+	ret = target_from_mapped(pid, path, exe, t, err, err_len);
+	if (ret == -ENOENT)
+		snprintf(
+			err, err_len,
+			"no CPython interpreter found in PID %d (no libpython in /proc/%d/maps and "
+			"the executable %s has no PyEval_SaveThread)",
+			pid, pid, exe);
+	if (ret)
+		return ret;
+	apply_pid_gil_setting(t, pid);
+	return 0;
+}
+
+/* The argument vector a command ends up with as the kernel and env rewrite it. */
+struct args {
+	char *v[MAX_ARGS + 1];
+	int n;
+};
+
+static void args_free(struct args *a)
+{
+	for (int i = 0; i < a->n; i++)
+		free(a->v[i]);
+	a->n = 0;
+	a->v[0] = NULL;
+}
+
+/* Replaces the first `drop` arguments by the `nr` ones in add. */
+static int args_splice(struct args *a, int drop, char *const add[], int nr)
+{
+	if (a->n - drop + nr > MAX_ARGS)
+		return -E2BIG;
+	for (int i = 0; i < drop; i++)
+		free(a->v[i]);
+	memmove(a->v + nr, a->v + drop, (a->n - drop + 1) * sizeof(a->v[0]));
+	a->n += nr - drop;
+	for (int i = 0; i < nr; i++) {
+		a->v[i] = strdup(add[i]);
+		if (!a->v[i]) {
+			/* keep the vector whole for args_free() */
+			memmove(a->v + i, a->v + nr, (a->n - nr + 1) * sizeof(a->v[0]));
+			a->n -= nr - i;
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * binfmt_script: "#!", blanks, the interpreter up to a blank (or NUL), then the rest of the line
+ * with its trailing blanks trimmed as one optional argument. Only a newline ends the line (a '\r'
+ * stays part of it), and without one in the first BINPRM_BUF_SIZE - 1 bytes the interpreter name
+ * must end before them. 1 with interp and arg set, 0 if head has no #! line, -ENOEXEC when the
+ * kernel refuses it.
+ */
+static int parse_shebang(char *head, size_t len, char **interp, char **arg)
+{
+	char *end, *p;
+
+	if (len < 2 || head[0] != '#' || head[1] != '!')
+		return 0;
+	end = memchr(head, '\n', len);
+	if (!end) {
+		if (len > BINPRM_BUF_SIZE - 1)
+			len = BINPRM_BUF_SIZE - 1;
+		end = head + len;
+		for (p = head + 2; p < end && is_blank(*p); p++)
+			;
+		for (; p < end && !is_blank(*p) && *p; p++)
+			;
+		/* a short file is padded with NULs, which end the name */
+		if (p == end && len == BINPRM_BUF_SIZE - 1)
+			return -ENOEXEC;
+	}
+	*end = '\0';
+	while (end > head + 2 && is_blank(end[-1]))
+		*--end = '\0';
+	for (p = head + 2; is_blank(*p); p++)
+		;
+	if (!*p)
+		return -ENOEXEC;
+	*interp = p;
+	p += strcspn(p, " \t");
+	*arg = NULL;
+	if (*p) {
+		*p++ = '\0';
+		while (is_blank(*p))
+			p++;
+		if (*p)
+			*arg = p;
+	}
+	return 1;
+}
+
+/* env -S STRING: its words replace env's arguments up to and including the -S one. */
+static int env_split(struct args *a, int i, const char *string)
+{
+	char *words[MAX_ARGS], *copy, *save = NULL;
+	int nr = 0, ret;
+
+	copy = strdup(string);
+	if (!copy)
+		return -ENOMEM;
+	for (char *w = strtok_r(copy, " \t", &save); w && nr < MAX_ARGS;
+	     w = strtok_r(NULL, " \t", &save))
+		words[nr++] = w;
+	ret = args_splice(a, i + 1, words, nr);
+	free(copy);
+	return ret;
+}
+
+/*
+ * env(1) as the interpreter, most often from "#!/usr/bin/env python3": drops env, its options and
+ * its NAME=VALUE words (remembering PYTHON_GIL) so that the program it runs comes first.
+ */
+static int follow_env(struct args *a, char *python_gil, size_t python_gil_len, char *err,
+		      size_t err_len)
+{
+	int i = 1, ret;
+
+	while (i < a->n) {
+		const char *w = a->v[i], *split = NULL;
+
+		if (!strcmp(w, "--")) {
+			i++;
+			break;
+		}
+		if (!strncmp(w, "-S", 2))
+			split = w + 2;
+		else if (!strncmp(w, "--split-string=", 15))
+			split = w + 15;
+		else if (!strcmp(w, "--split-string"))
+			split = "";
+		if (split) {
+			if (!*split && i + 1 < a->n)
+				split = a->v[++i];
+			ret = env_split(a, i, split);
+			if (ret)
+				return ret;
+			/* the words may hold more options: start over with them */
+			i = 0;
+			continue;
+		}
+		if (!strcmp(w, "-u")) {
+			i += 2;
+			continue;
+		}
+		if (!strcmp(w, "-i") || !strcmp(w, "--ignore-environment") || !strcmp(w, "-0") ||
+		    !strcmp(w, "--null") || !strcmp(w, "-v") || !strcmp(w, "--debug") ||
+		    !strncmp(w, "-u", 2) || !strncmp(w, "--unset=", 8)) {
+			i++;
+			continue;
+		}
+		if (w[0] == '-') {
+			snprintf(err, err_len, "cannot follow env option %s", w);
+			return -ENOTSUP;
+		}
+		if (!strchr(w, '='))
+			break;
+		if (!strncmp(w, "PYTHON_GIL=", 11))
+			snprintf(python_gil, python_gil_len, "%s", w + 11);
+		i++;
+	}
+	if (i >= a->n) {
+		snprintf(err, err_len, "env runs no program");
+		return -ENOENT;
+	}
+	return args_splice(a, i, NULL, 0);
+}
+
+/*
+ * Asks a wrapper named python* that is not itself an interpreter (a pyenv shim, a bash script
+ * choosing a version) which interpreter it runs: in the same environment it makes the same choice
+ * for the command. -I -S keep user code (site, PYTHON* variables) out of the answer.
+ */
+static int ask_wrapper(const char *wrapper, char *out, size_t out_len)
+{
+	char *argv[] = {(char *)wrapper,
+			"-I",
+			"-S",
+			"-c",
+			"import sys; sys.stdout.write(sys.executable)",
+			NULL};
+	int ret = run_capture(argv, NULL, out, out_len);
+
+	if (ret)
+		return ret;
+	return out[0] == '/' ? 0 : -ENOENT;
+}
+
+static int args_copy(struct args *a, char *const argv[])
+{
+	a->n = 0;
+	for (int i = 0; argv[i]; i++) {
+		if (i == MAX_ARGS)
+			return -E2BIG;
+		a->v[i] = strdup(argv[i]);
+		if (!a->v[i])
+			return -ENOMEM;
+		a->n++;
+		a->v[a->n] = NULL;
+	}
+	return 0;
+}
+
+/*
+ * What execvp(argv) runs, followed through #! lines and env until an ELF file that is neither env
+ * nor a script: the interpreter, or a wrapper. 0 with its path in file; python_gil takes
+ * PYTHON_GIL=... set by env; wrapper: the first python* file on the way.
+ */
+static int resolve_interpreter(struct args *a, char *file, size_t file_len, char *wrapper,
+			       size_t wrapper_len, char *python_gil, size_t python_gil_len,
+			       char *err, size_t err_len)
+{
+	char head[BINPRM_BUF_SIZE + 1];
+	bool search_path = true;
+	int depth = 0, ret;
+
+	for (int hop = 0; hop < MAX_HOPS; hop++) {
+		char *interp, *arg;
+		struct py_elf pe;
+		ssize_t len;
+		int fd;
+
+		if (search_path) {
+			ret = resolve_command(a->v[0], file, file_len);
+			if (ret) {
+				snprintf(err, err_len, "%s: %s", a->v[0],
+					 ret == -ENOENT ? "command not found" : strerror(-ret));
+				return ret;
+			}
+		} else {
+			snprintf(file, file_len, "%s", a->v[0]);
+		}
+		if (!wrapper[0] && !strncmp(base_name(file), "python", 6))
+			snprintf(wrapper, wrapper_len, "%s", file);
+
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			ret = -errno;
+			snprintf(err, err_len, "cannot read %s: %s", file, strerror(errno));
+			return ret;
+		}
+		len = read(fd, head, BINPRM_BUF_SIZE);
+		close(fd);
+		ret = parse_shebang(head, len > 0 ? len : 0, &interp, &arg);
+		if (ret < 0) {
+			snprintf(err, err_len, "%s: the kernel refuses its #! line", file);
+			return ret;
+		}
+		if (ret == 1) {
+			/* interpreter [arg] script args...: the script's path replaces argv[0] */
+			char *add[] = {interp, arg ? arg : file, file};
+
+			if (++depth > MAX_INTERP_DEPTH) {
+				snprintf(err, err_len, "%s: too many levels of #! interpreters",
+					 file);
+				return -ELOOP;
+			}
+			ret = args_splice(a, 1, add, arg ? 3 : 2);
+			if (ret)
+				return ret;
+			search_path = false;
+			continue;
+		}
+
+		ret = py_elf_open(&pe, file);
+		if (ret == -ENOEXEC) {
+			snprintf(err, err_len, "%s is not an ELF file and has no #! line", file);
+			return ret;
+		}
+		if (ret) {
+			snprintf(err, err_len, "cannot read %s: %s", file, strerror(-ret));
+			return ret;
+		}
+		py_elf_close(&pe);
+		if (strcmp(base_name(file), "env"))
+			return 0;
+		ret = follow_env(a, python_gil, python_gil_len, err, err_len);
+		if (ret)
+			return ret;
+		/* env execs its program afresh, through PATH, with a new count of levels */
+		search_path = true;
+		depth = 0;
+	}
+	snprintf(err, err_len, "%s: too many levels of #! interpreters and env", a->v[0]);
+	return -ELOOP;
+}
+
+int python_target_from_command(char *const argv[], const char *path_override, struct py_target *t,
+			       char *err, size_t err_len)
+{
+	char file[PATH_MAX], wrapper[PATH_MAX] = "", exe[PATH_MAX], python_gil[64] = "";
+	char x_gil[16] = "";
+	const char *env_gil = getenv("PYTHON_GIL"), *x;
+	struct args a = {.n = 0};
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	if (!argv || !argv[0]) {
+		snprintf(err, err_len, "no command to run");
+		return -EINVAL;
+	}
+	if (env_gil)
+		snprintf(python_gil, sizeof(python_gil), "%s", env_gil);
+	ret = args_copy(&a, argv);
+	if (ret) {
+		snprintf(err, err_len, "cannot copy the command's arguments: %s", strerror(-ret));
+		goto out;
+	}
+
+	if (path_override) {
+		ret = python_target_from_file(path_override, t, err, err_len);
+		x = x_gil_option(a.v);
+		goto gil;
+	}
+
+	ret = resolve_interpreter(&a, file, sizeof(file), wrapper, sizeof(wrapper), python_gil,
+				  sizeof(python_gil), err, err_len);
+	if (ret)
+		goto out;
+	x = x_gil_option(a.v);
+	ret = python_target_from_file(file, t, err, err_len);
+	if (ret == -ENOENT && wrapper[0]) {
+		/* the interpreter's options follow the wrapper's name, not the shell's */
+		args_free(&a);
+		ret = args_copy(&a, argv);
+		if (ret)
+			goto out;
+		x = x_gil_option(a.v);
+		if (ask_wrapper(wrapper, exe, sizeof(exe))) {
+			snprintf(err, err_len,
+				 "%s runs %s, which holds no CPython interpreter, and does not say "
+				 "which python it starts",
+				 wrapper, file);
+			ret = -ENOENT;
+			goto out;
+		}
+		ret = python_target_from_file(exe, t, err, err_len);
+	} else if (ret == -ENOENT && strcmp(base_name(argv[0]), base_name(file))) {
+		snprintf(err, err_len, "%s runs %s, which holds no CPython interpreter", argv[0],
+			 file);
+	}
+gil:
+	if (x)
+		snprintf(x_gil, sizeof(x_gil), "%s", x);
+	if (!ret && t->free_threaded &&
+	    gil_disabled(python_gil[0] ? python_gil : NULL, x_gil[0] ? x_gil : NULL))
+		t->view = PY_VIEW_NOGIL;
+out:
+	args_free(&a);
+	return ret;
+}
