@@ -6,6 +6,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 SPIN=$OUTPUT/tests/gilspin
+# Every libgil program here keeps its ground truth, except where a test says otherwise.
+export GIL_STATS=1
 CHECK="python3 tests/jsoncheck.py"
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -35,10 +37,17 @@ check "spin: waits of two CPU threads are in the milliseconds (p50 > 1 ms)" \
 check "spin: the scheduler delay of waiters was measured" \
 	[ "$($CHECK get "$tmp/spin.json" sched_delay_ns.count)" -gt 0 ]
 
+# Without GIL_STATS only the probes' semaphores make libgil read its clocks: every wait measured
+# proves that attaching raised them.
+env -u GIL_STATS $GILSTAT -j -o "$tmp/sema.json" -- $SPIN 2 500 >/dev/null 2>&1
+check "semaphores: no GIL_STATS, yet every acquisition has its wait" \
+	[ "$($CHECK get "$tmp/sema.json" wait_ns.count)" = "$($CHECK get "$tmp/sema.json" acquisitions)" \
+	  -a "$($CHECK get "$tmp/sema.json" dropped_total)" = 0 ]
+
 # gilwork's scenarios, each with its ground truth (GIL_STATS=1) in its own JSON.
-for scenario in "cpu --work 2000000" "convoy --seconds 1" "io --sleep-sec 0.2"; do
+for scenario in "cpu --work 2000000" "convoy --seconds 1" "io --seconds 0.2"; do
 	name=${scenario%% *}
-	GIL_STATS=1 $GILSTAT -j -o "$tmp/$name.json" -- $GILWORK $scenario --json \
+	$GILSTAT -j -o "$tmp/$name.json" -- $GILWORK $scenario --json \
 		>"$tmp/$name.truth" 2>"$tmp/$name.err"
 	check "gilwork $name: gilstat exits 0" [ $? -eq 0 ]
 	check "gilwork $name: counts exact, times within 1%, per-CPU sums = totals" \
@@ -56,7 +65,7 @@ check "intervals: the reports add up to the ground truth" \
 # A decoy process using libgil at the same time contributes nothing.
 $SPIN 2 3000 >/dev/null &
 decoy=$!
-$GILSTAT -j -o "$tmp/decoy.json" -- $SPIN 1 1000 >"$tmp/decoy.truth" 2>/dev/null
+$GILSTAT -j -o "$tmp/decoy.json" -- $SPIN 2 1000 >"$tmp/decoy.truth" 2>/dev/null
 check "decoy: only the traced process is counted" \
 	$CHECK truth "$tmp/decoy.truth" "$tmp/decoy.json"
 wait $decoy

@@ -255,16 +255,24 @@ static int pidfd_open(pid_t pid)
 	return syscall(SYS_pidfd_open, pid, 0);
 }
 
-/* Sleeps until deadline_ns, the target's exit or a signal; true when the target has exited. */
-static bool wait_until(int pidfd, __u64 deadline_ns)
+/*
+ * Sleeps until deadline_ns, the target's exit or a signal; true when the target has exited. The
+ * stop signals are blocked except inside ppoll(), so one that arrives just before the sleep
+ * interrupts it instead of being noticed only after it.
+ */
+static bool wait_until(int pidfd, __u64 deadline_ns, const sigset_t *wait_mask)
 {
 	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 	__u64 now = now_ns();
-	int timeout_ms = deadline_ns > now ? (int)((deadline_ns - now + 999999) / 1000000) : 0;
+	struct timespec timeout = {}, *tp = &timeout;
 
-	if (deadline_ns == UINT64_MAX)
-		timeout_ms = -1;
-	return poll(&pfd, 1, timeout_ms) > 0;
+	if (deadline_ns == UINT64_MAX) {
+		tp = NULL;
+	} else if (deadline_ns > now) {
+		timeout.tv_sec = (deadline_ns - now) / 1000000000ull;
+		timeout.tv_nsec = (deadline_ns - now) % 1000000000ull;
+	}
+	return ppoll(&pfd, 1, tp, wait_mask) > 0;
 }
 
 static int exit_status_of(int status)
@@ -312,6 +320,8 @@ int main(int argc, char **argv)
 	struct child child = { .pid = 0, .go_fd = -1, .error_fd = -1 };
 	char probe_path[PATH_MAX], exe[PATH_MAX], err_msg[PATH_MAX + 128], comm[64];
 	const char *btf_path = getenv("GILSTAT_VMLINUX_BTF");
+	struct sigaction stop_action = { .sa_handler = sig_handler };
+	sigset_t stop_signals, wait_mask;
 	struct gilstat_bpf *skel = NULL;
 	__u64 start_ns, last_ns, end_ns = UINT64_MAX;
 	int err, pidfd = -1, nr_cpus, cpu_fd, key_fd, dashdash, exit_code = 0;
@@ -385,6 +395,20 @@ int main(int argc, char **argv)
 		env.pid = child.pid;
 	}
 
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask);
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGHUP);
+	sigaction(SIGINT, &stop_action, NULL);
+	sigaction(SIGTERM, &stop_action, NULL);
+	sigaction(SIGHUP, &stop_action, NULL);
+	/* A reader that went away must not kill us before the probes are detached. */
+	signal(SIGPIPE, SIG_IGN);
+
 	libbpf_set_print(libbpf_print_fn);
 	skel = gilstat_bpf__open_opts(&open_opts);
 	if (!skel) {
@@ -423,12 +447,6 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-
-	signal(SIGINT, sig_handler);
-	signal(SIGTERM, sig_handler);
-	signal(SIGHUP, sig_handler);
-	/* A reader that went away must not kill us before the probes are detached. */
-	signal(SIGPIPE, SIG_IGN);
 
 	pidfd = pidfd_open(env.pid);
 	if (pidfd < 0) {
@@ -478,7 +496,7 @@ int main(int argc, char **argv)
 		if (env.interval_sec && last_ns + env.interval_sec * 1000000000ull < deadline)
 			deadline = last_ns + env.interval_sec * 1000000000ull;
 		while (!exiting && !target_gone && now_ns() < deadline)
-			target_gone = wait_until(pidfd, deadline);
+			target_gone = wait_until(pidfd, deadline, &wait_mask);
 		meta.final = exiting || target_gone || now_ns() >= end_ns || reports_left == 1;
 		meta.duration_ns = now_ns() - last_ns;
 		last_ns += meta.duration_ns;
