@@ -4,8 +4,11 @@
 
 OUTPUT ?= build
 ifneq ($(SANITIZE),)
-# Sanitized objects must not mix with plain ones.
-OUTPUT := build/san-$(SANITIZE)
+# Sanitized objects must not mix with plain ones: they go to a san-* directory below OUTPUT, even
+# when OUTPUT is set on the command line. The filter keeps sub-makes from nesting it twice.
+ifeq ($(filter %/san-$(SANITIZE),$(OUTPUT)),)
+override OUTPUT := $(OUTPUT)/san-$(SANITIZE)
+endif
 endif
 
 CC ?= gcc
