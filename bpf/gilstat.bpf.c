@@ -24,6 +24,16 @@ struct gil_state {
 	__u32 release_cpu;
 	__u64 contended_since_ns;
 	__s64 nr_waiting;
+	/* For CPython, whose GIL does not say who held it or why it was released. */
+	__u32 holder_tid;
+	__u32 last_release_requested;
+};
+
+/* A CPython thread's pending times: its take_gil() entry, its acquisition. */
+struct py_thread {
+	__u64 request_ns;
+	__u64 acquired_ns;
+	__u32 forced;
 };
 
 struct waiter {
@@ -59,6 +69,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct waiter);
 } waiters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_WAITERS);
+	__type(key, __u32);
+	__type(value, struct py_thread);
+} py_threads SEC(".maps");
 
 /* Too large for the BPF stack: the initial value of a new key_stats entry. */
 static const struct gil_stats zero_stats;
@@ -258,6 +275,7 @@ static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquir
 	count_handoff(cs, false, handoff_ns, contended_ns);
 	if (ks)
 		count_handoff(ks, true, handoff_ns, contended_ns);
+	st->holder_tid = tid;
 }
 
 static __always_inline void count_release(struct gil_stats *s, bool shared, __u64 acquired_ns,
@@ -293,6 +311,7 @@ static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 relea
 	st->last_release_ns = released_ns;
 	st->last_release_tid = (__u32)id;
 	st->release_cpu = bpf_get_smp_processor_id();
+	st->last_release_requested = !!(flags & GIL_REL_REQUESTED);
 }
 
 SEC("usdt")
@@ -314,6 +333,101 @@ SEC("usdt")
 int BPF_USDT(gil_release, void *gil, __u64 acquired_ns, __u64 released_ns, __u32 flags)
 {
 	on_release((__u64)gil, acquired_ns, released_ns, flags);
+	return 0;
+}
+
+/*
+ * CPython (--python): uprobes on take_gil() and drop_gil(), or on PyEval_RestoreThread() and
+ * PyEval_SaveThread() in stripped builds. Times come from the kernel's clock; the GIL is one per
+ * process, keyed by its tgid. A thread is counted as waiting from take_gil()'s entry, whether or
+ * not the GIL turns out to be free.
+ */
+SEC("uprobe")
+int BPF_KPROBE(py_acquire_entry)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)id;
+	struct py_thread *pt = bpf_map_lookup_elem(&py_threads, &tid), fresh = {};
+
+	if (!wanted(id >> 32))
+		return 0;
+	if (!pt) {
+		bpf_map_update_elem(&py_threads, &tid, &fresh, BPF_NOEXIST);
+		pt = bpf_map_lookup_elem(&py_threads, &tid);
+		if (!pt)
+			return 0;
+	}
+	pt->request_ns = now;
+	on_wait_start(id >> 32, now);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(py_acquire_return)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)id, flags = GIL_ACQ_WAITED;
+	__u64 gil = id >> 32;
+	struct py_thread *pt;
+	struct gil_state *st;
+
+	if (!wanted(id >> 32))
+		return 0;
+	pt = bpf_map_lookup_elem(&py_threads, &tid);
+	if (!pt)
+		return 0;
+	st = bpf_map_lookup_elem(&gils, &gil);
+	if (st && st->holder_tid != tid) {
+		flags |= GIL_ACQ_SWITCH;
+		if (st->last_release_requested)
+			flags |= GIL_ACQ_FORCED;
+	}
+	on_acquire(gil, pt->request_ns, now, flags, 0);
+	pt->request_ns = 0;
+	pt->acquired_ns = now;
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(py_release)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	__u32 tid = (__u32)id, flags = 0;
+	struct py_thread *pt;
+	__u64 acquired_ns = 0;
+
+	if (!wanted(id >> 32))
+		return 0;
+	pt = bpf_map_lookup_elem(&py_threads, &tid);
+	if (pt) {
+		acquired_ns = pt->acquired_ns;
+		if (pt->forced)
+			flags |= GIL_REL_REQUESTED;
+		pt->acquired_ns = 0;
+		pt->forced = 0;
+	}
+	on_release(id >> 32, acquired_ns, now, flags);
+	return 0;
+}
+
+/* The eval loop honours a drop request: this thread's next release was asked for. */
+SEC("uprobe")
+int BPF_KPROBE(py_forced)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct py_thread *pt;
+	struct gil_stats *cs;
+
+	if (!wanted(id >> 32))
+		return 0;
+	pt = bpf_map_lookup_elem(&py_threads, &tid);
+	if (pt)
+		pt->forced = 1;
+	/* CPython raises drop requests inside take_gil() with no call to probe: the honoured ones. */
+	cs = this_cpu_stats();
+	if (cs)
+		cs->c.drop_requests++;
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 
 #include "gilstat.h"
 #include "gilstat.skel.h"
+#include "python.h"
 #include "report.h"
 #include "target.h"
 
@@ -34,6 +35,8 @@ static struct env {
 	long count;
 	double duration_sec;
 	bool verbose;
+	bool python;
+	const char *python_path;
 	FILE *out;
 	struct report_opts report;
 	char **command;
@@ -55,11 +58,13 @@ static const char doc[] =
 	"  gilstat -p 4242 5 3                # three reports, 5 seconds apart\n"
 	"  gilstat -C -L -- ./build/gilwork cpu  # per-core histograms, per thread\n"
 	"  gilstat -m -d 10 -p 4242           # milliseconds, stop after 10 s\n"
-	"  gilstat -j -o gil.json -- ./build/gilwork io  # JSON, into a file";
+	"  gilstat -j -o gil.json -- ./build/gilwork io  # JSON, into a file\n"
+	"  gilstat --python -- python3 app.py  # the GIL of a real CPython";
 static const char args_doc[] = "(-p PID | -- COMMAND [ARGS...]) [INTERVAL [COUNT]]";
 
 enum {
 	OPT_NO_SCHED = 0x100,
+	OPT_PYTHON,
 };
 
 static const struct argp_option opts[] = {
@@ -74,6 +79,8 @@ static const struct argp_option opts[] = {
 	{ "json", 'j', NULL, 0, "Print reports as JSON, one object per line", 0 },
 	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of standard output", 0 },
 	{ "no-sched", OPT_NO_SCHED, NULL, 0, "Do not trace the scheduler (no sched delay)", 0 },
+	{ "python", OPT_PYTHON, "PATH", OPTION_ARG_OPTIONAL,
+	  "Trace a CPython interpreter's own GIL; PATH names the interpreter or libpython", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
@@ -157,6 +164,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_SCHED:
 		env.report.sched = false;
+		break;
+	case OPT_PYTHON:
+		env.python = true;
+		env.python_path = arg;
 		break;
 	case 'v':
 		env.verbose = true;
@@ -250,6 +261,88 @@ static int attach_usdt(struct bpf_program *prog, pid_t pid, const char *path, co
 	return 0;
 }
 
+/*
+ * gilstat's links: three USDT probes for libgil or up to four uprobe lists for CPython, and two
+ * scheduler tracepoints.
+ */
+#define MAX_LINKS (4 * PY_MAX_PROBES + 2)
+
+struct links {
+	struct bpf_link *link[MAX_LINKS];
+	int nr;
+};
+
+static int attach_libgil(struct gilstat_bpf *skel, pid_t pid, const char *path, struct links *l)
+{
+	struct bpf_program *progs[] = { skel->progs.gil_acquire, skel->progs.gil_release,
+					skel->progs.gil_wait_start };
+	const char *names[] = { "acquire", "release", "wait__start" };
+	int err;
+
+	for (int i = 0; i < 3; i++) {
+		err = attach_usdt(progs[i], pid, path, names[i], &l->link[l->nr]);
+		if (err)
+			return err;
+		l->nr++;
+	}
+	return 0;
+}
+
+static int attach_uprobes(struct bpf_program *prog, pid_t pid, const char *path,
+			  const struct py_probe *sites, int nr_sites, bool retprobe, struct links *l)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+
+	for (int i = 0; i < nr_sites && l->nr < MAX_LINKS; i++) {
+		l->link[l->nr] =
+			bpf_program__attach_uprobe_opts(prog, pid, path, sites[i].offset, &opts);
+		if (!l->link[l->nr]) {
+			int err = -errno;
+
+			fprintf(stderr, "gilstat: cannot attach to %s%s in %s: %s\n", sites[i].name,
+				retprobe ? " (return)" : "", path, strerror(-err));
+			return err;
+		}
+		l->nr++;
+	}
+	return 0;
+}
+
+static int attach_python(struct gilstat_bpf *skel, pid_t pid, const struct py_target *t,
+			 struct links *l)
+{
+	return attach_uprobes(skel->progs.py_acquire_entry, pid, t->path, t->acquire,
+			      t->nr_acquire, false, l) ?:
+	       attach_uprobes(skel->progs.py_acquire_return, pid, t->path, t->acquire,
+			      t->nr_acquire, true, l) ?:
+	       attach_uprobes(skel->progs.py_release, pid, t->path, t->release, t->nr_release,
+			      false, l) ?:
+	       attach_uprobes(skel->progs.py_forced, pid, t->path, t->forced, t->nr_forced, false,
+			      l);
+}
+
+static int exit_status_of(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return EXIT_SIGNAL_BASE + WTERMSIG(status);
+	return 1;
+}
+
+/* Runs the command of a free-threaded CPython unobserved: there is no GIL to measure. */
+static int run_without_gil(struct child *c)
+{
+	int err = child_start(c), status;
+
+	printf("PID %d runs CPython without a GIL (free-threaded build): no GIL to measure\n",
+	       c->pid);
+	fflush(stdout);
+	if (waitpid(c->pid, &status, 0) != c->pid)
+		return 1;
+	return err ? 127 : exit_status_of(status);
+}
+
 static int pidfd_open(pid_t pid)
 {
 	return syscall(SYS_pidfd_open, pid, 0);
@@ -273,15 +366,6 @@ static bool wait_until(int pidfd, __u64 deadline_ns, const sigset_t *wait_mask)
 		timeout.tv_nsec = (deadline_ns - now) % 1000000000ull;
 	}
 	return ppoll(&pfd, 1, tp, wait_mask) > 0;
-}
-
-static int exit_status_of(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return EXIT_SIGNAL_BASE + WTERMSIG(status);
-	return 1;
 }
 
 static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd, int key_fd,
@@ -311,9 +395,8 @@ int main(int argc, char **argv)
 		.args_doc = args_doc,
 		.doc = doc,
 	};
-	struct bpf_link *links[3] = {};
-	static const char *const probe_names[3] = { "acquire", "release", "wait__start" };
-	struct bpf_program *probe_progs[3];
+	struct links links = {};
+	struct py_target py = {};
 	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
 	struct snapshot prev = {}, cur = {};
 	struct report_meta meta = {};
@@ -367,7 +450,19 @@ int main(int argc, char **argv)
 	if (strcmp(btf_path, DEFAULT_BTF_PATH))
 		open_opts.btf_custom_path = btf_path;
 
-	if (env.pid) {
+	if (env.python) {
+		err = env.pid ? python_target_from_pid(env.pid, env.python_path, &py, err_msg,
+						       sizeof(err_msg)) :
+				python_target_from_command(env.command, env.python_path, &py,
+							   err_msg, sizeof(err_msg));
+		if (err) {
+			fprintf(stderr, "gilstat: %s\n", err_msg);
+			return err == -ENOENT && env.command ? 127 : 1;
+		}
+		snprintf(probe_path, sizeof(probe_path), "%s", py.path);
+		meta.note = py.blind_spot[0] ? py.blind_spot : NULL;
+		meta.view = python_view_name(py.view);
+	} else if (env.pid) {
 		if (find_probes_in_pid(env.pid, probe_path, sizeof(probe_path), err_msg,
 				       sizeof(err_msg))) {
 			fprintf(stderr, "gilstat: %s\n", err_msg);
@@ -386,6 +481,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "gilstat: %s\n", err_msg);
 			return 1;
 		}
+	}
+	if (env.python && py.view == PY_VIEW_NOGIL && env.pid) {
+		printf("PID %d runs CPython without a GIL (free-threaded build): no GIL to measure\n",
+		       env.pid);
+		return 0;
+	}
+	if (env.command) {
 		err = child_fork(&child, env.command);
 		if (err) {
 			fprintf(stderr, "gilstat: cannot start %s: %s\n", env.command[0],
@@ -393,6 +495,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		env.pid = child.pid;
+		if (env.python && py.view == PY_VIEW_NOGIL)
+			return run_without_gil(&child);
 	}
 
 	sigemptyset(&stop_signals);
@@ -425,26 +529,38 @@ int main(int argc, char **argv)
 	}
 	if (!env.report.group)
 		bpf_map__set_max_entries(skel->maps.key_stats, 1);
+	/* Only the programs of the target's kind of GIL are loaded. */
+	bpf_program__set_autoload(skel->progs.gil_acquire, !env.python);
+	bpf_program__set_autoload(skel->progs.gil_release, !env.python);
+	bpf_program__set_autoload(skel->progs.gil_wait_start, !env.python);
+	bpf_program__set_autoload(skel->progs.py_acquire_entry, env.python);
+	bpf_program__set_autoload(skel->progs.py_acquire_return, env.python);
+	bpf_program__set_autoload(skel->progs.py_release, env.python);
+	bpf_program__set_autoload(skel->progs.py_forced, env.python);
 
 	err = gilstat_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "gilstat: failed to load BPF object: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	probe_progs[0] = skel->progs.gil_acquire;
-	probe_progs[1] = skel->progs.gil_release;
-	probe_progs[2] = skel->progs.gil_wait_start;
-	for (int i = 0; i < 3; i++) {
-		err = attach_usdt(probe_progs[i], env.pid, probe_path, probe_names[i], &links[i]);
-		if (err)
-			goto cleanup;
-	}
+	err = env.python ? attach_python(skel, env.pid, &py, &links) :
+			   attach_libgil(skel, env.pid, probe_path, &links);
+	if (err)
+		goto cleanup;
 	if (env.report.sched) {
-		err = gilstat_bpf__attach(skel);
-		if (err) {
-			fprintf(stderr, "gilstat: cannot attach to the scheduler tracepoints: %s\n",
-				strerror(-err));
-			goto cleanup;
+		struct bpf_program *progs[] = { skel->progs.gil_sched_wakeup,
+						 skel->progs.gil_sched_switch };
+
+		for (int i = 0; i < 2; i++) {
+			links.link[links.nr] = bpf_program__attach(progs[i]);
+			if (!links.link[links.nr]) {
+				err = -errno;
+				fprintf(stderr, "gilstat: cannot attach to the scheduler "
+						"tracepoints: %s\n",
+					strerror(-err));
+				goto cleanup;
+			}
+			links.nr++;
 		}
 	}
 
@@ -517,8 +633,8 @@ int main(int argc, char **argv)
 	}
 
 cleanup:
-	for (int i = 0; i < 3; i++)
-		bpf_link__destroy(links[i]);
+	for (int i = 0; i < links.nr; i++)
+		bpf_link__destroy(links.link[i]);
 	gilstat_bpf__destroy(skel);
 	snapshot_free(&prev);
 	snapshot_free(&cur);

@@ -216,6 +216,8 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 		print_timestamp(f);
 	fprintf(f, "%s %.3f s, PID %d (%s)\n", m->final ? "Traced" : "Interval", m->duration_ns / 1e9,
 		m->pid, m->comm);
+	if (m->note)
+		fprintf(f, "note: %s\n", m->note);
 	print_counters(f, &t->c, t->hists[HIST_HOLD].total_ns, m->duration_ns);
 	if (t->c.missing_start)
 		fprintf(f, "warning: %llu events had no start time (the probes were attached "
@@ -305,6 +307,9 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 	json_u64(&j, "pid", m->pid);
 	json_string(&j, "comm", m->comm);
 	json_string(&j, "probes", m->probe_path);
+	json_string(&j, "view", m->view ? m->view : "libgil");
+	if (m->note)
+		json_string(&j, "note", m->note);
 	json_bool(&j, "final", m->final);
 	json_u64(&j, "timestamp", (unsigned long long)time(NULL));
 	json_u64(&j, "duration_ns", m->duration_ns);

@@ -35,6 +35,8 @@ struct report_meta {
 	int pid;
 	const char *comm;
 	const char *probe_path;
+	const char *view; /* what the probes are: "libgil", or a CPython view */
+	const char *note; /* what this view cannot see, or NULL */
 	__u64 duration_ns;
 	bool final;
 };
