@@ -280,6 +280,9 @@ static void take_gil(struct gil_thread *t)
 	 */
 	if (atomic_load_explicit(&gil->locked, memory_order_relaxed)) {
 		flags |= GIL_ACQ_WAITED;
+		/* A tracer of wait__start alone is a tracer too: its time must not be 0. */
+		if (!request_ns && GIL_PROBE_ENABLED(wait__start))
+			request_ns = now_ns();
 		GIL_PROBE2(wait__start, gil, request_ns);
 	}
 
