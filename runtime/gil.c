@@ -334,7 +334,8 @@ static void drop_gil(struct gil_thread *t)
 	gil->release_requested = requested;
 	if (requested)
 		flags |= GIL_REL_REQUESTED;
-	if (t->acquired_ns)
+	/* A tracer attached during this hold still gets the release time (handoffs start there). */
+	if (t->acquired_ns || GIL_PROBE_ENABLED(release))
 		released_ns = now_ns();
 	if (stats && t->acquired_ns) {
 		account_release(&gil->stats, requested, released_ns - t->acquired_ns);
