@@ -17,11 +17,26 @@ if [ "$(id -u)" -ne 0 ]; then
 	done_testing
 fi
 
-# BPF programs of ours still loaded (names are cut to 15 characters by the kernel).
-leftover_progs() {
-	bpftool prog show 2>/dev/null | grep -cE ' name gil_(acquire|release|wait_start|sched_)'
+# The BPF programs, links and maps a running process holds, as "prog N", "link N", "map N".
+bpf_objects_of() {
+	grep -hE '^(prog|link|map)_id:' /proc/"$1"/fdinfo/* 2>/dev/null |
+		sed -E 's/^(prog|link|map)_id:[[:space:]]*/\1 /' | sort -u
 }
-before=$(leftover_progs)
+# Those of a list that the kernel still knows.
+bpf_objects_alive() {
+	local kind id
+	while read -r kind id; do
+		[ -n "$id" ] && bpftool "$kind" show id "$id" >/dev/null 2>&1 && echo "$kind $id"
+	done <<<"$1"
+}
+# Waits until a gilstat started in the background has attached (it says so on stderr).
+wait_attached() {
+	for _ in $(seq 100); do
+		grep -q "^Tracing the GIL" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
 
 # Ground truth against gilstat, for a workload run as a command: every event is seen.
 $GILSTAT -j -o "$tmp/spin.json" -- $SPIN 2 1500 >"$tmp/spin.truth" 2>"$tmp/spin.err"
@@ -85,33 +100,41 @@ check "-p: sees the running process's switches" \
 	[ "$($CHECK get "$tmp/p.json" switches)" -gt 50 ]
 check "-p: -d leaves the target running" kill -0 $target
 
-# SIGINT and SIGTERM: a final report, then nothing stays attached.
+# SIGINT, SIGTERM and SIGHUP: a final report, then nothing stays attached.
 for sig in INT TERM HUP; do
-	$GILSTAT -j -p $target >"$tmp/sig.json" 2>/dev/null &
+	$GILSTAT -j -p $target >"$tmp/sig.json" 2>"$tmp/sig.err" &
 	g=$!
-	sleep 1
+	wait_attached "$tmp/sig.err"
+	held=$(bpf_objects_of $g)
 	kill -$sig $g
 	wait $g
 	check "SIG$sig: gilstat exits 0" [ $? -eq 0 ]
 	check "SIG$sig: the final report is printed" \
 		[ "$($CHECK get "$tmp/sig.json" final)" = True ]
-	check "SIG$sig: no gilstat BPF program is left" [ "$(leftover_progs)" -eq "$before" ]
+	check "SIG$sig: gilstat held programs and links while tracing" \
+		[ "$(grep -c '^prog' <<<"$held")" -ge 5 -a "$(grep -c '^link' <<<"$held")" -ge 5 ]
+	check "SIG$sig: none of its programs, links or maps is left" \
+		[ -z "$(bpf_objects_alive "$held")" ]
 done
 
-# kill -9: the links die with gilstat's file descriptors.
-$GILSTAT -p $target >/dev/null 2>&1 &
+# kill -9: the links are owned by file descriptors, which die with gilstat.
+$GILSTAT -p $target >/dev/null 2>"$tmp/kill.err" &
 g=$!
-sleep 1
-check "kill -9: the programs were loaded while running" [ "$(leftover_progs)" -gt "$before" ]
+wait_attached "$tmp/kill.err"
+held=$(bpf_objects_of $g)
+check "kill -9: the programs were loaded while running" [ "$(grep -c '^prog' <<<"$held")" -ge 5 ]
 kill -9 $g
 wait $g 2>/dev/null
-sleep 0.2
-check "kill -9: no gilstat BPF program is left" [ "$(leftover_progs)" -eq "$before" ]
+for _ in $(seq 50); do
+	[ -z "$(bpf_objects_alive "$held")" ] && break
+	sleep 0.1
+done
+check "kill -9: none of its programs, links or maps is left" [ -z "$(bpf_objects_alive "$held")" ]
 
 # The target exiting ends gilstat with a report.
-$GILSTAT -j -p $target >"$tmp/exit.json" 2>/dev/null &
+$GILSTAT -j -p $target >"$tmp/exit.json" 2>"$tmp/exit.err" &
 g=$!
-sleep 0.5
+wait_attached "$tmp/exit.err"
 kill -TERM $target
 wait $target
 wait $g

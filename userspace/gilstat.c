@@ -437,6 +437,24 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/*
+	 * The stop signals are caught from the start, so that one sent while the BPF object loads
+	 * still ends in a report and a clean detach.
+	 */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask);
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGHUP);
+	sigaction(SIGINT, &stop_action, NULL);
+	sigaction(SIGTERM, &stop_action, NULL);
+	sigaction(SIGHUP, &stop_action, NULL);
+	/* A reader that went away must not kill us before the probes are detached. */
+	signal(SIGPIPE, SIG_IGN);
+
 	if (check_privileges())
 		return 1;
 	if (!btf_path)
@@ -498,20 +516,6 @@ int main(int argc, char **argv)
 		if (env.python && py.view == PY_VIEW_NOGIL)
 			return run_without_gil(&child);
 	}
-
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	sigaddset(&stop_signals, SIGHUP);
-	sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask);
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
-	sigdelset(&wait_mask, SIGHUP);
-	sigaction(SIGINT, &stop_action, NULL);
-	sigaction(SIGTERM, &stop_action, NULL);
-	sigaction(SIGHUP, &stop_action, NULL);
-	/* A reader that went away must not kill us before the probes are detached. */
-	signal(SIGPIPE, SIG_IGN);
 
 	libbpf_set_print(libbpf_print_fn);
 	skel = gilstat_bpf__open_opts(&open_opts);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <signal.h>
 #include <libelf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,10 +293,15 @@ int child_fork(struct child *c, char *const argv[])
 		return e;
 	}
 	if (c->pid == 0) {
+		sigset_t none;
 		int e;
 
 		close(go[1]);
 		close(error[0]);
+		/* The command gets the signal state of a fresh process, not gilstat's. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
 		/* gilstat exiting before the start closes the pipe: do not run unobserved. */
 		if (read(go[0], &byte, 1) != 1)
 			_exit(127);
