@@ -77,6 +77,24 @@ check "intervals: 1 s reports over 2.5 s give 3 reports" \
 check "intervals: the reports add up to the ground truth" \
 	$CHECK truth "$tmp/intervals.truth" "$tmp/intervals.json"
 
+# Breakdowns: per thread and per GIL, each adding up to the totals.
+sum_groups() {
+	python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); g=r["groups"]
+print(len(g), sum(x["acquisitions"] for x in g), r["acquisitions"])' "$1"
+}
+$GILSTAT -j -L -o "$tmp/threads.json" -- $SPIN 3 500 >/dev/null 2>&1
+read -r n sum total <<<"$(sum_groups "$tmp/threads.json")"
+check "-L: one group per thread (3 spinning + main)" [ "$n" -ge 3 -a "$n" -le 4 ]
+check "-L: the threads' acquisitions add up to the total ($sum = $total)" [ "$sum" = "$total" ]
+$GILSTAT -j -G -o "$tmp/gils.json" -- $GILWORK subinterp --work 300000 >/dev/null 2>&1
+read -r n sum total <<<"$(sum_groups "$tmp/gils.json")"
+check "-G: subinterp shows two GILs or more" [ "$n" -ge 2 ]
+check "-G: the GILs' acquisitions add up to the total ($sum = $total)" [ "$sum" = "$total" ]
+$GILSTAT -C -m -T -- $SPIN 2 300 >"$tmp/text.out" 2>/dev/null
+check "-C: per-CPU histograms" grep -q "^==== CPU" "$tmp/text.out"
+check "-m: histograms in msecs" grep -q "msecs  *: count    distribution" "$tmp/text.out"
+check "-T: a timestamp" grep -qE "^[0-9]{2}:[0-9]{2}:[0-9]{2}" "$tmp/text.out"
+
 # A decoy process using libgil at the same time contributes nothing.
 $SPIN 2 3000 >/dev/null &
 decoy=$!
