@@ -367,7 +367,7 @@ int BPF_KRETPROBE(py_acquire_return)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
 	__u32 tid = (__u32)id, flags = GIL_ACQ_WAITED;
-	__u64 gil = id >> 32;
+	__u64 gil = id >> 32, drop_requests = 0;
 	struct py_thread *pt;
 	struct gil_state *st;
 
@@ -379,10 +379,17 @@ int BPF_KRETPROBE(py_acquire_return)
 	st = bpf_map_lookup_elem(&gils, &gil);
 	if (st && st->holder_tid != tid) {
 		flags |= GIL_ACQ_SWITCH;
-		if (st->last_release_requested)
+		/*
+		 * CPython raises drop requests inside take_gil() with no call to probe: only the
+		 * honoured ones are seen. As libgil's are, each is counted with the acquisition of
+		 * the waiter it let in (the holder waits for that switch), on that thread and CPU.
+		 */
+		if (st->last_release_requested) {
 			flags |= GIL_ACQ_FORCED;
+			drop_requests = 1;
+		}
 	}
-	on_acquire(gil, pt->request_ns, now, flags, 0);
+	on_acquire(gil, pt->request_ns, now, flags, drop_requests);
 	pt->request_ns = 0;
 	pt->acquired_ns = now;
 	return 0;
@@ -416,18 +423,16 @@ int BPF_KPROBE(py_forced)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id;
-	struct py_thread *pt;
-	struct gil_stats *cs;
+	struct py_thread *pt, fresh = { .forced = 1 };
 
 	if (!wanted(id >> 32))
 		return 0;
+	/* A thread not seen yet (attached mid-way, -p) holds the GIL: its release is forced too. */
 	pt = bpf_map_lookup_elem(&py_threads, &tid);
 	if (pt)
 		pt->forced = 1;
-	/* CPython raises drop requests inside take_gil() with no call to probe: the honoured ones. */
-	cs = this_cpu_stats();
-	if (cs)
-		cs->c.drop_requests++;
+	else
+		bpf_map_update_elem(&py_threads, &tid, &fresh, BPF_NOEXIST);
 	return 0;
 }
 
@@ -468,6 +473,18 @@ int BPF_PROG(gil_sched_switch, bool preempt, struct task_struct *prev, struct ta
 			w->wakeup_ns = 0;
 		}
 	}
+	return 0;
+}
+
+/* Processes the target forked: they are not traced (targ_tgid), and the report says so. */
+__u64 target_forks = 0;
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(gil_sched_fork, struct task_struct *parent, struct task_struct *child)
+{
+	/* A new thread of the target is no child process. */
+	if (targ_tgid && parent->tgid == targ_tgid && child->tgid != targ_tgid)
+		__sync_fetch_and_add(&target_forks, 1);
 	return 0;
 }
 

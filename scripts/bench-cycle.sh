@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# What libgil's probes cost when nobody traces: the uncontended acquire+release cycle of
+# cyclebench (probes compiled in, detached) against cyclebench-noprobes (compiled out). Runs the
+# two alternately, in ABBA order so that drifts of the machine hit both alike, and prints each
+# pair, then one JSON line: the medians over the runs, the median of the per-run ratios, and the
+# fastest repetition of each (the least disturbed by other work on the machine).
+# Usage: scripts/bench-cycle.sh [RUNS [ITERATIONS [REPETITIONS]]]   (OUTPUT as for make)
+set -eu
+cd "$(dirname "$0")/.."
+OUTPUT=${OUTPUT:-build}
+runs=${1:-9}
+iterations=${2:-200000}
+repetitions=${3:-31}
+
+make -s --no-print-directory OUTPUT="$OUTPUT" "$OUTPUT/cyclebench" "$OUTPUT/cyclebench-noprobes"
+
+# "MEDIAN MIN" of one run.
+cycle_ns() {
+	"$OUTPUT/$1" "$iterations" "$repetitions" |
+		sed -n 's/.*"cycle_ns": \([0-9.]*\), "cycle_ns_min": \([0-9.]*\),.*/\1 \2/p'
+}
+
+untraced=() probes_out=() untraced_min=() probes_out_min=()
+for ((i = 0; i < runs; i++)); do
+	if ((i % 2 == 0)); then
+		read -r u umin < <(cycle_ns cyclebench)
+		read -r o omin < <(cycle_ns cyclebench-noprobes)
+	else
+		read -r o omin < <(cycle_ns cyclebench-noprobes)
+		read -r u umin < <(cycle_ns cyclebench)
+	fi
+	echo "# run $((i + 1)): untraced $u ns (min $umin), probes out $o ns (min $omin)"
+	untraced+=("$u") probes_out+=("$o") untraced_min+=("$umin") probes_out_min+=("$omin")
+done
+
+python3 - "${untraced[*]}" "${probes_out[*]}" "${untraced_min[*]}" "${probes_out_min[*]}" <<'EOF'
+import json, statistics, sys
+u, o, umin, omin = ([float(x) for x in arg.split()] for arg in sys.argv[1:5])
+print(json.dumps({
+    "cycle_ns_untraced": round(statistics.median(u), 2),
+    "cycle_ns_probes_out": round(statistics.median(o), 2),
+    "ratio": round(statistics.median(a / b for a, b in zip(u, o)), 3),
+    "cycle_ns_untraced_min": min(umin),
+    "cycle_ns_probes_out_min": min(omin),
+    "runs": len(u),
+}))
+EOF

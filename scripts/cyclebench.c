@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cyclebench: what one uncontended gil_acquire() + gil_release() cycle costs, the price a program
+ * on libgil pays around every blocking call. The Makefile builds it twice: cyclebench against
+ * libgil.a (probes compiled in, no tracer attached) and cyclebench-noprobes against
+ * libgil-noprobes.a (probes compiled out). scripts/bench-cycle.sh runs the two alternately.
+ *
+ * Usage: cyclebench [ITERATIONS [REPETITIONS]]
+ * Prints one JSON line; cycle_ns is the median over the repetitions of each one's mean.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "gil.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static double run(struct gil_thread *t, long iterations)
+{
+	uint64_t start = now_ns();
+
+	for (long i = 0; i < iterations; i++) {
+		gil_acquire(t);
+		gil_release(t);
+	}
+	return (double)(now_ns() - start) / (double)iterations;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+	long iterations = argc > 1 ? atol(argv[1]) : 2000000;
+	int repetitions = argc > 2 ? atoi(argv[2]) : 11;
+	struct gil *gil;
+	struct gil_thread *t;
+	double *ns;
+
+	if (iterations <= 0 || repetitions <= 0) {
+		fprintf(stderr, "usage: %s [ITERATIONS [REPETITIONS]]\n", argv[0]);
+		return 2;
+	}
+	ns = calloc(repetitions, sizeof(*ns));
+	gil = gil_new(NULL);
+	if (!ns || !gil) {
+		perror("cyclebench");
+		return 1;
+	}
+	/* What is measured is the untraced path: GIL_STATS=1 in the environment must not count. */
+	gil_enable_stats(gil, false);
+	t = gil_thread_new(gil);
+
+	run(t, iterations / 10 + 1);
+	for (int r = 0; r < repetitions; r++)
+		ns[r] = run(t, iterations);
+	qsort(ns, repetitions, sizeof(*ns), cmp_double);
+	printf("{\"cycle_ns\": %.2f, \"cycle_ns_min\": %.2f, \"cycle_ns_max\": %.2f, "
+	       "\"iterations\": %ld, \"repetitions\": %d}\n",
+	       ns[repetitions / 2], ns[0], ns[repetitions - 1], iterations, repetitions);
+
+	gil_thread_free(t);
+	gil_free(gil);
+	free(ns);
+	return 0;
+}
