@@ -58,7 +58,8 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
-TARGETS := $(OUTPUT)/libgil.a $(OUTPUT)/libgil.so $(OUTPUT)/libgil-noprobes.a
+TARGETS := $(OUTPUT)/libgil.a $(OUTPUT)/libgil.so $(OUTPUT)/libgil-noprobes.a \
+	$(OUTPUT)/cyclebench $(OUTPUT)/cyclebench-noprobes
 ifneq ($(GILWORK_SRCS),)
 TARGETS += $(OUTPUT)/gilwork $(OUTPUT)/gilwork-static
 endif
@@ -132,6 +133,16 @@ $(OUTPUT)/gilwork: $(GILWORK_OBJS) $(OUTPUT)/libgil.so
 $(OUTPUT)/gilwork-static: $(GILWORK_OBJS) $(OUTPUT)/libgil.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $(GILWORK_OBJS) $(OUTPUT)/libgil.a -lm -lpthread -o $@
+
+# The uncontended acquire+release cycle with the probes in (and detached) and compiled out;
+# scripts/bench-cycle.sh compares the two.
+$(OUTPUT)/cyclebench: scripts/cyclebench.c $(OUTPUT)/libgil.a $(LIBGIL_HDRS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LDFLAGS) $(OUTPUT)/libgil.a -lpthread -o $@
+
+$(OUTPUT)/cyclebench-noprobes: scripts/cyclebench.c $(OUTPUT)/libgil-noprobes.a $(LIBGIL_HDRS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LDFLAGS) $(OUTPUT)/libgil-noprobes.a -lpthread -o $@
 
 # BPF: vmlinux.h from the running kernel's BTF, the object, then its skeleton.
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
