@@ -475,7 +475,11 @@ int main(int argc, char **argv)
 							   err_msg, sizeof(err_msg));
 		if (err) {
 			fprintf(stderr, "gilstat: %s\n", err_msg);
-			return err == -ENOENT && env.command ? 127 : 1;
+			/* 127 is for a command that is not there, not for one that is not Python */
+			if (err == -ENOENT && env.command &&
+			    resolve_command(env.command[0], exe, sizeof(exe)))
+				return 127;
+			return 1;
 		}
 		snprintf(probe_path, sizeof(probe_path), "%s", py.path);
 		meta.note = py.blind_spot[0] ? py.blind_spot : NULL;
