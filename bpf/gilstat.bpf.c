@@ -70,8 +70,12 @@ struct {
 	__type(value, struct waiter);
 } waiters SEC(".maps");
 
+/*
+ * Nothing tells the end of a CPython thread, so entries stay after it: LRU, or a process that
+ * has started MAX_WAITERS threads in its life would have the acquisitions of any newer one lost.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_WAITERS);
 	__type(key, __u32);
 	__type(value, struct py_thread);
