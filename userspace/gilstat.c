@@ -36,6 +36,7 @@ static struct env {
 	double duration_sec;
 	bool verbose;
 	bool python;
+	long max_keys;
 	const char *python_path;
 	FILE *out;
 	struct report_opts report;
@@ -65,6 +66,7 @@ static const char args_doc[] = "(-p PID | -- COMMAND [ARGS...]) [INTERVAL [COUNT
 enum {
 	OPT_NO_SCHED = 0x100,
 	OPT_PYTHON,
+	OPT_MAX_KEYS,
 };
 
 static const struct argp_option opts[] = {
@@ -81,6 +83,8 @@ static const struct argp_option opts[] = {
 	{ "no-sched", OPT_NO_SCHED, NULL, 0, "Do not trace the scheduler (no sched delay)", 0 },
 	{ "python", OPT_PYTHON, "PATH", OPTION_ARG_OPTIONAL,
 	  "Trace a CPython interpreter's own GIL; PATH names the interpreter or libpython", 0 },
+	{ "max-keys", OPT_MAX_KEYS, "N", 0,
+	  "Size of the -L/-P/-G breakdown map; events of keys beyond it count in the totals only", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
@@ -169,8 +173,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.python = true;
 		env.python_path = arg;
 		break;
+	case OPT_MAX_KEYS:
+		env.max_keys = parse_long(state, "--max-keys", arg, 1, 1 << 24);
+		break;
 	case 'v':
 		env.verbose = true;
+		break;
+	case ARGP_KEY_INIT:
+		/* getopt's one-line message is enough: no "Try --help" line after it. */
+		state->err_stream = NULL;
 		break;
 	case ARGP_KEY_ARG:
 		if (pos_args == 0)
@@ -262,10 +273,10 @@ static int attach_usdt(struct bpf_program *prog, pid_t pid, const char *path, co
 }
 
 /*
- * gilstat's links: three USDT probes for libgil or up to four uprobe lists for CPython, and two
+ * gilstat's links: three USDT probes for libgil or up to four uprobe lists for CPython, and three
  * scheduler tracepoints.
  */
-#define MAX_LINKS (4 * PY_MAX_PROBES + 2)
+#define MAX_LINKS (4 * PY_MAX_PROBES + 3)
 
 struct links {
 	struct bpf_link *link[MAX_LINKS];
@@ -418,6 +429,8 @@ int main(int argc, char **argv)
 		env.command = &argv[dashdash + 1];
 		argv[dashdash] = NULL;
 	}
+	/* getopt starts its messages with argv[0]; ours start with "gilstat:". */
+	argv[0] = "gilstat";
 	err = argp_parse(&argp, dashdash, argv, 0, NULL, NULL);
 	if (err)
 		return 2;
@@ -496,7 +509,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "gilstat: %s: %s\n", env.command[0],
 				err == -EACCES ? "permission denied (not executable)" :
 						 "command not found");
-			return 127;
+			/* What a shell returns for each. */
+			return err == -EACCES ? 126 : 127;
 		}
 		if (find_probes_in_exe(exe, probe_path, sizeof(probe_path), err_msg,
 				       sizeof(err_msg))) {
@@ -537,6 +551,8 @@ int main(int argc, char **argv)
 	}
 	if (!env.report.group)
 		bpf_map__set_max_entries(skel->maps.key_stats, 1);
+	else if (env.max_keys)
+		bpf_map__set_max_entries(skel->maps.key_stats, env.max_keys);
 	/* Only the programs of the target's kind of GIL are loaded. */
 	bpf_program__set_autoload(skel->progs.gil_acquire, !env.python);
 	bpf_program__set_autoload(skel->progs.gil_release, !env.python);
@@ -571,6 +587,15 @@ int main(int argc, char **argv)
 			links.nr++;
 		}
 	}
+	/* Whatever the options: the report must say when the target forked children it ignores. */
+	links.link[links.nr] = bpf_program__attach(skel->progs.gil_sched_fork);
+	if (!links.link[links.nr]) {
+		err = -errno;
+		fprintf(stderr, "gilstat: cannot attach to the sched_process_fork tracepoint: %s\n",
+			strerror(-err));
+		goto cleanup;
+	}
+	links.nr++;
 
 	pidfd = pidfd_open(env.pid);
 	if (pidfd < 0) {
@@ -623,6 +648,7 @@ int main(int argc, char **argv)
 			target_gone = wait_until(pidfd, deadline, &wait_mask);
 		meta.final = exiting || target_gone || now_ns() >= end_ns || reports_left == 1;
 		meta.duration_ns = now_ns() - last_ns;
+		meta.forks = skel->bss->target_forks;
 		last_ns += meta.duration_ns;
 		err = report(&prev, &cur, cpu_fd, key_fd, &meta);
 		if (err)
@@ -639,6 +665,8 @@ int main(int argc, char **argv)
 		if (meta.final)
 			break;
 	}
+	if (target_gone && !child.pid)
+		fprintf(stderr, "gilstat: PID %d exited\n", env.pid);
 
 cleanup:
 	for (int i = 0; i < links.nr; i++)

@@ -218,6 +218,10 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 		m->pid, m->comm);
 	if (m->note)
 		fprintf(f, "note: %s\n", m->note);
+	if (m->forks)
+		fprintf(f, "note: PID %d forked %llu process%s since tracing began; children are "
+			   "not followed\n",
+			m->pid, (unsigned long long)m->forks, m->forks == 1 ? "" : "es");
 	print_counters(f, &t->c, t->hists[HIST_HOLD].total_ns, m->duration_ns);
 	if (t->c.missing_start)
 		fprintf(f, "warning: %llu events had no start time (the probes were attached "
@@ -311,6 +315,8 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 	if (m->note)
 		json_string(&j, "note", m->note);
 	json_bool(&j, "final", m->final);
+	json_u64(&j, "forks", m->forks);
+	json_bool(&j, "children_followed", false);
 	json_u64(&j, "timestamp", (unsigned long long)time(NULL));
 	json_u64(&j, "duration_ns", m->duration_ns);
 	json_double(&j, "utilisation_pct", pct(t->hists[HIST_HOLD].total_ns, m->duration_ns));

@@ -37,6 +37,7 @@ struct report_meta {
 	const char *probe_path;
 	const char *view; /* what the probes are: "libgil", or a CPython view */
 	const char *note; /* what this view cannot see, or NULL */
+	__u64 forks;	  /* processes the target forked since tracing began: not followed */
 	__u64 duration_ns;
 	bool final;
 };
