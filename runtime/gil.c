@@ -27,12 +27,14 @@
  * semaphore, so a process nobody traces pays one load per probe site.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gil.h"
 #include "gil_usdt.h"
@@ -43,11 +45,21 @@
 /*
  * sys/sdt.h emits a 1-byte nop, on which every hit is an int3 trap. The kernel optimises uprobes
  * on the 5-byte nopl 0x0(%rax,%rax,1) into a jump, 3-4 times cheaper per hit. _SDT_NOP is expanded
- * only when a probe is used, so redefining it here changes every site; the bytes are separated by
- * ';' because a ',' would split the macro argument sys/sdt.h stringifies.
+ * only when a probe is used, so redefining it here changes every site. It names an assembler
+ * macro because sys/sdt.h stringifies it, where a ',' would split the macro argument. The macro
+ * also records each site's address in the section gil_probe_sites, for unpatch_probe_sites().
  */
+__asm__(".macro gil_probe_nop5\n"
+	"991:\t.byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n"
+	"\t.pushsection gil_probe_sites, \"aw\"\n"
+	"\t.balign 8\n"
+	"\t.quad 991b\n"
+	"\t.popsection\n"
+	".endm");
 #undef _SDT_NOP
-#define _SDT_NOP .byte 0x0f; .byte 0x1f; .byte 0x44; .byte 0x00; .byte 0x00
+#define _SDT_NOP gil_probe_nop5
+extern const uintptr_t __start_gil_probe_sites[] __attribute__((visibility("hidden")));
+extern const uintptr_t __stop_gil_probe_sites[] __attribute__((visibility("hidden")));
 
 /*
  * The semaphores a tracer increments when it attaches; tracers find them through the notes, so
@@ -378,6 +390,33 @@ static void drop_gil(struct gil_thread *t)
 	}
 }
 
+/*
+ * Linux 6.18 optimises a traced 5-byte nop into a call to a trampoline page of the traced process,
+ * a page fork() does not copy: a child that reaches such a site dies of SIGSEGV. Tracers attach
+ * to the parent's PID, so the child is not traced anyway: it puts its nops back. Only
+ * async-signal-safe calls here, as in any child of a threaded process.
+ */
+static void unpatch_probe_sites(void)
+{
+#ifndef GIL_NO_PROBES
+	static const unsigned char nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	const unsigned char call_rel32 = 0xe8;
+	int fd = -1;
+
+	for (const uintptr_t *site = __start_gil_probe_sites; site < __stop_gil_probe_sites; site++) {
+		if (*(const unsigned char *)*site != call_rel32)
+			continue;
+		/* Writes through /proc/self/mem reach read-only text, as a debugger's do. */
+		if (fd < 0)
+			fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+		if (fd < 0 || pwrite(fd, nop5, sizeof(nop5), (off_t)*site) != sizeof(nop5))
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+#endif
+}
+
 static void gil_atfork_prepare(void)
 {
 	pthread_mutex_lock(&registry_lock);
@@ -396,6 +435,8 @@ static void gil_atfork_parent(void)
 static void gil_atfork_child(void)
 {
 	pthread_t self = pthread_self();
+
+	unpatch_probe_sites();
 
 	for (struct gil *gil = registry; gil; gil = gil->next) {
 		struct gil_thread **pp = &gil->threads;
