@@ -159,8 +159,18 @@ int find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t
 	snprintf(maps_path, sizeof(maps_path), "/proc/%d/exe", pid);
 	n = readlink(maps_path, exe, sizeof(exe) - 1);
 	if (n < 0) {
-		snprintf(err, err_len, "no process with PID %d", pid);
-		return -ESRCH;
+		int e = errno;
+
+		if (kill(pid, 0) && errno == ESRCH) {
+			snprintf(err, err_len, "no process with PID %d", pid);
+			return -ESRCH;
+		}
+		if (e == ENOENT)
+			snprintf(err, err_len, "PID %d has no executable (a kernel thread, or exiting)",
+				 pid);
+		else
+			snprintf(err, err_len, "cannot read %s: %s", maps_path, strerror(e));
+		return -e;
 	}
 	exe[n] = '\0';
 	if (elf_has_gil_probes(exe) == 1) {
