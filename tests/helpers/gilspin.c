@@ -8,6 +8,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -15,7 +16,8 @@
 #include "gil.h"
 
 static struct gil *gil;
-static volatile sig_atomic_t stop;
+/* Atomic: read by the spinning threads, written by a signal handler and main(). */
+static atomic_int stop;
 
 static void on_signal(int sig)
 {
