@@ -228,7 +228,8 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 			   "mid-way): their durations are not in the histograms\n",
 			(unsigned long long)t->c.missing_start);
 	if (t->c.map_full)
-		fprintf(f, "warning: %llu events were not counted in full: a BPF map was full\n",
+		fprintf(f, "warning: %llu events were not counted in full: a BPF map was full "
+			   "(with -L, -P or -G: raise --max-keys)\n",
 			(unsigned long long)t->c.map_full);
 	print_hists(f, t, o, NR_HISTS);
 	print_per_cpu_table(f, s);
