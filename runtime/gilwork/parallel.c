@@ -84,13 +84,13 @@ static int run_sequential(const struct gw_opts *opts, const struct job *job, int
 {
 	struct gw_interp in;
 	struct worker w = {.job = job, .calls = calls, .in = &in};
-	double start;
+	double start_sec;
 
 	if (gw_interp_init(&in, opts, opts->interval_us[0], nogil))
 		return -1;
-	start = gw_now_sec();
+	start_sec = gw_now_sec();
 	worker_main(&w);
-	row->seconds = gw_now_sec() - start;
+	row->seconds = gw_now_sec() - start_sec;
 	row->threads = 1;
 	row->calls = calls;
 	row->speedup = 1.0;
@@ -109,7 +109,7 @@ static int run_threads(const struct job *job, struct gw_interp *interps, int nr_
 {
 	struct worker *w = calloc((size_t)n, sizeof(*w));
 	pthread_barrier_t start_line;
-	double start, first_end_sec = 0, last_start_sec = 0;
+	double start_sec, first_end_sec = 0, last_start_sec = 0;
 	int err;
 
 	if (!w) {
@@ -130,10 +130,10 @@ static int run_threads(const struct job *job, struct gw_interp *interps, int nr_
 		}
 	}
 	pthread_barrier_wait(&start_line);
-	start = gw_now_sec();
+	start_sec = gw_now_sec();
 	for (int i = 0; i < n; i++)
 		pthread_join(w[i].tid, NULL);
-	row->seconds = gw_now_sec() - start;
+	row->seconds = gw_now_sec() - start_sec;
 	row->threads = n;
 	row->calls = n;
 	row->interval_us = gil_interval_us(interps[0].gil);
@@ -316,7 +316,7 @@ int gw_run_procs(const struct gw_opts *opts, struct gw_report *report)
 	struct gw_row *row, parent = {0};
 	struct gil_thread *t;
 	struct gw_interp in;
-	double start;
+	double start_sec;
 	int err = -1;
 
 	if (!pids || !fds) {
@@ -340,7 +340,7 @@ int gw_run_procs(const struct gw_opts *opts, struct gw_report *report)
 	gil_acquire(t);
 	/* Nothing buffered may be printed twice. */
 	fflush(NULL);
-	start = gw_now_sec();
+	start_sec = gw_now_sec();
 	for (int i = 0; i < n; i++) {
 		int pipefd[2];
 
@@ -379,7 +379,7 @@ int gw_run_procs(const struct gw_opts *opts, struct gw_report *report)
 			failed++;
 	}
 	GIL_END_ALLOW_THREADS
-	row->seconds = gw_now_sec() - start;
+	row->seconds = gw_now_sec() - start_sec;
 	row->threads = n;
 	row->calls = n;
 	row->interval_us = gil_interval_us(in.gil);

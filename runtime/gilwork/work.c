@@ -242,10 +242,10 @@ double gw_additions_per_sec(void)
 	double best_sec = 1e9;
 
 	for (int i = 0; i < 2; i++) {
-		double start = gw_now_sec(), sec;
+		double start_sec = gw_now_sec(), sec;
 
 		gw_cext_work(n);
-		sec = gw_now_sec() - start;
+		sec = gw_now_sec() - start_sec;
 		if (sec < best_sec)
 			best_sec = sec;
 	}
