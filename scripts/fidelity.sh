@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# How faithfully gilwork reproduces CPython: runs every scenario, prints each one's ratio beside
+# its target and, with --cpython, the same ratio measured on a real CPython. Timings depend on
+# the machine and on what else runs on it, so this is a benchmark, not part of `make test`.
+#
+# Usage: scripts/fidelity.sh [--cpython PYTHON] [--cpython312 PYTHON] [--save DIR]
+#   --cpython     runs scripts/cpython_experiments.py with PYTHON for cpu, io, procs, cext and
+#                 convoy/interval (and nogil, if PYTHON is a free-threaded build)
+#   --cpython312  the CPython 3.12+ that runs subinterp (default: --cpython)
+#   --save DIR    keeps every run's JSON in DIR (gilwork.NAME.json, cpython.NAME.json)
+# gilwork is $OUTPUT/gilwork (OUTPUT=build by default).
+set -eu
+cd "$(dirname "$0")/.."
+OUTPUT=${OUTPUT:-build}
+GILWORK=${GILWORK:-$OUTPUT/gilwork}
+python=
+python312=
+save=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--cpython) python=$2; shift 2 ;;
+	--cpython312) python312=$2; shift 2 ;;
+	--save) save=$2; shift 2 ;;
+	*) echo "fidelity.sh: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+[ -x "$GILWORK" ] || { echo "fidelity.sh: $GILWORK not built (make)" >&2; exit 1; }
+if [ -n "$save" ]; then
+	mkdir -p "$save"
+	tmp=$save
+else
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+fi
+
+# Percent of CPU time idle over half a second.
+idle_percent() {
+	local a b
+	read -ra a </proc/stat
+	sleep 0.5
+	read -ra b </proc/stat
+	local busy=0 idle i
+	for i in 1 2 3 6 7 8; do busy=$((busy + b[i] - a[i])); done
+	idle=$((b[4] + b[5] - a[4] - a[5]))
+	echo $((100 * idle / (busy + idle + 1)))
+}
+
+# Timings mean little while something else runs: wait up to QUIET_WAIT_SEC (60) for a machine
+# at least 90% idle, and say how idle it was.
+wait_quiet() {
+	local idle i
+	for i in $(seq 1 $((${QUIET_WAIT_SEC:-60} * 2))); do
+		idle=$(idle_percent)
+		[ "$idle" -ge 90 ] && break
+	done
+	echo "$idle"
+}
+
+# The intervals of the sweep: the published points (5 ms, 100 us) and both ends.
+sweep="--interval-us 10000,5000,1000,500,100,10,1 --threads 1"
+scenarios=(cpu io procs cext convoy "interval $sweep" subinterp nogil)
+
+for s in "${scenarios[@]}"; do
+	name=${s%% *}
+	echo "  RUN     gilwork $s (idle $(wait_quiet)%)" >&2
+	# shellcheck disable=SC2086
+	"$GILWORK" $s --json >"$tmp/gilwork.$name.json"
+	[ -n "$python" ] || continue
+	py=$python
+	[ "$name" = subinterp ] && py=${python312:-$python}
+	echo "  RUN     $py cpython_experiments.py $s (idle $(wait_quiet)%)" >&2
+	# shellcheck disable=SC2086
+	"$py" scripts/cpython_experiments.py $s --json >"$tmp/cpython.$name.json" 2>"$tmp/err" ||
+		echo "  SKIP    $name on $py: $(tail -1 "$tmp/err")" >&2
+done
+
+python3 - "$tmp" <<'EOF'
+import json, os, sys
+
+tmp = sys.argv[1]
+
+
+def load(who, name):
+    path = os.path.join(tmp, "%s.%s.json" % (who, name))
+    if not os.path.exists(path) or not os.path.getsize(path):
+        return None
+    return json.load(open(path))
+
+
+def rows(d):
+    return {r["mode"]: r for r in d["results"]}
+
+
+def time_ratio(d, mode):
+    r = rows(d)
+    return r["sequential"]["seconds"] / r[mode]["seconds"]
+
+
+def convoy_slowdown(d):
+    return rows(d)["contended"]["slowdown"]
+
+
+def interval_rates(d):
+    return {int(r["interval_us"]): r["round_trips_per_sec"]
+            for r in d["results"] if r["mode"] == "contended" and r["cpu_threads"] == 1}
+
+
+def interval_gain(d):
+    rates = interval_rates(d)
+    return rates[100] / rates[5000]
+
+
+def interval_monotonic(d):
+    rates = interval_rates(d)
+    us = sorted((u for u in rates if u >= 100), reverse=True)
+    return all(rates[a] <= rates[b] * 1.1 for a, b in zip(us, us[1:]))
+
+
+# name, what is measured, how it is computed, the target, whether a value meets it
+checks = [
+    ("cpu", "2 threads / sequential, time", lambda d: 1 / time_ratio(d, "threads"),
+     ">= 0.9 (no speed-up)", lambda v: v >= 0.9),
+    ("io", "sequential / 2 threads, time", lambda d: time_ratio(d, "threads"),
+     "2.0 +- 5%", lambda v: abs(v - 2.0) <= 0.1),
+    ("procs", "speed-up, 2 processes", lambda d: time_ratio(d, "processes"),
+     ">= 1.7", lambda v: v >= 1.7),
+    ("cext", "speed-up, 2 threads", lambda d: time_ratio(d, "threads"),
+     ">= 1.7", lambda v: v >= 1.7),
+    ("subinterp", "speed-up, 2 interpreters", lambda d: time_ratio(d, "interpreters"),
+     ">= 1.7", lambda v: v >= 1.7),
+    ("nogil", "speed-up, 2 threads", lambda d: time_ratio(d, "threads"),
+     ">= 1.7", lambda v: v >= 1.7),
+    ("convoy", "round trip, 1 CPU thread / alone", convoy_slowdown,
+     ">= 50 (5 ms interval)", lambda v: v >= 50),
+    ("interval", "round trips/s, 100 us / 5 ms", interval_gain,
+     "> 1 (published ~32)", lambda v: v > 1),
+    ("interval", "rate rises as the interval falls", lambda d: int(interval_monotonic(d)),
+     "1 (10 ms..100 us)", lambda v: v == 1),
+]
+
+print("%-9s %-34s %10s %10s  %-22s %s" % ("scenario", "ratio", "gilwork", "CPython",
+                                          "target", "gilwork meets it"))
+failed = 0
+for name, what, fn, target, good in checks:
+    g, c = load("gilwork", name), load("cpython", name)
+    gv = fn(g)
+    cv = "%10.2f" % fn(c) if c else "%10s" % "-"
+    ok = good(gv)
+    failed += not ok
+    print("%-9s %-34s %10.2f %s  %-22s %s" % (name, what, gv, cv, target,
+                                               "yes" if ok else "NO"))
+sys.exit(1 if failed else 0)
+EOF
