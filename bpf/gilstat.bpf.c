@@ -151,11 +151,25 @@ static __always_inline struct gil_stats *this_cpu_stats(void)
 	return bpf_map_lookup_elem(&cpu_stats, &zero);
 }
 
+/* A hash map's entry for key, created from init if missing; NULL, counted, when the map is full. */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *init,
+					    struct gil_stats *cs)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+
+	if (v)
+		return v;
+	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(map, key);
+	if (!v)
+		cs->c.map_full++;
+	return v;
+}
+
 /* The breakdown entry for this event, or NULL when no breakdown was asked for or the map is full. */
 static __always_inline struct gil_stats *key_entry(struct gil_stats *cs, __u64 gil, __u64 id)
 {
 	struct gil_key key = {};
-	struct gil_stats *ks;
 
 	if (!targ_group)
 		return NULL;
@@ -165,28 +179,14 @@ static __always_inline struct gil_stats *key_entry(struct gil_stats *cs, __u64 g
 		key.tgid = id >> 32;
 	if (targ_group & GROUP_THREAD)
 		key.tid = (__u32)id;
-	ks = bpf_map_lookup_elem(&key_stats, &key);
-	if (ks)
-		return ks;
-	bpf_map_update_elem(&key_stats, &key, &zero_stats, BPF_NOEXIST);
-	ks = bpf_map_lookup_elem(&key_stats, &key);
-	if (!ks)
-		cs->c.map_full++;
-	return ks;
+	return lookup_or_init(&key_stats, &key, &zero_stats, cs);
 }
 
 static __always_inline struct gil_state *gil_state(struct gil_stats *cs, __u64 gil)
 {
-	struct gil_state *st = bpf_map_lookup_elem(&gils, &gil);
 	struct gil_state fresh = {};
 
-	if (st)
-		return st;
-	bpf_map_update_elem(&gils, &gil, &fresh, BPF_NOEXIST);
-	st = bpf_map_lookup_elem(&gils, &gil);
-	if (!st)
-		cs->c.map_full++;
-	return st;
+	return lookup_or_init(&gils, &gil, &fresh, cs);
 }
 
 static __always_inline void count_acquire(struct gil_stats *s, bool shared, __u64 request_ns,
