@@ -50,6 +50,10 @@ USER_OBJS := $(patsubst userspace/%.c,$(OUTPUT)/userspace/%.o,$(USER_SRCS))
 USER_LIB_OBJS := $(filter-out $(OUTPUT)/userspace/gilstat.o,$(USER_OBJS))
 USER_HDRS := $(wildcard userspace/*.h) bpf/gilstat.h
 
+# The benchmarks' own tools (scripts/bench/): a USDT site in a loop and a loader for an empty or
+# counting BPF program, whose object stays out of bpf/ so that gilstat does not embed it.
+BENCH_BINS := $(OUTPUT)/bench/uprobe_floor $(OUTPUT)/bench/usdtrun
+
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(TEST_SRCS))
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
@@ -84,14 +88,14 @@ demo: deps
 
 bench: deps
 	$(Q)scripts/deps.sh --bench
-	$(Q)$(MAKE) --no-print-directory all tests
+	$(Q)$(MAKE) --no-print-directory all tests $(BENCH_BINS)
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench.sh
 
 .PHONY: tests
 tests: $(TEST_BINS) $(HELPER_BINS)
 
 $(OUTPUT) $(OUTPUT)/runtime $(OUTPUT)/runtime/pic $(OUTPUT)/runtime/noprobe $(OUTPUT)/obj/gilwork \
-$(OUTPUT)/userspace $(OUTPUT)/tests:
+$(OUTPUT)/userspace $(OUTPUT)/tests $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
 # libgil: static, shared (what gilstat finds in /proc/PID/maps) and, for the benchmark that proves
@@ -170,6 +174,24 @@ $(OUTPUT)/userspace/%.o: userspace/%.c $(USER_HDRS) $(SKELS) | $(OUTPUT)/userspa
 $(OUTPUT)/gilstat: $(USER_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -lm -o $@
+
+# The benchmarks' BPF object reads no kernel structure: it needs neither vmlinux.h nor, at load
+# time, the kernel's BTF.
+$(OUTPUT)/bench/floor.bpf.o: scripts/bench/floor.bpf.c | $(OUTPUT)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) \
+		$(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp
+	$(Q)$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
+
+$(OUTPUT)/bench/uprobe_floor: scripts/bench/uprobe_floor.c | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
+
+$(OUTPUT)/bench/usdtrun: scripts/bench/usdtrun.c $(OUTPUT)/bench/floor.skel.h \
+		$(OUTPUT)/userspace/target.o | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -I$(OUTPUT)/bench $< $(OUTPUT)/userspace/target.o \
+		$(LDFLAGS) $(LIBS) -o $@
 
 # Tests: each tests/test_X.c is a cmocka program linked with libgil and the collector's modules;
 # tests/helpers/X.c are small programs the integration tests run.

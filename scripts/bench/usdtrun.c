@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * usdtrun: runs a command with one of floor.bpf.c's programs attached to some of its USDT probes,
+ * attached before the command starts so that no hit is missed. With the empty program a hit costs
+ * what the uprobe costs and nothing more: the floor any USDT tracer stands on. With -c the program
+ * counts its hits, which are printed as one JSON line after the command's own output.
+ *
+ * Usage: usdtrun [-c] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- COMMAND [ARGS...]
+ *   -c       count the hits
+ *   -b FILE  the file whose probes to attach to (default: the command's executable)
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "floor.skel.h"
+#include "target.h"
+
+#define MAX_PROBES 8
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: usdtrun [-c] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- "
+			"COMMAND [ARGS...]\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct bpf_link *links[MAX_PROBES] = {};
+	struct child child = { .go_fd = -1, .error_fd = -1 };
+	char exe[PATH_MAX], *probes, *probe, *save;
+	const char *binary = NULL;
+	struct bpf_program *prog;
+	struct floor_bpf *skel;
+	bool count = false;
+	int opt, err, status, nr_links = 0;
+
+	while ((opt = getopt(argc, argv, "+cb:")) != -1) {
+		switch (opt) {
+		case 'c':
+			count = true;
+			break;
+		case 'b':
+			binary = optarg;
+			break;
+		default:
+			return usage();
+		}
+	}
+	if (argc - optind < 2)
+		return usage();
+	probes = argv[optind++];
+	if (!strcmp(argv[optind], "--") && ++optind == argc)
+		return usage();
+	if (resolve_command(argv[optind], exe, sizeof(exe))) {
+		fprintf(stderr, "usdtrun: %s: command not found\n", argv[optind]);
+		return 127;
+	}
+	if (!binary)
+		binary = exe;
+
+	skel = floor_bpf__open();
+	if (!skel) {
+		fprintf(stderr, "usdtrun: failed to open BPF object: %s\n", strerror(errno));
+		return 1;
+	}
+	prog = count ? skel->progs.count : skel->progs.empty;
+	bpf_program__set_autoload(count ? skel->progs.empty : skel->progs.count, false);
+	err = floor_bpf__load(skel);
+	if (err) {
+		fprintf(stderr, "usdtrun: failed to load BPF object: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	err = child_fork(&child, &argv[optind]);
+	if (err) {
+		fprintf(stderr, "usdtrun: cannot start %s: %s\n", argv[optind], strerror(-err));
+		goto cleanup;
+	}
+	for (probe = strtok_r(probes, ",", &save); probe; probe = strtok_r(NULL, ",", &save)) {
+		char *name = strchr(probe, ':');
+
+		if (!name || nr_links == MAX_PROBES) {
+			err = -EINVAL;
+			fprintf(stderr, "usdtrun: bad probe list (at most %d PROVIDER:NAME)\n",
+				MAX_PROBES);
+			goto cleanup;
+		}
+		*name++ = '\0';
+		links[nr_links] = bpf_program__attach_usdt(prog, child.pid, binary, probe, name, NULL);
+		if (!links[nr_links]) {
+			err = -errno;
+			fprintf(stderr, "usdtrun: cannot attach to %s:%s in %s: %s\n", probe, name,
+				binary, strerror(-err));
+			goto cleanup;
+		}
+		nr_links++;
+	}
+	err = child_start(&child);
+	if (err) {
+		fprintf(stderr, "usdtrun: cannot run %s: %s\n", argv[optind], strerror(-err));
+		goto cleanup;
+	}
+	if (waitpid(child.pid, &status, 0) != child.pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status)) {
+		err = -ECHILD;
+		fprintf(stderr, "usdtrun: %s failed\n", argv[optind]);
+		goto cleanup;
+	}
+	child.pid = 0;
+	if (count) {
+		fflush(stdout);
+		printf("{\"hits\": %llu}\n", (unsigned long long)skel->bss->hits);
+	}
+
+cleanup:
+	/* A child that was never started reads EOF and exits on its own. */
+	if (child.go_fd >= 0)
+		close(child.go_fd);
+	if (child.pid > 0)
+		waitpid(child.pid, &status, 0);
+	for (int i = 0; i < nr_links; i++)
+		bpf_link__destroy(links[i]);
+	floor_bpf__destroy(skel);
+	return err ? 1 : 0;
+}
