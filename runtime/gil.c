@@ -82,6 +82,30 @@ GIL_SEMAPHORE(wait__start);
 #define GIL_PROBE5(name, a, b, c, d, e) ((void)(a), (void)(b), (void)(c), (void)(d), (void)(e))
 #endif
 
+/*
+ * valgrind's race detectors, drd and helgrind, do not know C11 atomics: a relaxed load or store is
+ * a plain move to them, and every lock-free look at an atomic field would be reported as a race.
+ * The fields given to GIL_UNCHECKED() are atomics that are read without a lock by design; all
+ * other memory stays checked. Outside valgrind a client request is a few instructions, made only
+ * when a GIL or a thread state is created or freed. Without valgrind's headers, nothing.
+ */
+#if defined(__has_include) && __has_include(<valgrind/helgrind.h>) && __has_include(<valgrind/drd.h>)
+#include <valgrind/helgrind.h>
+#include <valgrind/drd.h>
+#define GIL_UNCHECKED(x, on)                                                                       \
+	do {                                                                                       \
+		if (on) {                                                                          \
+			VALGRIND_HG_DISABLE_CHECKING(&(x), sizeof(x));                             \
+			DRD_IGNORE_VAR(x);                                                         \
+		} else {                                                                           \
+			VALGRIND_HG_ENABLE_CHECKING(&(x), sizeof(x));                              \
+			DRD_STOP_IGNORING_VAR(x);                                                  \
+		}                                                                                  \
+	} while (0)
+#else
+#define GIL_UNCHECKED(x, on) ((void)(on))
+#endif
+
 /* The drop bit of struct gil_eval_breaker (CPython's _PY_GIL_DROP_REQUEST_BIT). */
 #define EVAL_DROP_REQUEST 0x1u
 
@@ -146,6 +170,15 @@ static void fatal(const char *what)
 	/* Like Py_FatalError(): a broken GIL protocol cannot be recovered from. */
 	fprintf(stderr, "libgil: fatal: %s\n", what);
 	abort();
+}
+
+static void gil_atomics_unchecked(struct gil *gil, bool on)
+{
+	GIL_UNCHECKED(gil->locked, on);
+	GIL_UNCHECKED(gil->last_holder, on);
+	GIL_UNCHECKED(gil->drop_request, on);
+	GIL_UNCHECKED(gil->interval_us, on);
+	GIL_UNCHECKED(gil->stats_on, on);
 }
 
 static void init_locks(struct gil *gil)
@@ -494,6 +527,7 @@ struct gil *gil_new(const struct gil_opts *opts)
 	if (!gil)
 		return NULL;
 	init_locks(gil);
+	gil_atomics_unchecked(gil, true);
 	atomic_init(&gil->interval_us,
 		    opts->interval_us ? (unsigned long)opts->interval_us : GIL_DEFAULT_INTERVAL_US);
 	gil->nogil = opts->nogil;
@@ -527,6 +561,7 @@ void gil_free(struct gil *gil)
 	pthread_cond_destroy(&gil->cond);
 	pthread_mutex_destroy(&gil->switch_mutex);
 	pthread_cond_destroy(&gil->switch_cond);
+	gil_atomics_unchecked(gil, false);
 	free(gil);
 }
 
@@ -587,6 +622,7 @@ struct gil_thread *gil_thread_new(struct gil *gil)
 		return NULL;
 	t->gil = gil;
 	t->owner = pthread_self();
+	GIL_UNCHECKED(t->eb.bits, true);
 	pthread_mutex_lock(&registry_lock);
 	t->next = gil->threads;
 	gil->threads = t;
@@ -621,6 +657,7 @@ void gil_thread_free(struct gil_thread *t)
 		}
 	}
 	pthread_mutex_unlock(&registry_lock);
+	GIL_UNCHECKED(t->eb.bits, false);
 	free(t);
 }
 
