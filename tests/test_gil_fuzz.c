@@ -53,7 +53,7 @@ struct fuzz_gil {
 	/* Guarded by the GIL alone: the test's own view of who held it last. */
 	unsigned long last_id;
 	uint64_t seen_switches;
-	/* The statistics of the thread states freed so far, under run->sum_lock. */
+	/* The statistics of the thread states freed so far, under run->lock. */
 	struct gil_stats sum;
 	/* Thread states freed while holding the GIL: gil_thread_free() made one more release. */
 	uint64_t freed_holding;
@@ -64,9 +64,11 @@ struct fuzz_run {
 	int nr_gils;
 	int nr_slots;
 	struct fuzz_gil g[MAX_GILS];
-	pthread_mutex_t sum_lock;
+	/* Guards the sums, slots_done and each slot's last; done signals slots_done. */
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	int slots_done;
 	atomic_ulong next_id;
-	atomic_int slots_done;
 	atomic_int bad_interval_results;
 	atomic_int errors;
 };
@@ -175,6 +177,18 @@ static enum op pick_op(uint64_t *rng, bool holding)
 
 static void *life(void *arg);
 
+/* The slot's last thread tells the main thread which thread to join. */
+static void slot_done(struct slot *s)
+{
+	struct fuzz_run *run = s->run;
+
+	pthread_mutex_lock(&run->lock);
+	s->last = pthread_self();
+	run->slots_done++;
+	pthread_cond_signal(&run->done);
+	pthread_mutex_unlock(&run->lock);
+}
+
 /* The end of one thread of the slot: its state goes, and the next thread starts, or the slot ends. */
 static void end_life(struct slot *s, struct fuzz_gil *fg, struct gil_thread *t, bool holding)
 {
@@ -185,7 +199,7 @@ static void end_life(struct slot *s, struct fuzz_gil *fg, struct gil_thread *t, 
 	if (holding)
 		leave(fg);
 	gil_thread_get_stats(t, &st);
-	pthread_mutex_lock(&run->sum_lock);
+	pthread_mutex_lock(&run->lock);
 	fg->sum.acquisitions += st.acquisitions;
 	fg->sum.releases += st.releases;
 	fg->sum.switches += st.switches;
@@ -193,7 +207,7 @@ static void end_life(struct slot *s, struct fuzz_gil *fg, struct gil_thread *t, 
 	fg->sum.drop_requests += st.drop_requests;
 	fg->sum.voluntary_releases += st.voluntary_releases;
 	fg->freed_holding += holding;
-	pthread_mutex_unlock(&run->sum_lock);
+	pthread_mutex_unlock(&run->lock);
 	gil_thread_free(t);
 
 	if (s->ops_left > 0) {
@@ -203,8 +217,7 @@ static void end_life(struct slot *s, struct fuzz_gil *fg, struct gil_thread *t, 
 			return;
 		atomic_fetch_add(&run->errors, 1);
 	}
-	s->last = pthread_self();
-	atomic_fetch_add(&run->slots_done, 1);
+	slot_done(s);
 }
 
 static void *life(void *arg)
@@ -223,8 +236,7 @@ static void *life(void *arg)
 	if (!t) {
 		atomic_fetch_add(&run->errors, 1);
 		s->ops_left = 0;
-		s->last = pthread_self();
-		atomic_fetch_add(&run->slots_done, 1);
+		slot_done(s);
 		return NULL;
 	}
 	while (ops-- > 0 && s->ops_left > 0) {
@@ -289,13 +301,16 @@ static void run_seed(unsigned int seed, int force_gils)
 	static const long intervals_us[] = { 1, 10, 50, 200, 1000, 5000 };
 	struct fuzz_run run = { .seed = seed };
 	struct slot slots[MAX_SLOTS];
-	uint64_t rng = seed * 0x2545f4914f6cdd1dull, deadline;
+	uint64_t rng = seed * 0x2545f4914f6cdd1dull;
 	struct gil_opts opts = { .stats = true };
+	struct timespec deadline;
+	int stuck = 0;
 
 	run.nr_gils = force_gils ? force_gils : 1 + (seed % 4 == 3);
 	run.nr_slots = 2 + (int)rnd(&rng, MAX_SLOTS - 1);
 	opts.interval_us = intervals_us[rnd(&rng, sizeof(intervals_us) / sizeof(intervals_us[0]))];
-	pthread_mutex_init(&run.sum_lock, NULL);
+	pthread_mutex_init(&run.lock, NULL);
+	pthread_cond_init(&run.done, NULL);
 	for (int i = 0; i < run.nr_gils; i++) {
 		run.g[i].gil = gil_new(&opts);
 		assert_non_null(run.g[i].gil);
@@ -312,14 +327,16 @@ static void run_seed(unsigned int seed, int force_gils)
 			fail_msg("seed %u: cannot start a thread", seed);
 	}
 
-	deadline = now_ns() + SEED_DEADLINE_S * 1000000000ull;
-	while (atomic_load(&run.slots_done) < run.nr_slots) {
-		if (now_ns() > deadline)
-			fail_msg("seed %u: %d of %d slots still running after %d s: deadlock", seed,
-				 run.nr_slots - atomic_load(&run.slots_done), run.nr_slots,
-				 SEED_DEADLINE_S);
-		usleep(1000);
-	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += SEED_DEADLINE_S;
+	pthread_mutex_lock(&run.lock);
+	while (run.slots_done < run.nr_slots && !stuck)
+		stuck = pthread_cond_timedwait(&run.done, &run.lock, &deadline) == ETIMEDOUT;
+	stuck = run.nr_slots - run.slots_done;
+	pthread_mutex_unlock(&run.lock);
+	if (stuck)
+		fail_msg("seed %u: %d of %d slots still running after %d s: deadlock", seed, stuck,
+			 run.nr_slots, SEED_DEADLINE_S);
 	for (int i = 0; i < run.nr_slots; i++)
 		pthread_join(slots[i].last, NULL);
 
@@ -374,7 +391,8 @@ static void run_seed(unsigned int seed, int force_gils)
 			fail_msg("seed %u, GIL %d: a lone thread had to ask for the GIL", seed, i);
 		gil_free(fg->gil);
 	}
-	pthread_mutex_destroy(&run.sum_lock);
+	pthread_cond_destroy(&run.done);
+	pthread_mutex_destroy(&run.lock);
 }
 
 static void run_seeds(int force_gils)

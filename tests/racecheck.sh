@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The runtime under race detectors:
+#  - ThreadSanitizer: libgil's unit tests and its randomised test, built with -fsanitize=thread
+#    into $OUTPUT/san-thread by make test;
+#  - valgrind's drd and helgrind: the randomised test (fewer seeds: valgrind runs one thread at a
+#    time, 20-50 times slower).
+# Both must report nothing. libgil marks its lock-free atomic fields for drd and helgrind, which
+# do not know C11 atomics (GIL_UNCHECKED() in runtime/gil.c); tests/valgrind.supp holds the one
+# report that is glibc's own. test_gil is not run under valgrind: it joins its threads with
+# pthread_timedjoin_np(), which drd and helgrind do not intercept, so they see no ordering between
+# a worker's results and the main thread's reads of them, and its cancellation test needs a
+# cancellable wait that valgrind's serialised threads do not give in time.
+set -u
+. "$(dirname "$0")/lib.sh"
+SAN=$OUTPUT/san-thread/tests
+FUZZ=$OUTPUT/tests/test_gil_fuzz
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+case $OUTPUT in
+*/san-*)
+	skip "race detectors" "this run is itself sanitized ($OUTPUT)"
+	done_testing
+	;;
+esac
+
+# run_quiet LOG COMMAND...: COMMAND's output to LOG, shown only if it fails.
+run_quiet() {
+	local log=$1
+	shift
+	"$@" >"$log" 2>&1 && return 0
+	sed 's/^/# /' "$log" | tail -40
+	return 1
+}
+
+for t in test_gil test_gil_fuzz; do
+	if [ -x "$SAN/$t" ]; then
+		check "ThreadSanitizer: $t passes, no report" \
+			run_quiet "$tmp/tsan-$t" env TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+			GIL_FUZZ_SECONDS=6 "$SAN/$t"
+	else
+		skip "ThreadSanitizer: $t" "not built (make test builds it; make SANITIZE=thread tests)"
+	fi
+done
+
+if ! command -v valgrind >/dev/null; then
+	skip "drd and helgrind" "valgrind is not installed"
+	done_testing
+fi
+for tool in drd helgrind; do
+	check "valgrind --tool=$tool: test_gil_fuzz passes, no error" \
+		run_quiet "$tmp/$tool" env GIL_FUZZ_SEEDS=8 GIL_FUZZ_SECONDS=20 \
+		valgrind --tool=$tool --error-exitcode=9 --suppressions=tests/valgrind.supp "$FUZZ"
+done
+
+done_testing
