@@ -71,20 +71,31 @@ ifneq ($(BPF_SRCS),)
 TARGETS += $(OUTPUT)/gilstat
 endif
 
-.PHONY: all deps test unit integration demo bench clean format
+.PHONY: all deps test unit integration demo bench soak clean format
 all: $(TARGETS)
 
 deps:
 	$(Q)scripts/deps.sh
 
+# The runtime's unit tests again, under ThreadSanitizer, for tests/racecheck.sh.
+RACE_TESTS := tests/test_gil tests/test_gil_fuzz
+
 # The README's two commands: both install what is missing first.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all tests
+ifeq ($(SANITIZE),)
+	$(Q)$(MAKE) --no-print-directory SANITIZE=thread $(addprefix $(OUTPUT)/san-thread/,$(RACE_TESTS))
+endif
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(OUTPUT)/gilstat -- $(OUTPUT)/gilwork convoy
+
+# Long runs under load, outside CI: see scripts/soak.sh.
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all tests
+	$(Q)OUTPUT=$(OUTPUT) scripts/soak.sh
 
 bench: deps
 	$(Q)scripts/deps.sh --bench

@@ -119,7 +119,7 @@ $GILSTAT -j -o "$tmp/kill.json" -- $SPIN 2 0 >/dev/null 2>"$tmp/kill.err" &
 g=$!
 wait_attached "$tmp/kill.err"
 sleep 0.3
-pkill -KILL -P $g -x gilspin
+kill -KILL $(awk -v g=$g '$4 == g { print $1 }' /proc/[0-9]*/stat 2>/dev/null)
 timeout 10 tail --pid=$g -f /dev/null
 wait $g
 check "command killed (SIGKILL): gilstat exits 137" [ $? -eq 137 ]
