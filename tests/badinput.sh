@@ -161,7 +161,10 @@ short=$!
 sleep 0.2
 $GILSTAT -j -p $short >"$tmp/exit.json" 2>"$tmp/exit.err" &
 g=$!
-sleep 0.5
+for _ in $(seq 100); do
+	grep -q '^Tracing' "$tmp/exit.err" && break
+	sleep 0.1
+done
 kill $short
 wait $g
 rc=$?
