@@ -224,8 +224,8 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 			m->pid, (unsigned long long)m->forks, m->forks == 1 ? "" : "es");
 	print_counters(f, &t->c, t->hists[HIST_HOLD].total_ns, m->duration_ns);
 	if (t->c.missing_start)
-		fprintf(f, "warning: %llu events had no start time (the probes were attached "
-			   "mid-way): their durations are not in the histograms\n",
+		fprintf(f, "warning: %llu events had no start time (a wait or hold that began "
+			   "before the probes saw it): their durations are not in the histograms\n",
 			(unsigned long long)t->c.missing_start);
 	if (t->c.map_full)
 		fprintf(f, "warning: %llu events were not counted in full: a BPF map was full "
