@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# make soak: gilstat under load for long, too long for CI (about 17 minutes on 2 CPUs).
+# make soak: gilstat under load for long, too long for CI (17 to 21 minutes on 2 CPUs).
 #  1. 64 threads x 1,000,000 GIL cycles under gilstat, a report every 10 s: no deadlock, every
 #     report consistent, their sum exact against libgil's ground truth. (make test runs it
 #     scaled down to 64 x 20,000 in tests/load.sh.)

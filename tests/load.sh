@@ -4,9 +4,9 @@
 # counts exact against libgil's ground truth, interval reports consistent, and a full breakdown
 # map reported as dropped events, never silently under-counted.
 #
-# The issue's 64 threads x 1,000,000 cycles takes about 6 minutes traced on 2 CPUs (each cycle is
-# two or three probe hits): make test runs it scaled down to 64 x 20,000, and make soak runs the
-# full size (scripts/soak.sh).
+# 64 threads x 1,000,000 cycles takes 6 to 10 minutes traced on 2 CPUs (each cycle is two or three
+# probe hits; 607 s on a busy machine, exact): make test runs it scaled down to 64 x 20,000, and
+# make soak runs the full size (scripts/soak.sh).
 set -u
 . "$(dirname "$0")/lib.sh"
 CYCLE=$OUTPUT/tests/gilcycle
