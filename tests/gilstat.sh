@@ -49,6 +49,8 @@ check "spin: dozens of switches, nearly all forced (two CPU-bound threads)" \
 	[ "$forced" -gt 20 -a $((forced * 10)) -ge $((switches * 9)) ]
 check "spin: waits of two CPU threads are in the milliseconds (p50 > 1 ms)" \
 	[ "$($CHECK get "$tmp/spin.json" wait_ns.p50)" -gt 1000000 ]
+check "spin: a handoff for every switch but the first ones" \
+	[ "$($CHECK get "$tmp/spin.json" handoff_ns.count)" -ge $((switches - 2)) ]
 check "spin: the scheduler delay of waiters was measured" \
 	[ "$($CHECK get "$tmp/spin.json" sched_delay_ns.count)" -gt 0 ]
 
