@@ -39,9 +39,9 @@
 
 #include "gil.h"
 
-#define MAX_GILS 2
-#define MAX_SLOTS 6
-#define DEFAULT_SEEDS 100
+#define MAX_GILS	2
+#define MAX_SLOTS	6
+#define DEFAULT_SEEDS	100
 #define DEFAULT_SECONDS 8
 /* A seed whose threads have not all finished by then has deadlocked. */
 #define SEED_DEADLINE_S 60
@@ -146,7 +146,7 @@ static void leave(struct fuzz_gil *fg)
 
 static void set_random_interval(struct fuzz_run *run, struct fuzz_gil *fg, uint64_t *rng)
 {
-	static const double values[] = { -5, 0, NAN, 0.25, 1, 3, 20, 100, 1000, 5000 };
+	static const double values[] = {-5, 0, NAN, 0.25, 1, 3, 20, 100, 1000, 5000};
 	double v = values[rnd(rng, sizeof(values) / sizeof(values[0]))];
 	int want = v > 0 ? 0 : -EINVAL;
 
@@ -189,7 +189,7 @@ static void slot_done(struct slot *s)
 	pthread_mutex_unlock(&run->lock);
 }
 
-/* The end of one thread of the slot: its state goes, and the next thread starts, or the slot ends. */
+/* A thread of the slot ends: its state goes, and the next thread starts or the slot ends. */
 static void end_life(struct slot *s, struct fuzz_gil *fg, struct gil_thread *t, bool holding)
 {
 	struct fuzz_run *run = s->run;
@@ -295,14 +295,14 @@ static int env_int(const char *name, int fallback)
 	return v && *v ? atoi(v) : fallback;
 }
 
-/* Runs one seed; returns 0, or fails the test with the seed in the message. */
+/* Runs one seed; a broken invariant fails the test with the seed in the message. */
 static void run_seed(unsigned int seed, int force_gils)
 {
-	static const long intervals_us[] = { 1, 10, 50, 200, 1000, 5000 };
-	struct fuzz_run run = { .seed = seed };
+	static const long intervals_us[] = {1, 10, 50, 200, 1000, 5000};
+	struct fuzz_run run = {.seed = seed};
 	struct slot slots[MAX_SLOTS];
 	uint64_t rng = seed * 0x2545f4914f6cdd1dull;
-	struct gil_opts opts = { .stats = true };
+	struct gil_opts opts = {.stats = true};
 	struct timespec deadline;
 	int stuck = 0;
 
@@ -362,11 +362,13 @@ static void run_seed(unsigned int seed, int force_gils)
 				 "(acquisitions %llu vs %llu, releases %llu vs %llu + %llu)",
 				 seed, i, (unsigned long long)s.acquisitions,
 				 (unsigned long long)fg->sum.acquisitions,
-				 (unsigned long long)s.releases, (unsigned long long)fg->sum.releases,
+				 (unsigned long long)s.releases,
+				 (unsigned long long)fg->sum.releases,
 				 (unsigned long long)fg->freed_holding);
 		if (s.acquisitions != s.releases)
 			fail_msg("seed %u, GIL %d: %llu acquisitions but %llu releases", seed, i,
-				 (unsigned long long)s.acquisitions, (unsigned long long)s.releases);
+				 (unsigned long long)s.acquisitions,
+				 (unsigned long long)s.releases);
 		if (s.switches != fg->seen_switches)
 			fail_msg("seed %u, GIL %d: %llu switches counted, %llu holder changes seen",
 				 seed, i, (unsigned long long)s.switches,
@@ -376,7 +378,8 @@ static void run_seed(unsigned int seed, int force_gils)
 			fail_msg("seed %u, GIL %d: forced %llu, switches %llu, drop requests %llu, "
 				 "voluntary %llu, releases %llu",
 				 seed, i, (unsigned long long)s.forced_switches,
-				 (unsigned long long)s.switches, (unsigned long long)s.drop_requests,
+				 (unsigned long long)s.switches,
+				 (unsigned long long)s.drop_requests,
 				 (unsigned long long)s.voluntary_releases,
 				 (unsigned long long)s.releases);
 
@@ -399,8 +402,8 @@ static void run_seeds(int force_gils)
 {
 	int nr_seeds = env_int("GIL_FUZZ_SEEDS", DEFAULT_SEEDS);
 	int one_seed = env_int("GIL_FUZZ_SEED", 0);
-	uint64_t stop = now_ns() + (uint64_t)env_int("GIL_FUZZ_SECONDS", DEFAULT_SECONDS) *
-					  1000000000ull;
+	uint64_t stop =
+		now_ns() + (uint64_t)env_int("GIL_FUZZ_SECONDS", DEFAULT_SECONDS) * 1000000000ull;
 	int ran = 0;
 
 	if (one_seed) {

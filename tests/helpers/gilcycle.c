@@ -22,8 +22,8 @@
 
 #include "gil.h"
 
-#define STACK_SIZE (64 * 1024)
-#define MAX_THREADS 100000
+#define STACK_SIZE	   (64 * 1024)
+#define MAX_THREADS	   100000
 #define FORK_CHILD_THREADS 2
 
 static struct gil *gil;
@@ -125,7 +125,7 @@ static int fork_and_wait(void)
 
 int main(int argc, char **argv)
 {
-	struct gil_opts opts = { 0 };
+	struct gil_opts opts = {0};
 	struct gil_stats s;
 	struct worker *w;
 	bool do_fork = false;
@@ -147,7 +147,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2 || (nr_threads = atoi(argv[optind])) < 1 ||
-	    nr_threads > MAX_THREADS || (cycles = atol(argv[optind + 1])) < 1 || opts.interval_us < 0) {
+	    nr_threads > MAX_THREADS || (cycles = atol(argv[optind + 1])) < 1 ||
+	    opts.interval_us < 0) {
 		fprintf(stderr, "usage: gilcycle [-i INTERVAL_US] [-c | -f] THREADS CYCLES\n");
 		return 2;
 	}
