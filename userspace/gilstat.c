@@ -564,6 +564,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gilstat: failed to load BPF object: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	/*
+	 * The first snapshot is read before anything is attached: one taken after the command
+	 * starts would have the events of its first moments subtracted from every report.
+	 */
+	nr_cpus = libbpf_num_possible_cpus();
+	if (nr_cpus < 0) {
+		err = nr_cpus;
+		fprintf(stderr, "gilstat: cannot count CPUs: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	cpu_fd = bpf_map__fd(skel->maps.cpu_stats);
+	key_fd = env.report.group ? bpf_map__fd(skel->maps.key_stats) : -1;
+	err = snapshot_read(&prev, cpu_fd, key_fd, nr_cpus);
+	if (err)
+		goto cleanup;
 	err = env.python ? attach_python(skel, env.pid, &py, &links) :
 			   attach_libgil(skel, env.pid, probe_path, &links);
 	if (err)
@@ -615,18 +630,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gilstat: probes attached to PID %d in %s\n", env.pid, probe_path);
 	fprintf(stderr, "Tracing the GIL of PID %d (%s)... %s\n", env.pid, comm,
 		env.interval_sec ? "Hit Ctrl-C to end." : "Hit Ctrl-C to end and report.");
-
-	nr_cpus = libbpf_num_possible_cpus();
-	if (nr_cpus < 0) {
-		err = nr_cpus;
-		fprintf(stderr, "gilstat: cannot count CPUs: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	cpu_fd = bpf_map__fd(skel->maps.cpu_stats);
-	key_fd = env.report.group ? bpf_map__fd(skel->maps.key_stats) : -1;
-	err = snapshot_read(&prev, cpu_fd, key_fd, nr_cpus);
-	if (err)
-		goto cleanup;
 
 	start_ns = now_ns();
 	if (env.duration_sec)
