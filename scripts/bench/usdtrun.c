@@ -3,10 +3,12 @@
  * usdtrun: runs a command with one of floor.bpf.c's programs attached to some of its USDT probes,
  * attached before the command starts so that no hit is missed. With the empty program a hit costs
  * what the uprobe costs and nothing more: the floor any USDT tracer stands on. With -c the program
- * counts its hits, which are printed as one JSON line after the command's own output.
+ * counts its hits, which are printed as one JSON line after the command's own output. With -a it
+ * fetches the probe's arguments and does nothing with them.
  *
- * Usage: usdtrun [-c] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- COMMAND [ARGS...]
+ * Usage: usdtrun [-c | -a] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- COMMAND [ARGS...]
  *   -c       count the hits
+ *   -a       fetch every argument
  *   -b FILE  the file whose probes to attach to (default: the command's executable)
  */
 #include <errno.h>
@@ -25,7 +27,7 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: usdtrun [-c] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- "
+	fprintf(stderr, "usage: usdtrun [-c | -a] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- "
 			"COMMAND [ARGS...]\n");
 	return 2;
 }
@@ -38,13 +40,16 @@ int main(int argc, char **argv)
 	const char *binary = NULL;
 	struct bpf_program *prog;
 	struct floor_bpf *skel;
-	bool count = false;
+	bool count = false, fetch_args = false;
 	int opt, err, status, nr_links = 0;
 
-	while ((opt = getopt(argc, argv, "+cb:")) != -1) {
+	while ((opt = getopt(argc, argv, "+cab:")) != -1) {
 		switch (opt) {
 		case 'c':
 			count = true;
+			break;
+		case 'a':
+			fetch_args = true;
 			break;
 		case 'b':
 			binary = optarg;
@@ -53,7 +58,7 @@ int main(int argc, char **argv)
 			return usage();
 		}
 	}
-	if (argc - optind < 2)
+	if (argc - optind < 2 || (count && fetch_args))
 		return usage();
 	probes = argv[optind++];
 	if (!strcmp(argv[optind], "--") && ++optind == argc)
@@ -70,8 +75,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usdtrun: failed to open BPF object: %s\n", strerror(errno));
 		return 1;
 	}
-	prog = count ? skel->progs.count : skel->progs.empty;
-	bpf_program__set_autoload(count ? skel->progs.empty : skel->progs.count, false);
+	prog = count ? skel->progs.count : fetch_args ? skel->progs.args : skel->progs.empty;
+	bpf_program__set_autoload(skel->progs.empty, prog == skel->progs.empty);
+	bpf_program__set_autoload(skel->progs.count, prog == skel->progs.count);
+	bpf_program__set_autoload(skel->progs.args, prog == skel->progs.args);
 	err = floor_bpf__load(skel);
 	if (err) {
 		fprintf(stderr, "usdtrun: failed to load BPF object: %s\n", strerror(-err));
