@@ -34,27 +34,47 @@ else
 	trap 'rm -rf "$tmp"' EXIT
 fi
 
-# Percent of CPU time idle over half a second.
-idle_percent() {
-	local a b
-	read -ra a </proc/stat
-	sleep 0.5
-	read -ra b </proc/stat
-	local busy=0 idle i
-	for i in 1 2 3 6 7 8; do busy=$((busy + b[i] - a[i])); done
-	idle=$((b[4] + b[5] - a[4] - a[5]))
-	echo $((100 * idle / (busy + idle + 1)))
-}
+# measure OUT CMD...: CMD's stdout into OUT, measured on a quiet machine. Waits up to
+# QUIET_WAIT_SEC (default 60) for the CPUs to be 90% idle, runs CMD, and runs it again (5 runs at
+# most) while other processes took more than 10% of the CPU time meanwhile. Prints that share.
+measure() {
+	python3 - "$@" <<'EOF'
+import os, resource, subprocess, sys, time
 
-# Timings mean little while something else runs: wait up to QUIET_WAIT_SEC (60) for a machine
-# at least 90% idle, and say how idle it was.
-wait_quiet() {
-	local idle i
-	for i in $(seq 1 $((${QUIET_WAIT_SEC:-60} * 2))); do
-		idle=$(idle_percent)
-		[ "$idle" -ge 90 ] && break
-	done
-	echo "$idle"
+out, cmd = sys.argv[1], sys.argv[2:]
+hz = os.sysconf("SC_CLK_TCK")
+
+
+def jiffies():
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+    return sum(v), v[3] + v[4]
+
+
+def own_sec():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+deadline = time.monotonic() + float(os.environ.get("QUIET_WAIT_SEC", 60))
+for attempt in range(5):
+    while time.monotonic() < deadline:
+        total0, idle0 = jiffies()
+        time.sleep(0.5)
+        total1, idle1 = jiffies()
+        if idle1 - idle0 >= 0.9 * (total1 - total0):
+            break
+    total0, idle0 = jiffies()
+    own0 = own_sec()
+    with open(out, "w") as f:
+        rc = subprocess.run(cmd, stdout=f, stderr=open(out + ".err", "w")).returncode
+    total1, idle1 = jiffies()
+    others = (total1 - total0) - (idle1 - idle0) - (own_sec() - own0) * hz
+    share = max(0.0, others / max(1, total1 - total0))
+    if rc or share <= 0.10:
+        break
+print("%d%%" % round(100 * share))
+sys.exit(rc)
+EOF
 }
 
 # The intervals of the sweep: the published points (5 ms, 100 us) and both ends.
@@ -63,16 +83,20 @@ scenarios=(cpu io procs cext convoy "interval $sweep" subinterp nogil)
 
 for s in "${scenarios[@]}"; do
 	name=${s%% *}
-	echo "  RUN     gilwork $s (idle $(wait_quiet)%)" >&2
 	# shellcheck disable=SC2086
-	"$GILWORK" $s --json >"$tmp/gilwork.$name.json"
+	others=$(measure "$tmp/gilwork.$name.json" "$GILWORK" $s --json)
+	echo "  RUN     gilwork $s (others used $others of the CPUs)" >&2
 	[ -n "$python" ] || continue
 	py=$python
 	[ "$name" = subinterp ] && py=${python312:-$python}
-	echo "  RUN     $py cpython_experiments.py $s (idle $(wait_quiet)%)" >&2
 	# shellcheck disable=SC2086
-	"$py" scripts/cpython_experiments.py $s --json >"$tmp/cpython.$name.json" 2>"$tmp/err" ||
-		echo "  SKIP    $name on $py: $(tail -1 "$tmp/err")" >&2
+	if others=$(measure "$tmp/cpython.$name.json" "$py" scripts/cpython_experiments.py $s --json)
+	then
+		echo "  RUN     $py cpython_experiments.py $s (others used $others of the CPUs)" >&2
+	else
+		echo "  SKIP    $name on $py: $(tail -1 "$tmp/cpython.$name.json.err")" >&2
+		rm -f "$tmp/cpython.$name.json"
+	fi
 done
 
 python3 - "$tmp" <<'EOF'
@@ -98,7 +122,8 @@ def time_ratio(d, mode):
 
 
 def convoy_slowdown(d):
-    return rows(d)["contended"]["slowdown"]
+    r = rows(d)
+    return r["contended"]["us_per_round_trip"] / r["alone"]["us_per_round_trip"]
 
 
 def interval_rates(d):
