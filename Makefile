@@ -16,7 +16,6 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 LLVM_STRIP ?= llvm-strip
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
-VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -pthread -D_GNU_SOURCE
@@ -159,18 +158,15 @@ $(OUTPUT)/cyclebench-noprobes: scripts/cyclebench.c $(OUTPUT)/libgil-noprobes.a 
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LDFLAGS) $(OUTPUT)/libgil-noprobes.a -lpthread -o $@
 
-# BPF: vmlinux.h from the running kernel's BTF, the object, then its skeleton.
-$(OUTPUT)/vmlinux.h: | $(OUTPUT)
-	$(call msg,GEN,$@)
-	$(Q)$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@
-
+# BPF: the object, then its skeleton. The programs read no kernel structure (see
+# bpf/gilstat.bpf.c), so they need neither vmlinux.h nor, at load time, the kernel's BTF.
 # clang -target bpf does not search the multiarch include directory that holds <asm/*.h>.
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/gilstat.h $(OUTPUT)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/gilstat.h runtime/gil_usdt.h | $(OUTPUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Ibpf -Iruntime \
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -Iruntime \
 		$(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp
 	$(Q)$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
 

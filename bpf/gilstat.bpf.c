@@ -3,11 +3,19 @@
  * gilstat's kernel side: the gil:* USDT probes of libgil and the scheduler's tracepoints, aggregated
  * in maps. Nothing goes to user space per event, so nothing is lost at any event rate; the
  * collector reads the maps when it reports.
+ *
+ * No kernel structure is read: the scheduler programs are raw tracepoints that compare task
+ * pointers with the ones the USDT programs saw as current, so the object has no CO-RE relocation
+ * and no tp_btf program, and libbpf never loads the kernel's BTF. Loading it would cost the
+ * collector 11 ms and 12 MB, most of its start-up time and memory.
  */
-#include "vmlinux.h"
+#include <stdbool.h>
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <linux/ptrace.h>
+#include <linux/sched.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "gilstat.h"
 #include "gil_usdt.h"
@@ -62,11 +70,11 @@ struct {
 	__type(value, struct gil_state);
 } gils SEC(".maps");
 
-/* Threads blocked in a GIL wait, for the scheduler programs. */
+/* Threads blocked in a GIL wait, by task_struct address, for the scheduler programs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAX_WAITERS);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, struct waiter);
 } waiters SEC(".maps");
 
@@ -216,8 +224,7 @@ static __always_inline void count_handoff(struct gil_stats *s, bool shared, __u6
 
 static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
+	__u64 id = bpf_get_current_pid_tgid(), task;
 	struct waiter w = { .gil = gil };
 	struct gil_stats *cs;
 	struct gil_state *st;
@@ -227,7 +234,8 @@ static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 	cs = this_cpu_stats();
 	if (!cs)
 		return;
-	if (bpf_map_update_elem(&waiters, &tid, &w, BPF_ANY)) {
+	task = bpf_get_current_task();
+	if (bpf_map_update_elem(&waiters, &task, &w, BPF_ANY)) {
 		cs->c.map_full++;
 		return;
 	}
@@ -244,7 +252,7 @@ static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquir
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id, cpu = bpf_get_smp_processor_id();
-	__u64 handoff_ns = 0, contended_ns = 0;
+	__u64 handoff_ns = 0, contended_ns = 0, task;
 	struct gil_stats *cs, *ks, *other;
 	struct gil_state *st;
 	__u32 zero = 0;
@@ -273,7 +281,8 @@ static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquir
 			__sync_fetch_and_add(&other->c.migrations_out, 1);
 	}
 	/* Only a waiter this program saw start counts down, so an attach mid-wait cannot skew it. */
-	if ((flags & GIL_ACQ_WAITED) && bpf_map_delete_elem(&waiters, &tid) == 0 &&
+	task = bpf_get_current_task();
+	if ((flags & GIL_ACQ_WAITED) && bpf_map_delete_elem(&waiters, &task) == 0 &&
 	    __sync_fetch_and_add(&st->nr_waiting, -1) == 1 && acquired_ns > st->contended_since_ns)
 		contended_ns = acquired_ns - st->contended_since_ns;
 	count_handoff(cs, false, handoff_ns, contended_ns);
@@ -440,42 +449,37 @@ int BPF_KPROBE(py_forced)
 	return 0;
 }
 
-/* A thread blocked in a GIL wait was woken: the scheduler's part starts now. */
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(gil_sched_wakeup, struct task_struct *p)
+/*
+ * A thread blocked in a GIL wait was woken: the scheduler's part starts now. Only the target's
+ * waiters are in the map, so the lookup is also the filter.
+ */
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(gil_sched_wakeup, void *p)
 {
-	__u32 tid = p->pid;
-	struct waiter *w;
+	__u64 task = (__u64)p;
+	struct waiter *w = bpf_map_lookup_elem(&waiters, &task);
 
-	if (!wanted(p->tgid))
-		return 0;
-	w = bpf_map_lookup_elem(&waiters, &tid);
 	if (w)
 		w->wakeup_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
-SEC("tp_btf/sched_switch")
-int BPF_PROG(gil_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+/* prev is the task that ran until now, next the one that runs from now on. */
+SEC("raw_tp/sched_switch")
+int BPF_PROG(gil_sched_switch, bool preempt, void *prev, void *next)
 {
 	struct gil_stats *cs = NULL;
+	__u64 task = (__u64)prev;
 	struct waiter *w;
-	__u32 tid;
 
-	if (wanted(prev->tgid)) {
-		tid = prev->pid;
-		w = bpf_map_lookup_elem(&waiters, &tid);
-		if (w && (cs = this_cpu_stats()))
-			cs->c.waiter_switches++;
-	}
-	if (wanted(next->tgid)) {
-		tid = next->pid;
-		w = bpf_map_lookup_elem(&waiters, &tid);
-		if (w && w->wakeup_ns && (cs || (cs = this_cpu_stats()))) {
-			hist_add(&cs->hists[HIST_SCHED_DELAY], bpf_ktime_get_ns() - w->wakeup_ns,
-				 false);
-			w->wakeup_ns = 0;
-		}
+	w = bpf_map_lookup_elem(&waiters, &task);
+	if (w && (cs = this_cpu_stats()))
+		cs->c.waiter_switches++;
+	task = (__u64)next;
+	w = bpf_map_lookup_elem(&waiters, &task);
+	if (w && w->wakeup_ns && (cs || (cs = this_cpu_stats()))) {
+		hist_add(&cs->hists[HIST_SCHED_DELAY], bpf_ktime_get_ns() - w->wakeup_ns, false);
+		w->wakeup_ns = 0;
 	}
 	return 0;
 }
@@ -483,11 +487,12 @@ int BPF_PROG(gil_sched_switch, bool preempt, struct task_struct *prev, struct ta
 /* Processes the target forked: they are not traced (targ_tgid), and the report says so. */
 __u64 target_forks = 0;
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(gil_sched_fork, struct task_struct *parent, struct task_struct *child)
+/* Runs in the parent; a new thread of the target shares its tgid and is no child process. */
+SEC("raw_tp/task_newtask")
+int BPF_PROG(gil_fork, void *task, __u64 clone_flags)
 {
-	/* A new thread of the target is no child process. */
-	if (targ_tgid && parent->tgid == targ_tgid && child->tgid != targ_tgid)
+	if (targ_tgid && bpf_get_current_pid_tgid() >> 32 == targ_tgid &&
+	    !(clone_flags & CLONE_THREAD))
 		__sync_fetch_and_add(&target_forks, 1);
 	return 0;
 }

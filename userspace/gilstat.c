@@ -25,7 +25,6 @@
 #include "report.h"
 #include "target.h"
 
-#define DEFAULT_BTF_PATH "/sys/kernel/btf/vmlinux"
 /* A command killed by signal N exits 128 + N, as a shell reports it. */
 #define EXIT_SIGNAL_BASE 128
 
@@ -405,12 +404,10 @@ int main(int argc, char **argv)
 	};
 	struct links links = {};
 	struct py_target py = {};
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
 	struct snapshot prev = {}, cur = {};
 	struct report_meta meta = {};
 	struct child child = { .pid = 0, .go_fd = -1, .error_fd = -1 };
 	char probe_path[PATH_MAX], exe[PATH_MAX], err_msg[PATH_MAX + 128], comm[64];
-	const char *btf_path = getenv("GILSTAT_VMLINUX_BTF");
 	struct sigaction stop_action = { .sa_handler = sig_handler };
 	sigset_t stop_signals, wait_mask;
 	struct gilstat_bpf *skel = NULL;
@@ -467,16 +464,6 @@ int main(int argc, char **argv)
 
 	if (check_privileges())
 		return 1;
-	if (!btf_path)
-		btf_path = DEFAULT_BTF_PATH;
-	if (access(btf_path, R_OK)) {
-		fprintf(stderr, "gilstat: this kernel has no BTF (%s: %s); a kernel built with "
-				"CONFIG_DEBUG_INFO_BTF=y is needed\n",
-			btf_path, strerror(errno));
-		return 1;
-	}
-	if (strcmp(btf_path, DEFAULT_BTF_PATH))
-		open_opts.btf_custom_path = btf_path;
 
 	if (env.python) {
 		err = env.pid ? python_target_from_pid(env.pid, env.python_path, &py, err_msg,
@@ -533,7 +520,7 @@ int main(int argc, char **argv)
 	}
 
 	libbpf_set_print(libbpf_print_fn);
-	skel = gilstat_bpf__open_opts(&open_opts);
+	skel = gilstat_bpf__open();
 	if (!skel) {
 		err = -errno;
 		fprintf(stderr, "gilstat: failed to open BPF object: %s\n", strerror(-err));
@@ -600,10 +587,10 @@ int main(int argc, char **argv)
 		}
 	}
 	/* Whatever the options: the report must say when the target forked children it ignores. */
-	links.link[links.nr] = bpf_program__attach(skel->progs.gil_sched_fork);
+	links.link[links.nr] = bpf_program__attach(skel->progs.gil_fork);
 	if (!links.link[links.nr]) {
 		err = -errno;
-		fprintf(stderr, "gilstat: cannot attach to the sched_process_fork tracepoint: %s\n",
+		fprintf(stderr, "gilstat: cannot attach to the task_newtask tracepoint: %s\n",
 			strerror(-err));
 		goto cleanup;
 	}
