@@ -24,6 +24,8 @@
 const volatile __u32 targ_tgid = 0;	  /* 0: every process that has the probes attached */
 const volatile __u64 targ_unit_ns = 1000; /* histogram unit: 1000 for us, 1000000 for ms */
 const volatile __u32 targ_group = 0;	  /* GROUP_* breakdown into key_stats */
+/* The probes' notes put argument N in call register N (GIL_USDT_ARGS_IN_REGS): read it there. */
+const volatile bool targ_args_in_regs = false;
 
 /* What one GIL looked like at its latest event; only its holder writes most of it. */
 struct gil_state {
@@ -327,25 +329,57 @@ static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 relea
 	st->last_release_requested = !!(flags & GIL_REL_REQUESTED);
 }
 
-SEC("usdt")
-int BPF_USDT(gil_wait_start, void *gil, __u64 request_ns)
+/*
+ * The first nr_args arguments of a gil:* probe. Straight from the saved registers when the
+ * collector found them named in the notes: bpf_usdt_arg() costs a helper call per argument, more
+ * than the rest of these handlers together. The registers are read all at once, every one a
+ * load at a constant offset, the only form of context access the verifier takes.
+ */
+static __always_inline void probe_args(struct pt_regs *ctx, __u64 *args, int nr_args)
 {
-	on_wait_start((__u64)gil, request_ns);
+	if (targ_args_in_regs) {
+		args[0] = PT_REGS_PARM1(ctx);
+		args[1] = PT_REGS_PARM2(ctx);
+		args[2] = PT_REGS_PARM3(ctx);
+		args[3] = PT_REGS_PARM4(ctx);
+		args[4] = PT_REGS_PARM5(ctx);
+		return;
+	}
+	for (int i = 0; i < nr_args; i++) {
+		long v = 0;
+
+		bpf_usdt_arg(ctx, i, &v);
+		args[i] = v;
+	}
+}
+
+SEC("usdt")
+int gil_wait_start(struct pt_regs *ctx)
+{
+	__u64 a[5];
+
+	probe_args(ctx, a, 2);
+	on_wait_start(a[0], a[1]);
 	return 0;
 }
 
 SEC("usdt")
-int BPF_USDT(gil_acquire, void *gil, __u64 request_ns, __u64 acquired_ns, __u32 flags,
-	     __u64 drop_requests)
+int gil_acquire(struct pt_regs *ctx)
 {
-	on_acquire((__u64)gil, request_ns, acquired_ns, flags, drop_requests);
+	__u64 a[5];
+
+	probe_args(ctx, a, 5);
+	on_acquire(a[0], a[1], a[2], a[3], a[4]);
 	return 0;
 }
 
 SEC("usdt")
-int BPF_USDT(gil_release, void *gil, __u64 acquired_ns, __u64 released_ns, __u32 flags)
+int gil_release(struct pt_regs *ctx)
 {
-	on_release((__u64)gil, acquired_ns, released_ns, flags);
+	__u64 a[5];
+
+	probe_args(ctx, a, 4);
+	on_release(a[0], a[1], a[2], a[3]);
 	return 0;
 }
 

@@ -17,11 +17,17 @@
  *   gil:wait__start(gil, request_ns)
  *	The GIL was held by another thread, so the caller is about to block. Only contended
  *	acquisitions fire it: an uncontended acquire+release cycle is two probe hits.
+ *
+ * On x86-64 every argument is 8 bytes wide and in the register that carries the argument of the
+ * same position in a function call; the notes then spell the arguments as GIL_USDT_ARGS_IN_REGS
+ * begins, and a tracer that finds them so may read the saved registers instead of decoding them.
  */
 #ifndef GIL_USDT_H
 #define GIL_USDT_H
 
 #define GIL_USDT_PROVIDER "gil"
+/* The arguments of a probe whose argument N is in the Nth call register, as its note spells them. */
+#define GIL_USDT_ARGS_IN_REGS "8@%rdi 8@%rsi 8@%rdx 8@%rcx 8@%r8"
 
 /* gil:acquire flags */
 #define GIL_ACQ_SWITCH 0x1 /* the holder changed: CPython's switch_number moved */

@@ -62,6 +62,19 @@ else
 	ok "every probe argument has a form libbpf parses"
 fi
 
+# On x86-64 argument N is in call register N, which gilstat reads without decoding the notes.
+if [ "$(uname -m)" = x86_64 ]; then
+	regs=(%rdi %rsi %rdx %rcx %r8)
+	bad=$(while read -r _ name _ _ args; do
+		i=0
+		for a in $args; do
+			[ "$a" = "8@${regs[$i]}" ] || echo "gil:$name $args"
+			i=$((i + 1))
+		done
+	done <<<"$sites")
+	check "every argument in its call register (rdi, rsi, rdx, rcx, r8): ${bad:-all}" [ -z "$bad" ]
+fi
+
 # Every site is nopl 0x0(%rax,%rax,1), which the kernel optimises, not sys/sdt.h's 1-byte nop.
 nsites=0 nop5=0
 while read -r _ name loc _; do

@@ -529,6 +529,7 @@ int main(int argc, char **argv)
 	skel->rodata->targ_tgid = env.pid;
 	skel->rodata->targ_unit_ns = env.report.unit_ns;
 	skel->rodata->targ_group = env.report.group;
+	skel->rodata->targ_args_in_regs = !env.python && elf_gil_args_in_regs(probe_path);
 	if (!env.report.sched) {
 		bpf_program__set_autoload(skel->progs.gil_sched_wakeup, false);
 		bpf_program__set_autoload(skel->progs.gil_sched_switch, false);

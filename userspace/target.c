@@ -45,21 +45,48 @@ static void elf_file_close(struct elf_file *ef)
 }
 
 /* A stapsdt note's descriptor: three addresses, then "provider\0name\0arguments\0". */
-static bool note_is_gil(Elf_Data *data, size_t desc_off, size_t desc_sz, size_t addr_sz)
-{
-	const char *desc = (const char *)data->d_buf + desc_off;
-	size_t provider_off = 3 * addr_sz;
+struct sdt_note {
+	const char *provider;
+	const char *name;
+	const char *args;
+};
 
-	if (desc_sz <= provider_off)
+static bool sdt_note_parse(Elf_Data *data, size_t desc_off, size_t desc_sz, size_t addr_sz,
+			   struct sdt_note *note)
+{
+	const char *desc = (const char *)data->d_buf + desc_off, *end = desc + desc_sz, *p;
+
+	if (desc_sz <= 3 * addr_sz || end[-1] != '\0')
 		return false;
-	return strncmp(desc + provider_off, GIL_USDT_PROVIDER, desc_sz - provider_off) == 0;
+	note->provider = p = desc + 3 * addr_sz;
+	p += strlen(p) + 1;
+	if (p >= end)
+		return false;
+	note->name = p;
+	p += strlen(p) + 1;
+	note->args = p < end ? p : "";
+	return true;
 }
 
-int elf_has_gil_probes(const char *path)
+/* Whether args names the first N call registers, in order, as GIL_USDT_ARGS_IN_REGS spells them. */
+static bool args_in_regs(const char *args)
+{
+	size_t n = strlen(args);
+
+	return n && !strncmp(args, GIL_USDT_ARGS_IN_REGS, n) &&
+	       (GIL_USDT_ARGS_IN_REGS[n] == '\0' || GIL_USDT_ARGS_IN_REGS[n] == ' ');
+}
+
+/*
+ * The gil probes of an ELF file: 1 when it has some, 0 when none, -errno when it cannot be read.
+ * *in_regs, if given, tells whether every one of them has its arguments in the call registers.
+ */
+static int elf_gil_probes(const char *path, bool *in_regs)
 {
 	struct elf_file ef;
 	Elf_Scn *scn = NULL;
 	size_t shstrndx, addr_sz;
+	bool all_in_regs = true;
 	int err, found = 0;
 
 	err = elf_file_open(&ef, path);
@@ -70,8 +97,9 @@ int elf_has_gil_probes(const char *path)
 		elf_file_close(&ef);
 		return -ENOEXEC;
 	}
-	while (!found && (scn = elf_nextscn(ef.elf, scn))) {
+	while ((scn = elf_nextscn(ef.elf, scn))) {
 		size_t off = 0, name_off, desc_off;
+		struct sdt_note note;
 		GElf_Shdr shdr;
 		GElf_Nhdr nhdr;
 		Elf_Data *data;
@@ -84,15 +112,30 @@ int elf_has_gil_probes(const char *path)
 			continue;
 		data = elf_getdata(scn, NULL);
 		while (data && (off = gelf_getnote(data, off, &nhdr, &name_off, &desc_off)) > 0) {
-			if (nhdr.n_type == STAPSDT_NOTE_TYPE &&
-			    note_is_gil(data, desc_off, nhdr.n_descsz, addr_sz)) {
-				found = 1;
-				break;
-			}
+			if (nhdr.n_type != STAPSDT_NOTE_TYPE ||
+			    !sdt_note_parse(data, desc_off, nhdr.n_descsz, addr_sz, &note) ||
+			    strcmp(note.provider, GIL_USDT_PROVIDER))
+				continue;
+			found = 1;
+			all_in_regs = all_in_regs && args_in_regs(note.args);
 		}
 	}
 	elf_file_close(&ef);
+	if (in_regs)
+		*in_regs = found && all_in_regs;
 	return found;
+}
+
+int elf_has_gil_probes(const char *path)
+{
+	return elf_gil_probes(path, NULL);
+}
+
+bool elf_gil_args_in_regs(const char *path)
+{
+	bool in_regs = false;
+
+	return elf_gil_probes(path, &in_regs) == 1 && in_regs;
 }
 
 int elf_is_dynamic(const char *path)

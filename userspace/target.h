@@ -10,6 +10,8 @@
 
 /* 1 if the ELF file at path carries gil:* USDT notes, 0 if not, -errno if it cannot be read. */
 int elf_has_gil_probes(const char *path);
+/* Whether every gil probe of path has argument N in call register N (gil_usdt.h). */
+bool elf_gil_args_in_regs(const char *path);
 /* 1 if path is an ELF executable that needs a dynamic loader, 0 if not, -errno on error. */
 int elf_is_dynamic(const char *path);
 
