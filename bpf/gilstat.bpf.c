@@ -46,9 +46,10 @@ struct py_thread {
 	__u32 forced;
 };
 
+/* A thread that has waited for a GIL; waiting while it does. */
 struct waiter {
-	__u64 gil;
 	__u64 wakeup_ns;
+	__u32 waiting;
 };
 
 struct {
@@ -72,13 +73,20 @@ struct {
 	__type(value, struct gil_state);
 } gils SEC(".maps");
 
-/* Threads blocked in a GIL wait, by task_struct address, for the scheduler programs. */
+/*
+ * The target's threads that have waited for a GIL, by task_struct address, for the scheduler
+ * programs. An entry stays when its wait ends and is reused by the next one: a lookup costs a
+ * fraction of an insert and a delete. Nothing tells a thread's end, so it is LRU.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_WAITERS);
 	__type(key, __u64);
 	__type(value, struct waiter);
 } waiters SEC(".maps");
+
+/* Threads waiting right now: while there are none the scheduler programs look nothing up. */
+__s64 nr_waiters = 0;
 
 /*
  * Nothing tells the end of a CPython thread, so entries stay after it: LRU, or a process that
@@ -227,7 +235,7 @@ static __always_inline void count_handoff(struct gil_stats *s, bool shared, __u6
 static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 {
 	__u64 id = bpf_get_current_pid_tgid(), task;
-	struct waiter w = { .gil = gil };
+	struct waiter fresh = {}, *w;
 	struct gil_stats *cs;
 	struct gil_state *st;
 
@@ -237,9 +245,13 @@ static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 	if (!cs)
 		return;
 	task = bpf_get_current_task();
-	if (bpf_map_update_elem(&waiters, &task, &w, BPF_ANY)) {
-		cs->c.map_full++;
+	w = lookup_or_init(&waiters, &task, &fresh, cs);
+	if (!w)
 		return;
+	w->wakeup_ns = 0;
+	if (!w->waiting) {
+		w->waiting = 1;
+		__sync_fetch_and_add(&nr_waiters, 1);
 	}
 	st = gil_state(cs, gil);
 	if (!st)
@@ -257,6 +269,7 @@ static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquir
 	__u64 handoff_ns = 0, contended_ns = 0, task;
 	struct gil_stats *cs, *ks, *other;
 	struct gil_state *st;
+	struct waiter *w = NULL;
 	__u32 zero = 0;
 
 	if (!wanted(id >> 32))
@@ -283,10 +296,17 @@ static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquir
 			__sync_fetch_and_add(&other->c.migrations_out, 1);
 	}
 	/* Only a waiter this program saw start counts down, so an attach mid-wait cannot skew it. */
-	task = bpf_get_current_task();
-	if ((flags & GIL_ACQ_WAITED) && bpf_map_delete_elem(&waiters, &task) == 0 &&
-	    __sync_fetch_and_add(&st->nr_waiting, -1) == 1 && acquired_ns > st->contended_since_ns)
-		contended_ns = acquired_ns - st->contended_since_ns;
+	if (flags & GIL_ACQ_WAITED) {
+		task = bpf_get_current_task();
+		w = bpf_map_lookup_elem(&waiters, &task);
+	}
+	if (w && w->waiting) {
+		w->waiting = 0;
+		__sync_fetch_and_add(&nr_waiters, -1);
+		if (__sync_fetch_and_add(&st->nr_waiting, -1) == 1 &&
+		    acquired_ns > st->contended_since_ns)
+			contended_ns = acquired_ns - st->contended_since_ns;
+	}
 	count_handoff(cs, false, handoff_ns, contended_ns);
 	if (ks)
 		count_handoff(ks, true, handoff_ns, contended_ns);
@@ -483,16 +503,24 @@ int BPF_KPROBE(py_forced)
 	return 0;
 }
 
-/*
- * A thread blocked in a GIL wait was woken: the scheduler's part starts now. Only the target's
- * waiters are in the map, so the lookup is also the filter.
- */
+/* The waiter entry of a task that is waiting for a GIL now, if it is one of the target's. */
+static __always_inline struct waiter *waiting_task(void *task)
+{
+	__u64 key = (__u64)task;
+	struct waiter *w = bpf_map_lookup_elem(&waiters, &key);
+
+	return w && w->waiting ? w : NULL;
+}
+
+/* A thread blocked in a GIL wait was woken: the scheduler's part starts now. */
 SEC("raw_tp/sched_wakeup")
 int BPF_PROG(gil_sched_wakeup, void *p)
 {
-	__u64 task = (__u64)p;
-	struct waiter *w = bpf_map_lookup_elem(&waiters, &task);
+	struct waiter *w;
 
+	if (!nr_waiters)
+		return 0;
+	w = waiting_task(p);
 	if (w)
 		w->wakeup_ns = bpf_ktime_get_ns();
 	return 0;
@@ -503,14 +531,14 @@ SEC("raw_tp/sched_switch")
 int BPF_PROG(gil_sched_switch, bool preempt, void *prev, void *next)
 {
 	struct gil_stats *cs = NULL;
-	__u64 task = (__u64)prev;
 	struct waiter *w;
 
-	w = bpf_map_lookup_elem(&waiters, &task);
+	if (!nr_waiters)
+		return 0;
+	w = waiting_task(prev);
 	if (w && (cs = this_cpu_stats()))
 		cs->c.waiter_switches++;
-	task = (__u64)next;
-	w = bpf_map_lookup_elem(&waiters, &task);
+	w = waiting_task(next);
 	if (w && w->wakeup_ns && (cs || (cs = this_cpu_stats()))) {
 		hist_add(&cs->hists[HIST_SCHED_DELAY], bpf_ktime_get_ns() - w->wakeup_ns, false);
 		w->wakeup_ns = 0;
