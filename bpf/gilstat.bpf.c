@@ -249,13 +249,14 @@ static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 	if (!w)
 		return;
 	w->wakeup_ns = 0;
-	if (!w->waiting) {
-		w->waiting = 1;
-		__sync_fetch_and_add(&nr_waiters, 1);
-	}
+	/* Counted once per wait, as the acquisition that ends it counts down once. */
+	if (w->waiting)
+		return;
 	st = gil_state(cs, gil);
 	if (!st)
 		return;
+	w->waiting = 1;
+	__sync_fetch_and_add(&nr_waiters, 1);
 	/* The first waiter opens a contended period; waiters come and go on several CPUs. */
 	if (__sync_fetch_and_add(&st->nr_waiting, 1) == 0)
 		st->contended_since_ns = request_ns ? request_ns : bpf_ktime_get_ns();
