@@ -57,6 +57,8 @@ TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(TEST_SRCS))
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
+# libgil.so with sys/sdt.h's own argument placement, for the tracer's general path (gilstat.sh).
+SDT_ARGS_LIB := $(OUTPUT)/tests/sdt-args/libgil.so
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
@@ -102,7 +104,7 @@ bench: deps
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench.sh
 
 .PHONY: tests
-tests: $(TEST_BINS) $(HELPER_BINS)
+tests: $(TEST_BINS) $(HELPER_BINS) $(SDT_ARGS_LIB)
 
 $(OUTPUT) $(OUTPUT)/runtime $(OUTPUT)/runtime/pic $(OUTPUT)/runtime/noprobe $(OUTPUT)/obj/gilwork \
 $(OUTPUT)/userspace $(OUTPUT)/tests $(OUTPUT)/bench:
@@ -206,6 +208,12 @@ $(OUTPUT)/tests/test_%: tests/test_%.c $(OUTPUT)/libgil.a $(USER_LIB_OBJS) $(LIB
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests $< $(USER_LIB_OBJS) $(OUTPUT)/libgil.a \
 		$(LDFLAGS) -lcmocka $(LIBS) -lm -o $@
+
+$(SDT_ARGS_LIB): $(LIBGIL_SRCS) $(LIBGIL_HDRS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -fPIC -DGIL_SDT_DEFAULT_ARGS $(INCLUDES) -shared $(LDFLAGS) \
+		-Wl,-soname,libgil.so $(LIBGIL_SRCS) -o $@ -lpthread
 
 $(OUTPUT)/tests/%: tests/helpers/%.c $(OUTPUT)/libgil.so $(LIBGIL_HDRS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)

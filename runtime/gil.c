@@ -41,7 +41,12 @@
 
 #ifndef GIL_NO_PROBES
 #define _SDT_HAS_SEMAPHORES 1
-#ifdef __x86_64__
+/*
+ * GIL_SDT_DEFAULT_ARGS leaves the arguments where the compiler likes, as plain sys/sdt.h does: the
+ * build the tests use to exercise a tracer's general path.
+ */
+#if defined(__x86_64__) && !defined(GIL_SDT_DEFAULT_ARGS)
+#define GIL_ARGS_IN_REGS 1
 /* Every argument in a register: the probe macros below choose which. */
 #define STAP_SDT_ARG_CONSTRAINT r
 #endif
@@ -76,7 +81,7 @@ GIL_SEMAPHORE(release);
 GIL_SEMAPHORE(wait__start);
 
 #define GIL_PROBE_ENABLED(name) __builtin_expect(gil_##name##_semaphore != 0, 0)
-#ifdef __x86_64__
+#ifdef GIL_ARGS_IN_REGS
 /*
  * Argument N is in the register that carries argument N of a function call (rdi, rsi, rdx, rcx,
  * r8) and is 8 bytes wide, as the notes then say (GIL_USDT_ARGS_IN_REGS). A tracer that has checked

@@ -105,6 +105,19 @@ check "decoy: only the traced process is counted" \
 	$CHECK truth "$tmp/decoy.truth" "$tmp/decoy.json"
 wait $decoy
 
+# A libgil whose notes place the arguments anywhere (sys/sdt.h's default): gilstat decodes them
+# through bpf_usdt_arg() instead of reading the call registers, and counts the same.
+sdt_lib=$OUTPUT/tests/sdt-args
+LD_LIBRARY_PATH=$sdt_lib $GILSTAT -v -j -o "$tmp/sdt.json" -- $SPIN 2 1000 >"$tmp/sdt.truth" \
+	2>"$tmp/sdt.err"
+check "sdt.h argument placement: gilstat exits 0" [ $? -eq 0 ]
+check "sdt.h argument placement: probes in $sdt_lib, decoded by bpf_usdt_arg()" \
+	grep -q "probe arguments read through bpf_usdt_arg()" "$tmp/sdt.err"
+check "sdt.h argument placement: counts exact, times within 1%, per-CPU sums = totals" \
+	$CHECK truth "$tmp/sdt.truth" "$tmp/sdt.json"
+check "call-register arguments: read from the registers" \
+	grep -q "probe arguments read from the call registers" <($GILSTAT -v -- $SPIN 1 10 2>&1)
+
 # The statically linked gilwork carries the probes in its executable.
 $GILSTAT -j -o "$tmp/static.json" -- $OUTPUT/gilwork-static cpu --work 1000000 >/dev/null 2>&1
 check "static: probes found in the executable itself" \

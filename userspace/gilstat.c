@@ -530,6 +530,10 @@ int main(int argc, char **argv)
 	skel->rodata->targ_unit_ns = env.report.unit_ns;
 	skel->rodata->targ_group = env.report.group;
 	skel->rodata->targ_args_in_regs = !env.python && elf_gil_args_in_regs(probe_path);
+	if (env.verbose && !env.python)
+		fprintf(stderr, "gilstat: probe arguments read %s\n",
+			skel->rodata->targ_args_in_regs ? "from the call registers" :
+							  "through bpf_usdt_arg() (as the notes place them)");
 	if (!env.report.sched) {
 		bpf_program__set_autoload(skel->progs.gil_sched_wakeup, false);
 		bpf_program__set_autoload(skel->progs.gil_sched_switch, false);

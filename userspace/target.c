@@ -277,9 +277,13 @@ static int find_probes_in_libs(const char *exe, char *path, size_t path_len)
 	close(pipefd[1]);
 	f = fdopen(pipefd[0], "r");
 	while (f && fgets(line, sizeof(line), f)) {
-		char *arrow = strstr(line, "=> /"), *lib, *end;
+		char *arrow = strstr(line, "=> "), *lib, *end;
 
-		if (!arrow || found == 0)
+		/*
+		 * A relative LD_LIBRARY_PATH gives relative paths, as valid from here as from the
+		 * command, which starts in this directory.
+		 */
+		if (!arrow || arrow[3] == '(' || !strncmp(arrow + 3, "not found", 9) || found == 0)
 			continue;
 		lib = arrow + 3;
 		end = strstr(lib, " (0x");
