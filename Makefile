@@ -160,17 +160,21 @@ $(OUTPUT)/cyclebench-noprobes: scripts/cyclebench.c $(OUTPUT)/libgil-noprobes.a 
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LDFLAGS) $(OUTPUT)/libgil-noprobes.a -lpthread -o $@
 
-# BPF: the object, then its skeleton. The programs read no kernel structure (see
-# bpf/gilstat.bpf.c), so they need neither vmlinux.h nor, at load time, the kernel's BTF.
-# clang -target bpf does not search the multiarch include directory that holds <asm/*.h>.
+# BPF: the objects, then their skeletons. gilstat's programs and the benchmarks' read no kernel
+# structure (see bpf/gilstat.bpf.c): they need neither vmlinux.h nor, at load time, the kernel's
+# BTF. clang -target bpf does not search the multiarch include directory that holds <asm/*.h>.
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/gilstat.h runtime/gil_usdt.h | $(OUTPUT)
+define bpf_compile
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -Iruntime \
 		$(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp
 	$(Q)$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
+endef
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/gilstat.h runtime/gil_usdt.h | $(OUTPUT)
+	$(bpf_compile)
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
@@ -184,13 +188,8 @@ $(OUTPUT)/gilstat: $(USER_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -lm -o $@
 
-# The benchmarks' BPF object reads no kernel structure: it needs neither vmlinux.h nor, at load
-# time, the kernel's BTF.
 $(OUTPUT)/bench/floor.bpf.o: scripts/bench/floor.bpf.c | $(OUTPUT)/bench
-	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) \
-		$(CLANG_BPF_SYS_INCLUDES) -c $< -o $@.tmp
-	$(Q)$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
+	$(bpf_compile)
 
 $(OUTPUT)/bench/uprobe_floor: scripts/bench/uprobe_floor.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)
