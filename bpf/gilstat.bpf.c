@@ -29,6 +29,7 @@ const volatile bool targ_args_in_regs = false;
 
 /* What one GIL looked like at its latest event; only its holder writes most of it. */
 struct gil_state {
+	__u64 gil; /* the GIL's address, or the tgid of a CPython process; 0: a free slot */
 	__u64 last_release_ns;
 	__u32 last_release_tid;
 	__u32 release_cpu;
@@ -66,10 +67,15 @@ struct {
 	__type(value, struct gil_stats);
 } key_stats SEC(".maps");
 
+/*
+ * The GILs, open-addressed by a hash of their address: an array lookup is a few inlined
+ * instructions where a hash map's costs a call and a jhash, and every acquisition and release
+ * looks its GIL up.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_GILS);
-	__type(key, __u64);
+	__type(key, __u32);
 	__type(value, struct gil_state);
 } gils SEC(".maps");
 
@@ -193,11 +199,34 @@ static __always_inline struct gil_stats *key_entry(struct gil_stats *cs, __u64 g
 	return lookup_or_init(&key_stats, &key, &zero_stats, cs);
 }
 
-static __always_inline struct gil_state *gil_state(struct gil_stats *cs, __u64 gil)
-{
-	struct gil_state fresh = {};
+/* Slots tried from a GIL's home slot before the table counts as full. */
+#define GIL_PROBE_SLOTS 8
 
-	return lookup_or_init(&gils, &gil, &fresh, cs);
+/* The state of a GIL; with create, a free slot is claimed for it. NULL, counted, when full. */
+static __always_inline struct gil_state *find_gil(struct gil_stats *cs, __u64 gil, bool create)
+{
+	/* Fibonacci hashing: the top bits of the product mix every bit of the address. */
+	__u32 home = (gil * 0x9E3779B97F4A7C15ull) >> (64 - MAX_GILS_SHIFT);
+
+	for (__u32 i = 0; i < GIL_PROBE_SLOTS; i++) {
+		__u32 slot = (home + i) & (MAX_GILS - 1);
+		struct gil_state *st = bpf_map_lookup_elem(&gils, &slot);
+
+		if (!st)
+			return NULL;
+		if (st->gil == gil)
+			return st;
+		if (st->gil)
+			continue;
+		if (!create)
+			return NULL;
+		/* Two first events of one GIL may race for the slot: the loser finds it taken. */
+		if (__sync_val_compare_and_swap(&st->gil, 0, gil) == 0 || st->gil == gil)
+			return st;
+	}
+	if (create)
+		COUNT(cs, map_full, 1);
+	return NULL;
 }
 
 static __always_inline void count_acquire(struct gil_stats *s, __u64 request_ns,
@@ -245,7 +274,7 @@ static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 	/* Counted once per wait, as the acquisition that ends it counts down once. */
 	if (w->waiting)
 		return;
-	st = gil_state(cs, gil);
+	st = find_gil(cs, gil, true);
 	if (!st)
 		return;
 	w->waiting = 1;
@@ -276,7 +305,7 @@ static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquir
 	if (ks)
 		count_acquire(ks, request_ns, acquired_ns, flags, drop_requests);
 
-	st = gil_state(cs, gil);
+	st = find_gil(cs, gil, true);
 	if (!st)
 		return;
 	if ((flags & (GIL_ACQ_SWITCH | GIL_ACQ_WAITED)) == (GIL_ACQ_SWITCH | GIL_ACQ_WAITED) &&
@@ -334,7 +363,7 @@ static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 relea
 	count_release(cs, acquired_ns, released_ns, flags);
 	if (ks)
 		count_release(ks, acquired_ns, released_ns, flags);
-	st = gil_state(cs, gil);
+	st = find_gil(cs, gil, true);
 	if (!st)
 		return;
 	st->last_release_ns = released_ns;
@@ -437,7 +466,7 @@ int BPF_KRETPROBE(py_acquire_return)
 	pt = bpf_map_lookup_elem(&py_threads, &tid);
 	if (!pt)
 		return 0;
-	st = bpf_map_lookup_elem(&gils, &gil);
+	st = find_gil(NULL, gil, false);
 	if (st && st->holder_tid != tid) {
 		flags |= GIL_ACQ_SWITCH;
 		/*

@@ -73,8 +73,9 @@ struct gil_key {
 #define GROUP_PROCESS 0x2
 #define GROUP_GIL     0x4
 
-#define MAX_KEYS    10240
-#define MAX_WAITERS 16384
-#define MAX_GILS    1024
+#define MAX_KEYS       10240
+#define MAX_WAITERS    16384
+#define MAX_GILS_SHIFT 10
+#define MAX_GILS       (1 << MAX_GILS_SHIFT)
 
 #endif /* GILSTAT_H */
