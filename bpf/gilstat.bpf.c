@@ -200,7 +200,7 @@ static __always_inline struct gil_stats *key_entry(struct gil_stats *cs, __u64 g
 }
 
 /* Slots tried from a GIL's home slot before the table counts as full. */
-#define GIL_PROBE_SLOTS 8
+#define GIL_SLOTS_TRIED 8
 
 /* The state of a GIL; with create, a free slot is claimed for it. NULL, counted, when full. */
 static __always_inline struct gil_state *find_gil(struct gil_stats *cs, __u64 gil, bool create)
@@ -208,7 +208,7 @@ static __always_inline struct gil_state *find_gil(struct gil_stats *cs, __u64 gi
 	/* Fibonacci hashing: the top bits of the product mix every bit of the address. */
 	__u32 home = (gil * 0x9E3779B97F4A7C15ull) >> (64 - MAX_GILS_SHIFT);
 
-	for (__u32 i = 0; i < GIL_PROBE_SLOTS; i++) {
+	for (__u32 i = 0; i < GIL_SLOTS_TRIED; i++) {
 		__u32 slot = (home + i) & (MAX_GILS - 1);
 		struct gil_state *st = bpf_map_lookup_elem(&gils, &slot);
 

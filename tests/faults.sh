@@ -72,9 +72,10 @@ detach_proof() {
 	$SPIN 2 0 >/dev/null &
 	target=$!
 	sleep 0.2
-	$GILSTAT -p $target >/dev/null 2>"$tmp/detach.err" &
+	# A file of this run's own: one left by the previous run would say "attached" at once.
+	$GILSTAT -p $target >/dev/null 2>"$tmp/detach.$how.err" &
 	g=$!
-	if ! wait_attached "$tmp/detach.err"; then
+	if ! wait_attached "$tmp/detach.$how.err"; then
 		not_ok "$how: gilstat attached"
 		kill -9 $g $target
 		return

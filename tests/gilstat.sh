@@ -134,16 +134,17 @@ check "-p: sees the running process's switches" \
 check "-p: -d leaves the target running" kill -0 $target
 
 # SIGINT, SIGTERM and SIGHUP: a final report, then nothing stays attached.
+# Each run has files of its own: one left by the previous run would say "attached" at once.
 for sig in INT TERM HUP; do
-	$GILSTAT -j -p $target >"$tmp/sig.json" 2>"$tmp/sig.err" &
+	$GILSTAT -j -p $target >"$tmp/sig.$sig.json" 2>"$tmp/sig.$sig.err" &
 	g=$!
-	wait_attached "$tmp/sig.err"
+	wait_attached "$tmp/sig.$sig.err"
 	held=$(bpf_objects_of $g)
 	kill -$sig $g
 	wait $g
 	check "SIG$sig: gilstat exits 0" [ $? -eq 0 ]
 	check "SIG$sig: the final report is printed" \
-		[ "$($CHECK get "$tmp/sig.json" final)" = True ]
+		[ "$($CHECK get "$tmp/sig.$sig.json" final)" = True ]
 	check "SIG$sig: gilstat held programs and links while tracing" \
 		[ "$(grep -c '^prog' <<<"$held")" -ge 5 -a "$(grep -c '^link' <<<"$held")" -ge 5 ]
 	check "SIG$sig: none of its programs, links or maps is left" \
