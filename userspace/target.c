@@ -86,7 +86,7 @@ static int elf_gil_probes(const char *path, bool *in_regs)
 	struct elf_file ef;
 	Elf_Scn *scn = NULL;
 	size_t shstrndx, addr_sz;
-	bool all_in_regs = true;
+	bool all_in_regs = true, done = false;
 	int err, found = 0;
 
 	err = elf_file_open(&ef, path);
@@ -97,7 +97,7 @@ static int elf_gil_probes(const char *path, bool *in_regs)
 		elf_file_close(&ef);
 		return -ENOEXEC;
 	}
-	while ((scn = elf_nextscn(ef.elf, scn))) {
+	while (!done && (scn = elf_nextscn(ef.elf, scn))) {
 		size_t off = 0, name_off, desc_off;
 		struct sdt_note note;
 		GElf_Shdr shdr;
@@ -111,13 +111,16 @@ static int elf_gil_probes(const char *path, bool *in_regs)
 		if (!name || strcmp(name, ".note.stapsdt"))
 			continue;
 		data = elf_getdata(scn, NULL);
-		while (data && (off = gelf_getnote(data, off, &nhdr, &name_off, &desc_off)) > 0) {
+		while (!done && data &&
+		       (off = gelf_getnote(data, off, &nhdr, &name_off, &desc_off)) > 0) {
 			if (nhdr.n_type != STAPSDT_NOTE_TYPE ||
 			    !sdt_note_parse(data, desc_off, nhdr.n_descsz, addr_sz, &note) ||
 			    strcmp(note.provider, GIL_USDT_PROVIDER))
 				continue;
 			found = 1;
 			all_in_regs = all_in_regs && args_in_regs(note.args);
+			/* The rest can change the answer only while every note so far is in registers. */
+			done = !in_regs || !all_in_regs;
 		}
 	}
 	elf_file_close(&ef);
