@@ -86,8 +86,8 @@ GIL_SEMAPHORE(wait__start);
  * Argument N is in the register that carries argument N of a function call (rdi, rsi, rdx, rcx,
  * r8) and is 8 bytes wide, as the notes then say (GIL_USDT_ARGS_IN_REGS). A tracer that has checked
  * the notes reads the saved registers directly: libbpf's bpf_usdt_arg() costs a helper call per
- * argument, more than the rest of gilstat's handlers together. The moves cost nothing untraced:
- * the probe sites sit behind the semaphores' branches or next to calls that set these registers.
+ * argument, more than the rest of gilstat's handlers together. Untraced, the moves cost nothing
+ * measurable: make bench times the detached cycle at the cost of one with the probes compiled out.
  */
 #define GIL_ARG(n, reg, v) register uint64_t gil_arg##n __asm__(reg) = (uint64_t)(v)
 #define GIL_PROBE2(name, a, b)                                                                     \
