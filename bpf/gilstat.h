@@ -73,9 +73,32 @@ struct gil_key {
 #define GROUP_PROCESS 0x2
 #define GROUP_GIL     0x4
 
+/*
+ * CPython's GIL (struct _gil_runtime_state, 3.8 and later) signals one condition variable at each
+ * release, cond, and another at each acquisition, switch_cond, 88 bytes further (a pthread_cond_t
+ * and a pthread_mutex_t apart); its waiters sleep on cond. The collector and py_cond_init() say
+ * which addresses those are, keyed by process; a signal on any other address is not the GIL's.
+ */
+#define PY_COND_GIL	      1 /* gil->cond */
+#define PY_COND_SWITCH	      2 /* gil->switch_cond */
+#define PY_SWITCH_COND_OFFSET 88 /* &gil->switch_cond - &gil->cond */
+
+struct py_cond_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr;
+};
+
+struct py_cond {
+	__u64 gil; /* the address of the GIL's struct */
+	__u32 role;
+	__u32 pad;
+};
+
 #define MAX_KEYS       10240
 #define MAX_WAITERS    16384
 #define MAX_GILS_SHIFT 10
 #define MAX_GILS       (1 << MAX_GILS_SHIFT)
+#define MAX_PY_CONDS   (2 * MAX_GILS)
 
 #endif /* GILSTAT_H */

@@ -17,11 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "gilstat.h"
 #include "gilstat.skel.h"
 #include "python.h"
+#include "pygil.h"
 #include "report.h"
 #include "target.h"
 
@@ -273,6 +275,8 @@ static int attach_usdt(struct bpf_program *prog, pid_t pid, const char *path, co
  * scheduler tracepoints.
  */
 #define MAX_LINKS (4 * PY_MAX_PROBES + 3)
+/* the GILs a running process has in its _PyRuntime: the main interpreter's, one as a rule */
+#define MAX_GILS_SEEN 8
 
 struct links {
 	struct bpf_link *link[MAX_LINKS];
@@ -315,9 +319,60 @@ static int attach_uprobes(struct bpf_program *prog, pid_t pid, const char *path,
 	return 0;
 }
 
-static int attach_python(struct gilstat_bpf *skel, pid_t pid, const struct py_target *t,
-			 struct links *l)
+/*
+ * The condition-variable view: libc's functions, and the GILs that already exist in a running
+ * process (a command's are created after this, and py_cond_init() finds them).
+ */
+static int attach_python_conds(struct gilstat_bpf *skel, pid_t pid, const struct py_target *t,
+			       bool running, struct links *l)
 {
+	const struct py_libc *c = &t->libc;
+	struct py_probe signal = { "pthread_cond_signal", c->cond_signal },
+			init = { "pthread_cond_init", c->cond_init },
+			waits[2] = { { "pthread_cond_timedwait", c->cond_timedwait },
+				     { "pthread_cond_clockwait", c->cond_clockwait } };
+	int nr_waits = c->cond_clockwait ? 2 : 1, err;
+	__u64 gils[MAX_GILS_SEEN];
+	char why[PATH_MAX + 128];
+	int nr_gils = 0;
+
+	if (running) {
+		nr_gils = pygil_find_gils(pid, t->path, t->cond_offset, gils, MAX_GILS_SEEN, why,
+					  sizeof(why));
+		if (nr_gils <= 0) {
+			fprintf(stderr, "gilstat: %s\n", why);
+			return nr_gils ?: -ENOENT;
+		}
+	}
+	for (int i = 0; i < nr_gils; i++) {
+		struct py_cond_key key = { .tgid = pid, .addr = gils[i] + t->cond_offset };
+		struct py_cond val = { .gil = gils[i], .role = PY_COND_GIL };
+		int fd = bpf_map__fd(skel->maps.py_conds);
+
+		err = bpf_map_update_elem(fd, &key, &val, BPF_ANY);
+		key.addr += PY_SWITCH_COND_OFFSET;
+		val.role = PY_COND_SWITCH;
+		err = err ?: bpf_map_update_elem(fd, &key, &val, BPF_ANY);
+		if (err) {
+			fprintf(stderr, "gilstat: cannot record the GIL at 0x%llx: %s\n",
+				(unsigned long long)gils[i], strerror(errno));
+			return -errno;
+		}
+	}
+	if (!c->cond_timedwait)
+		waits[0] = waits[1], nr_waits = 1;
+	return attach_uprobes(skel->progs.py_cond_init, pid, c->path, &init, 1, false, l) ?:
+	       attach_uprobes(skel->progs.py_cond_signal, pid, c->path, &signal, 1, false, l) ?:
+	       attach_uprobes(skel->progs.py_cond_wait, pid, c->path, waits, nr_waits, false, l) ?:
+	       attach_uprobes(skel->progs.py_cond_wait_return, pid, c->path, waits, nr_waits, true,
+			      l);
+}
+
+static int attach_python(struct gilstat_bpf *skel, pid_t pid, const struct py_target *t,
+			 bool running, struct links *l)
+{
+	if (t->view == PY_VIEW_CONDVAR)
+		return attach_python_conds(skel, pid, t, running, l);
 	return attach_uprobes(skel->progs.py_acquire_entry, pid, t->path, t->acquire,
 			      t->nr_acquire, false, l) ?:
 	       attach_uprobes(skel->progs.py_acquire_return, pid, t->path, t->acquire,
@@ -411,6 +466,7 @@ int main(int argc, char **argv)
 	struct sigaction stop_action = { .sa_handler = sig_handler };
 	sigset_t stop_signals, wait_mask;
 	struct gilstat_bpf *skel = NULL;
+	struct bpf_program *cond_progs[4];
 	__u64 start_ns, last_ns, end_ns = UINT64_MAX;
 	int err, pidfd = -1, nr_cpus, cpu_fd, key_fd, dashdash, exit_code = 0;
 	long reports_left;
@@ -543,6 +599,10 @@ int main(int argc, char **argv)
 	else if (env.max_keys)
 		bpf_map__set_max_entries(skel->maps.key_stats, env.max_keys);
 	/* Only the programs of the target's kind of GIL are loaded. */
+	cond_progs[0] = skel->progs.py_cond_init;
+	cond_progs[1] = skel->progs.py_cond_signal;
+	cond_progs[2] = skel->progs.py_cond_wait;
+	cond_progs[3] = skel->progs.py_cond_wait_return;
 	bpf_program__set_autoload(skel->progs.gil_acquire, !env.python);
 	bpf_program__set_autoload(skel->progs.gil_release, !env.python);
 	bpf_program__set_autoload(skel->progs.gil_wait_start, !env.python);
@@ -550,6 +610,9 @@ int main(int argc, char **argv)
 	bpf_program__set_autoload(skel->progs.py_acquire_return, env.python);
 	bpf_program__set_autoload(skel->progs.py_release, env.python);
 	bpf_program__set_autoload(skel->progs.py_forced, env.python);
+	for (int i = 0; i < 4; i++)
+		bpf_program__set_autoload(cond_progs[i], env.python && py.view == PY_VIEW_CONDVAR);
+	skel->rodata->targ_py_cond_offset = py.cond_offset;
 
 	err = gilstat_bpf__load(skel);
 	if (err) {
@@ -571,7 +634,7 @@ int main(int argc, char **argv)
 	err = snapshot_read(&prev, cpu_fd, key_fd, nr_cpus);
 	if (err)
 		goto cleanup;
-	err = env.python ? attach_python(skel, env.pid, &py, &links) :
+	err = env.python ? attach_python(skel, env.pid, &py, !child.pid, &links) :
 			   attach_libgil(skel, env.pid, probe_path, &links);
 	if (err)
 		goto cleanup;

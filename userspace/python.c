@@ -127,6 +127,8 @@ const char *python_view_name(enum py_view view)
 		return "PyEval_SaveThread/PyEval_RestoreThread";
 	case PY_VIEW_NOGIL:
 		return "no GIL";
+	case PY_VIEW_CONDVAR:
+		return "pthread_cond_signal/pthread_cond_timedwait on the GIL";
 	}
 	return "?";
 }
@@ -558,6 +560,13 @@ static int fill_target(const struct py_elf *pe, const char *path, const char *na
 		return 0;
 	}
 	if (has_role(pe, SYM_SAVE_THREAD) && has_role(pe, SYM_RESTORE_THREAD)) {
+		__u64 runtime_vaddr, runtime_size;
+
+		/* the condition-variable view, once the process's libc is known (use_libc()) */
+		if ((!t->major || t->major > 3 || (t->major == 3 && t->minor >= 8)) &&
+		    !pygil_runtime_symbol(path, &runtime_vaddr, &runtime_size))
+			t->cond_offset =
+				t->free_threaded ? PY_GIL_COND_OFFSET_FT : PY_GIL_COND_OFFSET;
 		t->view = PY_VIEW_THREADSTATE;
 		add_probes(pe, SYM_RESTORE_THREAD, t->acquire, &t->nr_acquire);
 		add_probes(pe, SYM_ACQUIRE_THREAD, t->acquire, &t->nr_acquire);
@@ -676,6 +685,36 @@ static void canonical(const char *path, char *out, size_t out_len)
 	char real[PATH_MAX];
 
 	snprintf(out, out_len, "%s", realpath(path, real) ? real : path);
+}
+
+/*
+ * The condition-variable view needs the libc the process calls: found in a running process's
+ * maps (pid), or asked of the dynamic loader for the executable a command runs (exe). Without it
+ * the view stays PyEval_SaveThread/RestoreThread, and the report says why.
+ */
+static void use_libc(struct py_target *t, pid_t pid, const char *exe)
+{
+	char lib[PATH_MAX], why[PATH_MAX + 64];
+	int ret;
+
+	if (t->view != PY_VIEW_THREADSTATE || !t->cond_offset)
+		return;
+	if (pid) {
+		ret = pygil_libc_of_pid(pid, &t->libc, why, sizeof(why));
+	} else if (exe && !loader_path(exe, "libc.so.6", lib, sizeof(lib))) {
+		ret = pygil_libc_open(lib, &t->libc, why, sizeof(why));
+	} else {
+		snprintf(why, sizeof(why), "the dynamic loader names no libc.so.6 for %s",
+			 exe ? exe : t->path);
+		ret = -ENOENT;
+	}
+	if (ret) {
+		snprintf(t->blind_spot, sizeof(t->blind_spot),
+			 "%.100s: only blocking calls are seen, not forced switches", why);
+		return;
+	}
+	t->view = PY_VIEW_CONDVAR;
+	t->blind_spot[0] = '\0';
 }
 
 int python_target_from_file(const char *path, struct py_target *t, char *err, size_t err_len)
@@ -935,6 +974,7 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 			return -ENOENT;
 		}
 		apply_pid_gil_setting(t, pid);
+		use_libc(t, pid, NULL);
 		return 0;
 	}
 
@@ -954,6 +994,7 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 		if (ret)
 			return ret;
 		apply_pid_gil_setting(t, pid);
+		use_libc(t, pid, NULL);
 		return 0;
 	}
 
@@ -973,6 +1014,7 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 	if (ret)
 		return ret;
 	apply_pid_gil_setting(t, pid);
+	use_libc(t, pid, NULL);
 	return 0;
 }
 
@@ -1282,6 +1324,10 @@ int python_target_from_command(char *const argv[], const char *path_override, st
 	if (path_override) {
 		ret = python_target_from_file(path_override, t, err, err_len);
 		x = x_gil_option(a.v);
+		/* the libc comes from the command's interpreter, the code from PATH */
+		if (!ret && !resolve_interpreter(&a, file, sizeof(file), wrapper, sizeof(wrapper),
+						 python_gil, sizeof(python_gil), err, err_len))
+			use_libc(t, 0, file);
 		goto gil;
 	}
 
@@ -1307,6 +1353,10 @@ int python_target_from_command(char *const argv[], const char *path_override, st
 			goto out;
 		}
 		ret = python_target_from_file(exe, t, err, err_len);
+		if (!ret)
+			use_libc(t, 0, exe);
+	} else if (!ret) {
+		use_libc(t, 0, file);
 	} else if (ret == -ENOENT && strcmp(base_name(argv[0]), base_name(file))) {
 		snprintf(err, err_len, "%s runs %s, which holds no CPython interpreter", argv[0],
 			 file);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "pygil.h"
+
 enum py_view {
 	/* take_gil()/drop_gil() (symbol table): every acquisition and every release */
 	PY_VIEW_GIL,
@@ -19,6 +21,11 @@ enum py_view {
 	PY_VIEW_THREADSTATE,
 	/* a free-threaded build (3.13t) running without its GIL: nothing to measure */
 	PY_VIEW_NOGIL,
+	/*
+	 * libc's pthread_cond_signal()/_timedwait()/_init() on the GIL's condition variables
+	 * (3.8 and later, any build, stripped or LTO): every acquisition and every release.
+	 */
+	PY_VIEW_CONDVAR,
 };
 
 /* compiler clones of one function (take_gil and take_gil.constprop.0 in 3.8) each need a probe */
@@ -51,6 +58,9 @@ struct py_target {
 	 */
 	int nr_forced;
 	struct py_probe forced[PY_MAX_PROBES];
+	/* PY_VIEW_CONDVAR: the libc the process calls, and offsetof(gil, cond) (PY_GIL_COND_*) */
+	struct py_libc libc;
+	__u64 cond_offset;
 	/* what this view cannot see, one line for the report; empty when it sees everything */
 	char blind_spot[192];
 };
