@@ -67,6 +67,7 @@ static const char args_doc[] = "(-p PID | -- COMMAND [ARGS...]) [INTERVAL [COUNT
 enum {
 	OPT_NO_SCHED = 0x100,
 	OPT_PYTHON,
+	OPT_PYTHON_PROBES,
 	OPT_MAX_KEYS,
 };
 
@@ -84,6 +85,9 @@ static const struct argp_option opts[] = {
 	{ "no-sched", OPT_NO_SCHED, NULL, 0, "Do not trace the scheduler (no sched delay)", 0 },
 	{ "python", OPT_PYTHON, "PATH", OPTION_ARG_OPTIONAL,
 	  "Trace a CPython interpreter's own GIL; PATH names the interpreter or libpython", 0 },
+	{ "python-probes", OPT_PYTHON_PROBES, "KIND", 0,
+	  "With --python: 'libc' (default: libc's pthread_cond_* on the GIL, any build) or "
+	  "'symbols' (take_gil/drop_gil, builds that name them)", 0 },
 	{ "max-keys", OPT_MAX_KEYS, "N", 0,
 	  "Size of the -L/-P/-G breakdown map; events of keys beyond it count in the totals only", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
@@ -173,6 +177,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_PYTHON:
 		env.python = true;
 		env.python_path = arg;
+		break;
+	case OPT_PYTHON_PROBES:
+		if (!strcmp(arg, "symbols"))
+			python_set_probes(PY_PROBES_SYMBOLS);
+		else if (strcmp(arg, "libc"))
+			die_usage(state, "invalid --python-probes '%s': expected libc or symbols",
+				  arg);
 		break;
 	case OPT_MAX_KEYS:
 		env.max_keys = parse_long(state, "--max-keys", arg, 1, 1 << 24);
@@ -430,6 +441,21 @@ static bool wait_until(int pidfd, __u64 deadline_ns, const sigset_t *wait_mask)
 	return ppoll(&pfd, 1, tp, wait_mask) > 0;
 }
 
+/* The GILs the BPF side has seen: a used slot of the gils array starts with the GIL's key. */
+static int count_gils(const struct bpf_map *gils)
+{
+	__u32 value_size = bpf_map__value_size(gils), nr_slots = bpf_map__max_entries(gils);
+	int fd = bpf_map__fd(gils), nr = 0;
+	__u64 *state = calloc(1, value_size);
+
+	for (__u32 slot = 0; state && slot < nr_slots; slot++) {
+		if (!bpf_map_lookup_elem(fd, &slot, state) && state[0])
+			nr++;
+	}
+	free(state);
+	return nr;
+}
+
 static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd, int key_fd,
 		  struct report_meta *meta)
 {
@@ -537,6 +563,12 @@ int main(int argc, char **argv)
 		snprintf(probe_path, sizeof(probe_path), "%s", py.path);
 		meta.note = py.blind_spot[0] ? py.blind_spot : NULL;
 		meta.view = python_view_name(py.view);
+		if (py.view == PY_VIEW_THREADSTATE)
+			meta.no_utilisation = "not measured: this view sees the releases around "
+					      "blocking calls only";
+		else if (py.view == PY_VIEW_GIL && (py.major > 3 || py.minor >= 12))
+			meta.no_utilisation = "not measured: take_gil/drop_gil do not say which "
+					      "interpreter's GIL they take (3.12 has one each)";
 	} else if (env.pid) {
 		if (find_probes_in_pid(env.pid, probe_path, sizeof(probe_path), err_msg,
 				       sizeof(err_msg))) {
@@ -704,6 +736,7 @@ int main(int argc, char **argv)
 		meta.final = exiting || target_gone || now_ns() >= end_ns || reports_left == 1;
 		meta.duration_ns = now_ns() - last_ns;
 		meta.forks = skel->bss->target_forks;
+		meta.nr_gils = count_gils(skel->maps.gils);
 		last_ns += meta.duration_ns;
 		err = report(&prev, &cur, cpu_fd, key_fd, &meta);
 		if (err)

@@ -118,6 +118,13 @@ struct py_elf {
 	size_t nr_funcs, funcs_cap;
 };
 
+static enum py_probes probes_wanted = PY_PROBES_AUTO;
+
+void python_set_probes(enum py_probes probes)
+{
+	probes_wanted = probes;
+}
+
 const char *python_view_name(enum py_view view)
 {
 	switch (view) {
@@ -522,6 +529,8 @@ static void read_version(const struct py_elf *pe, struct py_target *t)
 static int fill_target(const struct py_elf *pe, const char *path, const char *name,
 		       struct py_target *t, char *err, size_t err_len)
 {
+	__u64 runtime_vaddr, runtime_size;
+
 	memset(t, 0, sizeof(*t));
 	snprintf(t->path, sizeof(t->path), "%s", path);
 	/* "python3" says less than the file it links to, "python3.12" */
@@ -535,6 +544,10 @@ static int fill_target(const struct py_elf *pe, const char *path, const char *na
 			 name, t->major, t->minor);
 		return -ENOTSUP;
 	}
+	/* the condition-variable view, once the process's libc is known (use_libc()) */
+	if ((!t->major || t->major > 3 || (t->major == 3 && t->minor >= 8)) &&
+	    !pygil_runtime_symbol(path, &runtime_vaddr, &runtime_size))
+		t->cond_offset = t->free_threaded ? PY_GIL_COND_OFFSET_FT : PY_GIL_COND_OFFSET;
 	if (has_role(pe, SYM_TAKE_GIL) && has_role(pe, SYM_DROP_GIL)) {
 		t->view = PY_VIEW_GIL;
 		add_probes(pe, SYM_TAKE_GIL, t->acquire, &t->nr_acquire);
@@ -560,13 +573,6 @@ static int fill_target(const struct py_elf *pe, const char *path, const char *na
 		return 0;
 	}
 	if (has_role(pe, SYM_SAVE_THREAD) && has_role(pe, SYM_RESTORE_THREAD)) {
-		__u64 runtime_vaddr, runtime_size;
-
-		/* the condition-variable view, once the process's libc is known (use_libc()) */
-		if ((!t->major || t->major > 3 || (t->major == 3 && t->minor >= 8)) &&
-		    !pygil_runtime_symbol(path, &runtime_vaddr, &runtime_size))
-			t->cond_offset =
-				t->free_threaded ? PY_GIL_COND_OFFSET_FT : PY_GIL_COND_OFFSET;
 		t->view = PY_VIEW_THREADSTATE;
 		add_probes(pe, SYM_RESTORE_THREAD, t->acquire, &t->nr_acquire);
 		add_probes(pe, SYM_ACQUIRE_THREAD, t->acquire, &t->nr_acquire);
@@ -697,7 +703,8 @@ static void use_libc(struct py_target *t, pid_t pid, const char *exe)
 	char lib[PATH_MAX], why[PATH_MAX + 64];
 	int ret;
 
-	if (t->view != PY_VIEW_THREADSTATE || !t->cond_offset)
+	if (!t->cond_offset || (t->view == PY_VIEW_GIL && probes_wanted == PY_PROBES_SYMBOLS) ||
+	    (t->view != PY_VIEW_GIL && t->view != PY_VIEW_THREADSTATE))
 		return;
 	if (pid) {
 		ret = pygil_libc_of_pid(pid, &t->libc, why, sizeof(why));
@@ -709,8 +716,10 @@ static void use_libc(struct py_target *t, pid_t pid, const char *exe)
 		ret = -ENOENT;
 	}
 	if (ret) {
-		snprintf(t->blind_spot, sizeof(t->blind_spot),
-			 "%.100s: only blocking calls are seen, not forced switches", why);
+		/* the symbols' view sees everything too, at a higher cost: keep it quiet */
+		if (t->view == PY_VIEW_THREADSTATE)
+			snprintf(t->blind_spot, sizeof(t->blind_spot),
+				 "%.100s: only blocking calls are seen, not forced switches", why);
 		return;
 	}
 	t->view = PY_VIEW_CONDVAR;

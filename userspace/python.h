@@ -28,6 +28,18 @@ enum py_view {
 	PY_VIEW_CONDVAR,
 };
 
+/*
+ * Which probes --python prefers where both views apply: libc's condition-variable functions
+ * (two uprobe hits per uncontended GIL cycle, the default) or take_gil()/drop_gil() where the
+ * build names them (three, one of them a return probe).
+ */
+enum py_probes {
+	PY_PROBES_AUTO,
+	PY_PROBES_SYMBOLS,
+};
+
+void python_set_probes(enum py_probes probes);
+
 /* compiler clones of one function (take_gil and take_gil.constprop.0 in 3.8) each need a probe */
 #define PY_MAX_PROBES 8
 

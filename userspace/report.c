@@ -145,7 +145,21 @@ static void print_timestamp(FILE *f)
 	fprintf(f, "%-8s\n", buf);
 }
 
-static void print_counters(FILE *f, const struct gil_counters *c, __u64 hold_ns, __u64 duration_ns)
+/*
+ * Why held time over wall time is not a utilisation here, or NULL: summed over several GILs it
+ * can pass 100%, and a view that misses releases would print a number made of half the events.
+ */
+static const char *no_utilisation(const struct report_meta *m, bool one_gil)
+{
+	if (m->no_utilisation)
+		return m->no_utilisation;
+	if (!one_gil && m->nr_gils > 1)
+		return "per GIL only (several GILs: -G shows each)";
+	return NULL;
+}
+
+static void print_counters(FILE *f, const struct gil_counters *c, __u64 hold_ns, __u64 duration_ns,
+			   const char *why_not)
 {
 	fprintf(f,
 		"acquisitions %llu, switches %llu (forced %llu), drop requests %llu, "
@@ -153,10 +167,12 @@ static void print_counters(FILE *f, const struct gil_counters *c, __u64 hold_ns,
 		(unsigned long long)c->acquisitions, (unsigned long long)c->switches,
 		(unsigned long long)c->forced_switches, (unsigned long long)c->drop_requests,
 		(unsigned long long)c->voluntary_releases);
-	fprintf(f,
-		"GIL utilisation %.1f%%, contention %.1f%%, migrations %llu, "
-		"waiter context switches %llu, dropped %llu\n",
-		pct(hold_ns, duration_ns), pct(c->contended_ns, duration_ns),
+	if (why_not)
+		fprintf(f, "GIL utilisation and contention: %s\n", why_not);
+	else
+		fprintf(f, "GIL utilisation %.1f%%, contention %.1f%%, ", pct(hold_ns, duration_ns),
+			pct(c->contended_ns, duration_ns));
+	fprintf(f, "migrations %llu, waiter context switches %llu, dropped %llu\n",
 		(unsigned long long)c->migrations_in, (unsigned long long)c->waiter_switches,
 		(unsigned long long)dropped(c));
 }
@@ -222,7 +238,8 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 		fprintf(f, "note: PID %d forked %llu process%s since tracing began; children are "
 			   "not followed\n",
 			m->pid, (unsigned long long)m->forks, m->forks == 1 ? "" : "es");
-	print_counters(f, &t->c, t->hists[HIST_HOLD].total_ns, m->duration_ns);
+	print_counters(f, &t->c, t->hists[HIST_HOLD].total_ns, m->duration_ns,
+		       no_utilisation(m, false));
 	if (t->c.missing_start)
 		fprintf(f, "warning: %llu events had no start time (a wait or hold that began "
 			   "before the probes saw it): their durations are not in the histograms\n",
@@ -246,7 +263,8 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 		const struct gil_stats *k = &s->keys[i].s;
 
 		print_key_header(f, &s->keys[i].key, o->group);
-		print_counters(f, &k->c, k->hists[HIST_HOLD].total_ns, m->duration_ns);
+		print_counters(f, &k->c, k->hists[HIST_HOLD].total_ns, m->duration_ns,
+			       no_utilisation(m, o->group & (GROUP_GIL | GROUP_THREAD)));
 		print_hists(f, k, o, HIST_HOLD + 1);
 	}
 	fprintf(f, "\n");
@@ -320,8 +338,13 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 	json_bool(&j, "children_followed", false);
 	json_u64(&j, "timestamp", (unsigned long long)time(NULL));
 	json_u64(&j, "duration_ns", m->duration_ns);
-	json_double(&j, "utilisation_pct", pct(t->hists[HIST_HOLD].total_ns, m->duration_ns));
-	json_double(&j, "contention_pct", pct(t->c.contended_ns, m->duration_ns));
+	if (no_utilisation(m, false)) {
+		json_string(&j, "utilisation_unavailable", no_utilisation(m, false));
+	} else {
+		json_double(&j, "utilisation_pct",
+			    pct(t->hists[HIST_HOLD].total_ns, m->duration_ns));
+		json_double(&j, "contention_pct", pct(t->c.contended_ns, m->duration_ns));
+	}
 	json_u64(&j, "dropped_total", dropped(&t->c));
 	json_stats(&j, t, o, NR_HISTS);
 	json_array_begin(&j, "per_cpu");

@@ -39,6 +39,10 @@ struct report_meta {
 	const char *note; /* what this view cannot see, or NULL */
 	__u64 forks;	  /* processes the target forked since tracing began: not followed */
 	__u64 duration_ns;
+	/* GILs seen since tracing began: held time over wall time is a utilisation of one only */
+	int nr_gils;
+	/* why utilisation and contention cannot be computed (a view that misses releases), or NULL */
+	const char *no_utilisation;
 	bool final;
 };
 
