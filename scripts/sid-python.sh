@@ -76,7 +76,7 @@ fi
 [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] ||
 	{ echo "$me: sid's interpreters are fetched for amd64 only" >&2; exit 1; }
 for tool in apt-get apt-cache dpkg-deb patchelf flock; do
-	command -v "$tool" >/dev/null || { echo "$me: $tool not found (apt-get install patchelf)" >&2; exit 1; }
+	command -v "$tool" >/dev/null || { echo "$me: $tool not found" >&2; exit 1; }
 done
 mkdir -p "$cache/apt" || exit 1
 # Two test runs may start this at once; the second waits and then finds the work done.
