@@ -10,6 +10,8 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 # libgil, whose headers let libgil mark its lock-free atomics for them. bpftrace is needed only
 # by the benchmarks, which compare against it.
 [ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
+# patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.
+pkgs+=(patchelf)
 
 missing=()
 for p in "${pkgs[@]}"; do
