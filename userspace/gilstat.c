@@ -86,8 +86,8 @@ static const struct argp_option opts[] = {
 	{ "python", OPT_PYTHON, "PATH", OPTION_ARG_OPTIONAL,
 	  "Trace a CPython interpreter's own GIL; PATH names the interpreter or libpython", 0 },
 	{ "python-probes", OPT_PYTHON_PROBES, "KIND", 0,
-	  "With --python: 'libc' (default: libc's pthread_cond_* on the GIL, any build) or "
-	  "'symbols' (take_gil/drop_gil, builds that name them)", 0 },
+	  "With --python: 'libc' (default: libc's pthread_cond_* on the GIL, 3.8 and later, any "
+	  "build) or 'symbols' (the interpreter's own functions only)", 0 },
 	{ "max-keys", OPT_MAX_KEYS, "N", 0,
 	  "Size of the -L/-P/-G breakdown map; events of keys beyond it count in the totals only", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },

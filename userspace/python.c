@@ -703,7 +703,7 @@ static void use_libc(struct py_target *t, pid_t pid, const char *exe)
 	char lib[PATH_MAX], why[PATH_MAX + 64];
 	int ret;
 
-	if (!t->cond_offset || (t->view == PY_VIEW_GIL && probes_wanted == PY_PROBES_SYMBOLS) ||
+	if (!t->cond_offset || probes_wanted == PY_PROBES_SYMBOLS ||
 	    (t->view != PY_VIEW_GIL && t->view != PY_VIEW_THREADSTATE))
 		return;
 	if (pid) {

@@ -29,9 +29,10 @@ enum py_view {
 };
 
 /*
- * Which probes --python prefers where both views apply: libc's condition-variable functions
- * (two uprobe hits per uncontended GIL cycle, the default) or take_gil()/drop_gil() where the
- * build names them (three, one of them a return probe).
+ * Which probes --python uses: libc's condition-variable functions on 3.8 and later (two uprobe
+ * hits per uncontended GIL cycle, any build: the default), or the interpreter's own symbols only,
+ * take_gil()/drop_gil() where the build names them (three hits, one of them a return probe) and
+ * else the exported PyEval_SaveThread()/RestoreThread().
  */
 enum py_probes {
 	PY_PROBES_AUTO,
