@@ -370,6 +370,10 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 				snprintf(gil, sizeof(gil), "0x%llx", (unsigned long long)k->gil);
 				json_string(&j, "gil", gil);
 			}
+			if (!no_utilisation(m, o->group & (GROUP_GIL | GROUP_THREAD)))
+				json_double(&j, "utilisation_pct",
+					    pct(s->keys[i].s.hists[HIST_HOLD].total_ns,
+						m->duration_ns));
 			json_stats(&j, &s->keys[i].s, o, HIST_HOLD + 1);
 			json_object_end(&j);
 		}
