@@ -24,7 +24,7 @@ CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 INCLUDES := -Iruntime -Ibpf -Iuserspace -I$(OUTPUT)
-LIBS := -lbpf -lelf -lz -lpthread
+LIBS := -lbpf -lelf -lz -lpthread -lmicrohttpd
 
 ifeq ($(V),1)
 Q =

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 #include <linux/capability.h>
 #include <bpf/libbpf.h>
 
+#include "exporter.h"
 #include "gilstat.h"
 #include "gilstat.skel.h"
 #include "python.h"
@@ -37,16 +39,24 @@ static struct env {
 	bool python;
 	long max_keys;
 	const char *python_path;
+	const char *prometheus; /* [ADDR:]PORT */
+	const char *textfile_dir;
+	long grace_sec;
+	long max_series;
+	bool out_given;
 	FILE *out;
 	struct report_opts report;
 	char **command;
 } env = {
 	.report = { .unit_ns = 1000, .unit_name = "usecs", .sched = true },
+	.grace_sec = EXPORTER_DEFAULT_GRACE_SEC,
+	.max_series = EXPORTER_DEFAULT_MAX_SERIES,
 };
 
 static volatile sig_atomic_t exiting;
 
-const char *argp_program_version = "gilstat 0.1";
+#define GILSTAT_VERSION "0.1"
+const char *argp_program_version = "gilstat " GILSTAT_VERSION;
 const char *argp_program_bug_address = NULL;
 static const char doc[] =
 	"Show how threads wait for, hold and hand over a GIL: per-core histograms and switch "
@@ -59,13 +69,18 @@ static const char doc[] =
 	"  gilstat -C -L -- ./build/gilwork cpu  # per-core histograms, per thread\n"
 	"  gilstat -m -d 10 -p 4242           # milliseconds, stop after 10 s\n"
 	"  gilstat -j -o gil.json -- ./build/gilwork io  # JSON, into a file\n"
-	"  gilstat --python -- python3 app.py  # the GIL of a real CPython";
+	"  gilstat --python -- python3 app.py  # the GIL of a real CPython\n"
+	"  gilstat --python --prometheus 9464 -p 4242  # serve http://127.0.0.1:9464/metrics";
 static const char args_doc[] = "(-p PID | -- COMMAND [ARGS...]) [INTERVAL [COUNT]]";
 
 enum {
 	OPT_NO_SCHED = 0x100,
 	OPT_PYTHON,
 	OPT_MAX_KEYS,
+	OPT_PROMETHEUS,
+	OPT_TEXTFILE,
+	OPT_GRACE,
+	OPT_MAX_SERIES,
 };
 
 static const struct argp_option opts[] = {
@@ -84,6 +99,14 @@ static const struct argp_option opts[] = {
 	  "Trace a CPython interpreter's own GIL; PATH names the interpreter or libpython", 0 },
 	{ "max-keys", OPT_MAX_KEYS, "N", 0,
 	  "Size of the -L/-P/-G breakdown map; events of keys beyond it count in the totals only", 0 },
+	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
+	  "Serve /metrics for Prometheus on ADDR (default 127.0.0.1) until stopped", 0 },
+	{ "textfile", OPT_TEXTFILE, "DIR", 0,
+	  "Write DIR/gilstat.prom for node_exporter every INTERVAL (default 15 s) until stopped", 0 },
+	{ "grace", OPT_GRACE, "SECONDS", 0,
+	  "Keep the series of an ended process this long (default 60)", 0 },
+	{ "max-series", OPT_MAX_SERIES, "N", 0,
+	  "Fold the -G series beyond N into one labelled other (default 1000)", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
@@ -164,6 +187,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
 			exit(2);
 		}
+		env.out_given = true;
 		break;
 	case OPT_NO_SCHED:
 		env.report.sched = false;
@@ -174,6 +198,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MAX_KEYS:
 		env.max_keys = parse_long(state, "--max-keys", arg, 1, 1 << 24);
+		break;
+	case OPT_PROMETHEUS:
+		env.prometheus = arg;
+		break;
+	case OPT_TEXTFILE:
+		env.textfile_dir = arg;
+		break;
+	case OPT_GRACE:
+		env.grace_sec = parse_long(state, "--grace", arg, 0, 86400);
+		break;
+	case OPT_MAX_SERIES:
+		env.max_series = parse_long(state, "--max-series", arg, 1, 1 << 20);
 		break;
 	case 'v':
 		env.verbose = true;
@@ -350,6 +386,13 @@ static int run_without_gil(struct child *c)
 	return err ? 127 : exit_status_of(status);
 }
 
+static bool is_directory(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
 static int pidfd_open(pid_t pid)
 {
 	return syscall(SYS_pidfd_open, pid, 0);
@@ -394,6 +437,46 @@ static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd,
 	return 0;
 }
 
+/*
+ * The exporter's loop: it outlives its target, whose series stay for the grace period, and ends on
+ * a stop signal or -d. It wakes each second to drop expired series, and rewrites the textfile
+ * every interval.
+ */
+static void run_exporter(struct exporter *ex, int pidfd, __u64 end_ns, const sigset_t *wait_mask,
+			 bool *target_gone)
+{
+	__u64 period_ns = (env.interval_sec ?: EXPORTER_DEFAULT_TEXTFILE_SEC) * 1000000000ull;
+	__u64 next_write_ns = now_ns(), deadline;
+	int err;
+
+	while (!exiting && now_ns() < end_ns) {
+		if (env.textfile_dir && now_ns() >= next_write_ns) {
+			err = exporter__write_textfile(ex, env.textfile_dir);
+			if (err)
+				fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n",
+					env.textfile_dir, strerror(-err));
+			next_write_ns += period_ns;
+		}
+		deadline = now_ns() + 1000000000ull;
+		if (env.textfile_dir && next_write_ns < deadline)
+			deadline = next_write_ns;
+		if (end_ns < deadline)
+			deadline = end_ns;
+		/* Once the target has ended its pidfd stays readable: it is no longer polled. */
+		if (wait_until(*target_gone ? -1 : pidfd, deadline, wait_mask) && !*target_gone) {
+			*target_gone = true;
+			exporter__target_ended(ex, env.pid);
+		}
+		exporter__expire(ex);
+	}
+	if (env.textfile_dir) {
+		err = exporter__write_textfile(ex, env.textfile_dir);
+		if (err)
+			fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n", env.textfile_dir,
+				strerror(-err));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct argp argp = {
@@ -411,6 +494,9 @@ int main(int argc, char **argv)
 	struct sigaction stop_action = { .sa_handler = sig_handler };
 	sigset_t stop_signals, wait_mask;
 	struct gilstat_bpf *skel = NULL;
+	struct exporter *ex = NULL;
+	int listen_fd = -1;
+	char python_version[16] = "";
 	__u64 start_ns, last_ns, end_ns = UINT64_MAX;
 	int err, pidfd = -1, nr_cpus, cpu_fd, key_fd, dashdash, exit_code = 0;
 	long reports_left;
@@ -443,6 +529,20 @@ int main(int argc, char **argv)
 				"(see gilstat --help)\n");
 		return 2;
 	}
+	if (env.textfile_dir && (access(env.textfile_dir, W_OK | X_OK) ||
+				 !is_directory(env.textfile_dir))) {
+		fprintf(stderr, "gilstat: --textfile %s: not a writable directory\n",
+			env.textfile_dir);
+		return 2;
+	}
+	/* Before anything is loaded: a port in use is a usage error, told at once. */
+	if (env.prometheus && exporter_listen(env.prometheus, &listen_fd, err_msg, sizeof(err_msg))) {
+		fprintf(stderr, "gilstat: %s\n", err_msg);
+		return 2;
+	}
+	/* The exporter's per-GIL series are labelled with their process too. */
+	if ((env.prometheus || env.textfile_dir) && (env.report.group & GROUP_GIL))
+		env.report.group |= GROUP_PROCESS;
 
 	/*
 	 * The stop signals are caught from the start, so that one sent while the BPF object loads
@@ -479,6 +579,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		snprintf(probe_path, sizeof(probe_path), "%s", py.path);
+		if (py.major)
+			snprintf(python_version, sizeof(python_version), "%d.%d", py.major,
+				 py.minor);
 		meta.note = py.blind_spot[0] ? py.blind_spot : NULL;
 		meta.view = python_view_name(py.view);
 	} else if (env.pid) {
@@ -631,6 +734,40 @@ int main(int argc, char **argv)
 	meta.comm = comm;
 	meta.probe_path = probe_path;
 	last_ns = start_ns;
+	if (env.prometheus || env.textfile_dir) {
+		struct exporter_opts eo = {
+			.cpu_fd = cpu_fd,
+			.key_fd = key_fd,
+			.nr_cpus = nr_cpus,
+			.unit_ns = env.report.unit_ns,
+			.grace_ns = env.grace_sec * 1000000000ull,
+			.max_series = env.max_series,
+			.verbose = env.verbose,
+			.version = GILSTAT_VERSION,
+		};
+
+		ex = exporter__new(&eo);
+		err = ex ? exporter__add_target(ex, env.pid, comm, python_version) : -ENOMEM;
+		if (!err && listen_fd >= 0) {
+			err = exporter__serve(ex, listen_fd, err_msg, sizeof(err_msg));
+			listen_fd = -1;
+			if (err)
+				fprintf(stderr, "gilstat: %s\n", err_msg);
+			else
+				fprintf(stderr, "Serving http://%s/metrics\n", env.prometheus);
+		}
+		if (err)
+			goto cleanup;
+		run_exporter(ex, pidfd, end_ns, &wait_mask, &target_gone);
+		/* A report only when one was asked for: a service's log is no place for it. */
+		if (env.out_given || env.report.json) {
+			meta.final = true;
+			meta.duration_ns = now_ns() - start_ns;
+			meta.forks = skel->bss->target_forks;
+			err = report(&prev, &cur, cpu_fd, key_fd, &meta);
+		}
+		goto cleanup;
+	}
 	for (;;) {
 		__u64 deadline = end_ns;
 
@@ -661,6 +798,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gilstat: PID %d exited\n", env.pid);
 
 cleanup:
+	/* The server reads the maps: it stops first. */
+	exporter__free(ex);
+	if (listen_fd >= 0)
+		close(listen_fd);
 	for (int i = 0; i < links.nr; i++)
 		bpf_link__destroy(links.link[i]);
 	gilstat_bpf__destroy(skel);
