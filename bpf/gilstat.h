@@ -32,7 +32,7 @@
  */
 #define GIL_HISTS(X)                                                                               \
 	X(HIST_WAIT, 1, "wait_ns", "gil_wait_seconds", "GIL wait (asking -> holding)")              \
-	X(HIST_HOLD, 1, "hold_ns", "gil_hold_seconds", "GIL hold (holding -> releasing)")           \
+	X(HIST_HOLD, 1, "hold_ns", "gil_hold_seconds", "GIL hold (holding -> releasing)")          \
 	X(HIST_HANDOFF, 1, "handoff_ns", "gil_handoff_seconds",                                    \
 	  "Handoff (release -> a waiting thread holds it)")                                        \
 	X(HIST_SCHED_DELAY, 0, "sched_delay_ns", "gil_sched_delay_seconds",                        \
@@ -54,26 +54,26 @@ struct hist {
 
 /*
  * Every counter, once: X(field, unit, keyed, prom, help), in the order of struct gil_counters.
- * unit is GIL_EVENTS or GIL_NS; keyed counters are counted in the -L/-P/-G breakdown too, the others
- * in the per-CPU totals only; prom is the Prometheus name after "gilstat_" and before "_total" (in
- * seconds for GIL_NS), NULL for a counter that is not exported. The BPF side only declares the
- * struct from it; the report, JSON and Prometheus printers walk it.
+ * unit is GIL_EVENTS or GIL_NS; keyed counters are counted in the -L/-P/-G breakdown too, the
+ * others in the per-CPU totals only; prom is the Prometheus name after "gilstat_" and before
+ * "_total" (in seconds for GIL_NS), NULL for a counter that is not exported. The BPF side only
+ * declares the struct from it; the report, JSON and Prometheus printers walk it.
  */
 #define GIL_COUNTERS(X)                                                                            \
 	X(acquisitions, GIL_EVENTS, 1, "gil_acquisitions", "Acquisitions of the GIL")              \
-	X(switches, GIL_EVENTS, 1, "gil_switches", "Changes of the GIL's holder")                   \
+	X(switches, GIL_EVENTS, 1, "gil_switches", "Changes of the GIL's holder")                  \
 	X(forced_switches, GIL_EVENTS, 1, "gil_forced_switches",                                   \
 	  "Switches whose previous release honoured a drop request")                               \
 	X(drop_requests, GIL_EVENTS, 1, "gil_drop_requests",                                       \
-	  "Times a waiter asked the holder to drop the GIL")                                        \
+	  "Times a waiter asked the holder to drop the GIL")                                       \
 	X(releases, GIL_EVENTS, 1, "gil_releases", "Releases of the GIL")                          \
 	X(voluntary_releases, GIL_EVENTS, 1, "gil_voluntary_releases",                             \
-	  "Releases no drop request asked for (blocking calls, C work, thread end)")                \
+	  "Releases no drop request asked for (blocking calls, C work, thread end)")               \
 	X(migrations_in, GIL_EVENTS, 0, "gil_migrations",                                          \
-	  "Acquisitions on a CPU other than the one of the GIL's previous release")                 \
+	  "Acquisitions on a CPU other than the one of the GIL's previous release")                \
 	X(migrations_out, GIL_EVENTS, 0, NULL, "Migrations counted on the CPU the GIL left")       \
 	X(waiter_switches, GIL_EVENTS, 0, "gil_waiter_context_switches",                           \
-	  "Times a thread waiting for the GIL was switched out")                                    \
+	  "Times a thread waiting for the GIL was switched out")                                   \
 	X(contended_ns, GIL_NS, 1, "gil_contended_seconds",                                        \
 	  "Time during which at least one thread waited for the GIL")                              \
 	/* Events that could not be counted in full: a missing start time, a full map. */          \

@@ -19,7 +19,7 @@
 #include "report.h"
 
 #define CONTAINER_ID_LEN 64
-/* Scrapers beyond these wait for the kernel's backlog; a silent one is dropped after the timeout. */
+/* Scrapers beyond these wait in the kernel's backlog; a silent one is dropped at the timeout. */
 #define HTTP_MAX_CONNECTIONS 512
 #define HTTP_TIMEOUT_SEC     10
 #define TEXTFILE_NAME	     "gilstat.prom"
@@ -247,7 +247,8 @@ size_t exporter__expire(struct exporter *ex)
 				continue;
 			bpf_map_delete_elem(ex->o.key_fd, &snap.keys[k].key);
 			for (size_t j = 0; j < ex->nr_keys; j++) {
-				if (memcmp(&ex->keys[j].key, &snap.keys[k].key, sizeof(struct gil_key)))
+				if (memcmp(&ex->keys[j].key, &snap.keys[k].key,
+					   sizeof(struct gil_key)))
 					continue;
 				if (ex->keys[j].folded)
 					stats_add(&ex->folded_retired, &snap.keys[k].s);

@@ -102,7 +102,7 @@ static const struct argp_option opts[] = {
 	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
 	  "Serve /metrics for Prometheus on ADDR (default 127.0.0.1) until stopped", 0 },
 	{ "textfile", OPT_TEXTFILE, "DIR", 0,
-	  "Write DIR/gilstat.prom for node_exporter every INTERVAL (default 15 s) until stopped", 0 },
+	  "Write DIR/gilstat.prom for node_exporter every INTERVAL (default 15 s)", 0 },
 	{ "grace", OPT_GRACE, "SECONDS", 0,
 	  "Keep the series of an ended process this long (default 60)", 0 },
 	{ "max-series", OPT_MAX_SERIES, "N", 0,
@@ -472,8 +472,8 @@ static void run_exporter(struct exporter *ex, int pidfd, __u64 end_ns, const sig
 	if (env.textfile_dir) {
 		err = exporter__write_textfile(ex, env.textfile_dir);
 		if (err)
-			fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n", env.textfile_dir,
-				strerror(-err));
+			fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n",
+				env.textfile_dir, strerror(-err));
 	}
 }
 
@@ -536,7 +536,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* Before anything is loaded: a port in use is a usage error, told at once. */
-	if (env.prometheus && exporter_listen(env.prometheus, &listen_fd, err_msg, sizeof(err_msg))) {
+	if (env.prometheus &&
+	    exporter_listen(env.prometheus, &listen_fd, err_msg, sizeof(err_msg))) {
 		fprintf(stderr, "gilstat: %s\n", err_msg);
 		return 2;
 	}

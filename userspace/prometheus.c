@@ -33,14 +33,16 @@ static const struct hist_def hist_defs[NR_HISTS] = { GIL_HISTS(HIST_DEF) };
 
 enum prom_format prom_negotiate(const char *accept)
 {
-	return accept && strstr(accept, "application/openmetrics-text") ? PROM_OPENMETRICS :
-									   PROM_TEXT;
+	if (accept && strstr(accept, "application/openmetrics-text"))
+		return PROM_OPENMETRICS;
+	return PROM_TEXT;
 }
 
 const char *prom_content_type(enum prom_format fmt)
 {
-	return fmt == PROM_OPENMETRICS ? "application/openmetrics-text; version=1.0.0; charset=utf-8" :
-					 "text/plain; version=0.0.4; charset=utf-8";
+	if (fmt == PROM_OPENMETRICS)
+		return "application/openmetrics-text; version=1.0.0; charset=utf-8";
+	return "text/plain; version=0.0.4; charset=utf-8";
 }
 
 bool prom_label_append(char *labels, size_t size, const char *name, const char *value)
@@ -52,7 +54,10 @@ bool prom_label_append(char *labels, size_t size, const char *name, const char *
 		goto full;
 	len += n;
 	for (const char *v = value; *v; v++) {
-		const char *esc = *v == '\\' ? "\\\\" : *v == '"' ? "\\\"" : *v == '\n' ? "\\n" : NULL;
+		const char *esc = *v == '\\' ? "\\\\" :
+				  *v == '"'  ? "\\\"" :
+				  *v == '\n' ? "\\n" :
+					       NULL;
 		size_t need = esc ? 2 : 1;
 
 		if (len + need + 2 > size)
@@ -170,7 +175,8 @@ static void write_hist(FILE *f, const char *prom, const char *labels, const stru
 	snprintf(name, sizeof(name), "%s_bucket", prom);
 	for (int i = 0; i < MAX_SLOTS - 1; i++) {
 		cumulative += h->slots[i];
-		snprintf(le, sizeof(le), "le=\"%.12g\"", (double)(2ull << i) * unit_ns / NS_PER_SEC);
+		snprintf(le, sizeof(le), "le=\"%.12g\"",
+			 (double)(2ull << i) * unit_ns / NS_PER_SEC);
 		write_name(f, name, labels, le);
 		fprintf(f, "%llu\n", (unsigned long long)cumulative);
 	}
@@ -198,7 +204,7 @@ void prom_write(FILE *f, const struct prom_scrape *s, enum prom_format fmt)
 	write_name(f, "targets", "", "");
 	fprintf(f, "%u\n", s->nr_targets);
 	write_header(f, fmt, "series_folded", PROM_COUNTER, false,
-		     "Breakdown entries folded by the cap on series into the one whose pid is other");
+		     "Breakdown entries folded by the cap on series into the one of pid other");
 	write_name(f, "series_folded_total", "", "");
 	fprintf(f, "%llu\n", (unsigned long long)s->folded_series);
 
