@@ -16,7 +16,7 @@
 #include <microhttpd.h>
 
 #include "exporter.h"
-#include "report.h"
+#include "snapshot.h"
 
 #define CONTAINER_ID_LEN 64
 /* Scrapers beyond these wait in the kernel's backlog; a silent one is dropped at the timeout. */
