@@ -316,17 +316,20 @@ else
 	skip "pyenv shim" "no $shims/python3 or no pyenv 3.9"
 fi
 
-# A free-threaded build runs without its GIL by default: one line, the program runs.
+# A free-threaded build runs without its GIL by default: one line, the program runs. With
+# PYTHON_GIL=1 it has a GIL, which is traced. No free-threaded build can be had here: a real one
+# when pyenv has it, else tests/helpers/fake_python_ft.c, a stripped 3.14t as far as its ELF and
+# _Py_DebugOffsets go.
 pyt=$(ls -d "$PYENV_VERSIONS"/3.1[3-9]*t/bin/python3.1[3-9]t 2>/dev/null | tail -1)
-if [ -n "$pyt" ]; then
-	$GILSTAT --python -- "$pyt" $PROGS/io_work.py 0.1 >"$tmp/ft.out" 2>"$tmp/ft.err"
-	check "free-threaded $pyt: exits 0" [ $? -eq 0 ]
-	check "free-threaded $pyt: says there is no GIL to measure" \
-		grep -q "runs CPython without a GIL (free-threaded build): no GIL to measure" \
-		"$tmp/ft.out"
-else
-	skip "free-threaded CPython" "no pyenv build 3.13t or later in $PYENV_VERSIONS"
-fi
+[ -n "$pyt" ] || pyt=$OUTPUT/tests/fake_python_ft
+$GILSTAT --python -- "$pyt" $PROGS/io_work.py 0.1 >"$tmp/ft.out" 2>"$tmp/ft.err"
+check "free-threaded $pyt: exits 0" [ $? -eq 0 ]
+check "free-threaded $pyt: says there is no GIL to measure" \
+	grep -q "this interpreter runs without a GIL (free-threaded build)" "$tmp/ft.out"
+PYTHON_GIL=1 $GILSTAT --python -j -o "$tmp/ftg.json" -- "$pyt" $PROGS/io_work.py 0.1 \
+	>/dev/null 2>"$tmp/ftg.err"
+check "free-threaded $pyt, PYTHON_GIL=1: traced, exits 0" \
+	[ $? -eq 0 -a -s "$tmp/ftg.json" ]
 
 if [ -x "$DEBIAN_PYTHON" ]; then
 	# The stripped build's own symbols, in text: the note line says what they cannot show,

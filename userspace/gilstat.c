@@ -50,7 +50,7 @@ static struct env {
 	struct report_opts report;
 	char **command;
 } env = {
-	.report = { .unit_ns = 1000, .unit_name = "usecs", .sched = true },
+	.report = {.unit_ns = 1000, .unit_name = "usecs", .sched = true},
 	.grace_sec = EXPORTER_DEFAULT_GRACE_SEC,
 	.max_series = EXPORTER_DEFAULT_MAX_SERIES,
 };
@@ -87,34 +87,36 @@ enum {
 };
 
 static const struct argp_option opts[] = {
-	{ "pid", 'p', "PID", 0, "Trace this process", 0 },
-	{ "per-cpu", 'C', NULL, 0, "Also print wait and hold histograms per CPU", 0 },
-	{ "threads", 'L', NULL, 0, "One section per thread", 0 },
-	{ "processes", 'P', NULL, 0, "One section per process", 0 },
-	{ "gils", 'G', NULL, 0, "One section per GIL (per-interpreter GILs)", 0 },
-	{ "milliseconds", 'm', NULL, 0, "Histograms in milliseconds (default: microseconds)", 0 },
-	{ "timestamp", 'T', NULL, 0, "Print a timestamp with each report", 0 },
-	{ "duration", 'd', "SECONDS", 0, "Stop after this many seconds", 0 },
-	{ "json", 'j', NULL, 0, "Print reports as JSON, one object per line", 0 },
-	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of standard output", 0 },
-	{ "no-sched", OPT_NO_SCHED, NULL, 0, "Do not trace the scheduler (no sched delay)", 0 },
-	{ "python", OPT_PYTHON, "PATH", OPTION_ARG_OPTIONAL,
-	  "Trace a CPython interpreter's own GIL; PATH names the interpreter or libpython", 0 },
-	{ "python-probes", OPT_PYTHON_PROBES, "KIND", 0,
-	  "With --python: 'libc' (default: libc's pthread_cond_* on the GIL, 3.8 and later, any "
-	  "build) or 'symbols' (the interpreter's own functions only)", 0 },
-	{ "max-keys", OPT_MAX_KEYS, "N", 0,
-	  "Size of the -L/-P/-G breakdown map; events of keys beyond it count in the totals only", 0 },
-	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
-	  "Serve /metrics for Prometheus on ADDR (default 127.0.0.1) until stopped", 0 },
-	{ "textfile", OPT_TEXTFILE, "DIR", 0,
-	  "Write DIR/gilstat.prom for node_exporter every INTERVAL (default 15 s)", 0 },
-	{ "grace", OPT_GRACE, "SECONDS", 0,
-	  "Keep the series of an ended process this long (default 60)", 0 },
-	{ "max-series", OPT_MAX_SERIES, "N", 0,
-	  "Fold the -G series beyond N into one labelled other (default 1000)", 0 },
-	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
-	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
+	{"pid", 'p', "PID", 0, "Trace this process", 0},
+	{"per-cpu", 'C', NULL, 0, "Also print wait and hold histograms per CPU", 0},
+	{"threads", 'L', NULL, 0, "One section per thread", 0},
+	{"processes", 'P', NULL, 0, "One section per process", 0},
+	{"gils", 'G', NULL, 0, "One section per GIL (per-interpreter GILs)", 0},
+	{"milliseconds", 'm', NULL, 0, "Histograms in milliseconds (default: microseconds)", 0},
+	{"timestamp", 'T', NULL, 0, "Print a timestamp with each report", 0},
+	{"duration", 'd', "SECONDS", 0, "Stop after this many seconds", 0},
+	{"json", 'j', NULL, 0, "Print reports as JSON, one object per line", 0},
+	{"output", 'o', "FILE", 0, "Write reports to FILE instead of standard output", 0},
+	{"no-sched", OPT_NO_SCHED, NULL, 0, "Do not trace the scheduler (no sched delay)", 0},
+	{"python", OPT_PYTHON, "PATH", OPTION_ARG_OPTIONAL,
+	 "Trace a CPython interpreter's own GIL; PATH names the interpreter or libpython", 0},
+	{"python-probes", OPT_PYTHON_PROBES, "KIND", 0,
+	 "With --python: 'libc' (default: libc's pthread_cond_* on the GIL, 3.8 and later, any "
+	 "build) or 'symbols' (the interpreter's own functions only)",
+	 0},
+	{"max-keys", OPT_MAX_KEYS, "N", 0,
+	 "Size of the -L/-P/-G breakdown map; events of keys beyond it count in the totals only",
+	 0},
+	{"prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
+	 "Serve /metrics for Prometheus on ADDR (default 127.0.0.1) until stopped", 0},
+	{"textfile", OPT_TEXTFILE, "DIR", 0,
+	 "Write DIR/gilstat.prom for node_exporter every INTERVAL (default 15 s)", 0},
+	{"grace", OPT_GRACE, "SECONDS", 0,
+	 "Keep the series of an ended process this long (default 60)", 0},
+	{"max-series", OPT_MAX_SERIES, "N", 0,
+	 "Fold the -G series beyond N into one labelled other (default 1000)", 0},
+	{"verbose", 'v', NULL, 0, "Print libbpf debug output", 0},
+	{NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0},
 	{},
 };
 
@@ -275,7 +277,7 @@ static __u64 now_ns(void)
  */
 static int check_privileges(void)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2] = {};
 
 	if (syscall(SYS_capget, &hdr, data)) {
@@ -332,9 +334,9 @@ struct links {
 
 static int attach_libgil(struct gilstat_bpf *skel, pid_t pid, const char *path, struct links *l)
 {
-	struct bpf_program *progs[] = { skel->progs.gil_acquire, skel->progs.gil_release,
-					skel->progs.gil_wait_start };
-	const char *names[] = { "acquire", "release", "wait__start" };
+	struct bpf_program *progs[] = {skel->progs.gil_acquire, skel->progs.gil_release,
+				       skel->progs.gil_wait_start};
+	const char *names[] = {"acquire", "release", "wait__start"};
 	int err;
 
 	for (int i = 0; i < 3; i++) {
@@ -347,7 +349,8 @@ static int attach_libgil(struct gilstat_bpf *skel, pid_t pid, const char *path, 
 }
 
 static int attach_uprobes(struct bpf_program *prog, pid_t pid, const char *path,
-			  const struct py_probe *sites, int nr_sites, bool retprobe, struct links *l)
+			  const struct py_probe *sites, int nr_sites, bool retprobe,
+			  struct links *l)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
 
@@ -374,10 +377,10 @@ static int attach_python_conds(struct gilstat_bpf *skel, pid_t pid, const struct
 			       bool running, struct links *l)
 {
 	const struct py_libc *c = &t->libc;
-	struct py_probe signal = { "pthread_cond_signal", c->cond_signal },
-			init = { "pthread_cond_init", c->cond_init },
-			waits[2] = { { "pthread_cond_timedwait", c->cond_timedwait },
-				     { "pthread_cond_clockwait", c->cond_clockwait } };
+	struct py_probe signal = {"pthread_cond_signal", c->cond_signal},
+			init = {"pthread_cond_init", c->cond_init},
+			waits[2] = {{"pthread_cond_timedwait", c->cond_timedwait},
+				    {"pthread_cond_clockwait", c->cond_clockwait}};
 	int nr_waits = c->cond_clockwait ? 2 : 1, err;
 	__u64 gils[MAX_GILS_SEEN];
 	char why[PATH_MAX + 128];
@@ -392,8 +395,8 @@ static int attach_python_conds(struct gilstat_bpf *skel, pid_t pid, const struct
 		}
 	}
 	for (int i = 0; i < nr_gils; i++) {
-		struct py_cond_key key = { .tgid = pid, .addr = gils[i] + t->cond_offset };
-		struct py_cond val = { .gil = gils[i], .role = PY_COND_GIL };
+		struct py_cond_key key = {.tgid = pid, .addr = gils[i] + t->cond_offset};
+		struct py_cond val = {.gil = gils[i], .role = PY_COND_GIL};
 		int fd = bpf_map__fd(skel->maps.py_conds);
 
 		err = bpf_map_update_elem(fd, &key, &val, BPF_ANY);
@@ -444,7 +447,8 @@ static int run_without_gil(struct child *c)
 {
 	int err = child_start(c), status;
 
-	printf("PID %d runs CPython without a GIL (free-threaded build): no GIL to measure\n",
+	printf("PID %d: this interpreter runs without a GIL (free-threaded build): nothing to "
+	       "measure\n",
 	       c->pid);
 	fflush(stdout);
 	if (waitpid(c->pid, &status, 0) != c->pid)
@@ -471,7 +475,7 @@ static int pidfd_open(pid_t pid)
  */
 static bool wait_until(int pidfd, __u64 deadline_ns, const sigset_t *wait_mask)
 {
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
 	__u64 now = now_ns();
 	struct timespec timeout = {}, *tp = &timeout;
 
@@ -585,8 +589,8 @@ static int resolve_target(struct traced *t, struct report_meta *meta)
 
 	if (env.python) {
 		err = env.pid ? python_target_from_pid(env.pid, env.python_path, &t->py, err_msg,
-						       sizeof(err_msg)) :
-				python_target_from_command(env.command, env.python_path, &t->py,
+						       sizeof(err_msg))
+			      : python_target_from_command(env.command, env.python_path, &t->py,
 							   err_msg, sizeof(err_msg));
 		if (err) {
 			fprintf(stderr, "gilstat: %s\n", err_msg);
@@ -618,8 +622,8 @@ static int resolve_target(struct traced *t, struct report_meta *meta)
 		err = resolve_command(env.command[0], exe, sizeof(exe));
 		if (err) {
 			fprintf(stderr, "gilstat: %s: %s\n", env.command[0],
-				err == -EACCES ? "permission denied (not executable)" :
-						 "command not found");
+				err == -EACCES ? "permission denied (not executable)"
+					       : "command not found");
 			/* What a shell returns for each. */
 			return err == -EACCES ? 126 : 127;
 		}
@@ -630,7 +634,8 @@ static int resolve_target(struct traced *t, struct report_meta *meta)
 		}
 	}
 	if (env.python && t->py.view == PY_VIEW_NOGIL && env.pid) {
-		printf("PID %d runs CPython without a GIL (free-threaded build): no GIL to measure\n",
+		printf("PID %d: this interpreter runs without a GIL (free-threaded build): nothing "
+		       "to measure\n",
 		       env.pid);
 		return 0;
 	}
@@ -670,8 +675,9 @@ static int attach(struct tracer *tr, const struct traced *t, struct snapshot *fi
 	tr->skel->rodata->targ_args_in_regs = !env.python && elf_gil_args_in_regs(t->probe_path);
 	if (env.verbose && !env.python)
 		fprintf(stderr, "gilstat: probe arguments read %s\n",
-			tr->skel->rodata->targ_args_in_regs ? "from the call registers" :
-							  "through bpf_usdt_arg() (as the notes place them)");
+			tr->skel->rodata->targ_args_in_regs
+				? "from the call registers"
+				: "through bpf_usdt_arg() (as the notes place them)");
 	if (!env.report.sched) {
 		bpf_program__set_autoload(tr->skel->progs.gil_sched_wakeup, false);
 		bpf_program__set_autoload(tr->skel->progs.gil_sched_switch, false);
@@ -717,20 +723,21 @@ static int attach(struct tracer *tr, const struct traced *t, struct snapshot *fi
 	err = snapshot_read(first, tr->cpu_fd, tr->key_fd, tr->nr_cpus);
 	if (err)
 		return err;
-	err = env.python ? attach_python(tr->skel, env.pid, &t->py, !t->child.pid, &tr->links) :
-			   attach_libgil(tr->skel, env.pid, t->probe_path, &tr->links);
+	err = env.python ? attach_python(tr->skel, env.pid, &t->py, !t->child.pid, &tr->links)
+			 : attach_libgil(tr->skel, env.pid, t->probe_path, &tr->links);
 	if (err)
 		return err;
 	if (env.report.sched) {
-		struct bpf_program *progs[] = { tr->skel->progs.gil_sched_wakeup,
-						 tr->skel->progs.gil_sched_switch };
+		struct bpf_program *progs[] = {tr->skel->progs.gil_sched_wakeup,
+					       tr->skel->progs.gil_sched_switch};
 
 		for (int i = 0; i < 2; i++) {
 			tr->links.link[tr->links.nr] = bpf_program__attach(progs[i]);
 			if (!tr->links.link[tr->links.nr]) {
 				err = -errno;
-				fprintf(stderr, "gilstat: cannot attach to the scheduler "
-						"tracepoints: %s\n",
+				fprintf(stderr,
+					"gilstat: cannot attach to the scheduler "
+					"tracepoints: %s\n",
 					strerror(-err));
 				return err;
 			}
@@ -837,12 +844,12 @@ int main(int argc, char **argv)
 		.args_doc = args_doc,
 		.doc = doc,
 	};
-	static struct traced traced = { .child = { .pid = 0, .go_fd = -1, .error_fd = -1 } };
+	static struct traced traced = {.child = {.pid = 0, .go_fd = -1, .error_fd = -1}};
 	struct tracer tracer = {};
 	struct snapshot prev = {}, cur = {};
 	struct report_meta meta = {};
 	char err_msg[PATH_MAX + 128], comm[64];
-	struct sigaction stop_action = { .sa_handler = sig_handler };
+	struct sigaction stop_action = {.sa_handler = sig_handler};
 	sigset_t stop_signals, wait_mask;
 	struct exporter *ex = NULL;
 	int listen_fd = -1;
@@ -877,8 +884,8 @@ int main(int argc, char **argv)
 				"(see gilstat --help)\n");
 		return 2;
 	}
-	if (env.textfile_dir && (access(env.textfile_dir, W_OK | X_OK) ||
-				 !is_directory(env.textfile_dir))) {
+	if (env.textfile_dir &&
+	    (access(env.textfile_dir, W_OK | X_OK) || !is_directory(env.textfile_dir))) {
 		fprintf(stderr, "gilstat: --textfile %s: not a writable directory\n",
 			env.textfile_dir);
 		return 2;
@@ -989,7 +996,8 @@ cleanup:
 	if (traced.child.pid) {
 		int status;
 
-		/* A child that never started, or that outlives the trace (-d, a signal), ends now. */
+		/* A child that never started, or that outlives the trace (-d, a signal), ends now.
+		 */
 		if (traced.child.go_fd >= 0)
 			close(traced.child.go_fd);
 		else if (!target_gone)

@@ -40,6 +40,14 @@
 /* _PyRuntime is a few hundred kilobytes (3.12: 450 KB); never read more than this of it. */
 #define MAX_RUNTIME_BYTES (16u << 20)
 
+static __u64 get_u64(const unsigned char *p)
+{
+	__u64 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 struct elf_file {
 	int fd;
 	Elf *elf;
@@ -98,10 +106,10 @@ static Elf_Scn *find_section(Elf *elf, Elf64_Word type, GElf_Shdr *shdr)
 
 int pygil_libc_open(const char *path, struct py_libc *libc, char *err, size_t err_len)
 {
-	static const char *const names[] = { "pthread_cond_init", "pthread_cond_signal",
-					     "pthread_cond_timedwait", "pthread_cond_clockwait" };
-	__u64 *slots[] = { &libc->cond_init, &libc->cond_signal, &libc->cond_timedwait,
-			   &libc->cond_clockwait };
+	static const char *const names[] = {"pthread_cond_init", "pthread_cond_signal",
+					    "pthread_cond_timedwait", "pthread_cond_clockwait"};
+	__u64 *slots[] = {&libc->cond_init, &libc->cond_signal, &libc->cond_timedwait,
+			  &libc->cond_clockwait};
 	Elf_Data *syms, *versyms = NULL;
 	GElf_Shdr shdr, vshdr;
 	struct elf_file f;
@@ -195,7 +203,7 @@ int pygil_libc_of_pid(pid_t pid, struct py_libc *libc, char *err, size_t err_len
 
 int pygil_runtime_symbol(const char *path, __u64 *vaddr, __u64 *size)
 {
-	static const Elf64_Word types[] = { SHT_DYNSYM, SHT_SYMTAB };
+	static const Elf64_Word types[] = {SHT_DYNSYM, SHT_SYMTAB};
 	struct elf_file f;
 	int ret = -ENOENT;
 
@@ -222,6 +230,32 @@ int pygil_runtime_symbol(const char *path, __u64 *vaddr, __u64 *size)
 				break;
 			}
 		}
+	}
+	elf_file_close(&f);
+	return ret;
+}
+
+/* _Py_DebugOffsets: char cookie[8]; uint64_t version; uint64_t free_threaded; ... */
+#define DEBUG_COOKIE	   "xdebugpy"
+#define DEBUG_COOKIE_LEN   8
+#define DEBUG_OFFSETS_HEAD 24
+
+int pygil_debug_offsets(const char *path, __u64 *version_hex, bool *free_threaded)
+{
+	unsigned char head[DEBUG_OFFSETS_HEAD];
+	__u64 vaddr, size, offset;
+	struct elf_file f;
+	int ret = -ENOENT;
+
+	if (pygil_runtime_symbol(path, &vaddr, &size) || size < sizeof(head) ||
+	    elf_file_open(&f, path))
+		return -ENOENT;
+	offset = vaddr_to_offset(f.elf, vaddr);
+	if (offset && pread(f.fd, head, sizeof(head), offset) == (ssize_t)sizeof(head) &&
+	    !memcmp(head, DEBUG_COOKIE, DEBUG_COOKIE_LEN)) {
+		*version_hex = get_u64(head + DEBUG_COOKIE_LEN);
+		*free_threaded = get_u64(head + DEBUG_COOKIE_LEN + 8) != 0;
+		ret = 0;
 	}
 	elf_file_close(&f);
 	return ret;
@@ -275,14 +309,6 @@ static int load_bias(pid_t pid, const char *path, __u64 *bias)
 	}
 	fclose(maps);
 	return ret;
-}
-
-static __u64 get_u64(const unsigned char *p)
-{
-	__u64 v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
 }
 
 static __u32 get_u32(const unsigned char *p)

@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -41,6 +42,13 @@ int pygil_libc_of_pid(pid_t pid, struct py_libc *libc, char *err, size_t err_len
 
 /* _PyRuntime's address and size in the ELF file at path, from .dynsym or .symtab. 0 or -ENOENT. */
 int pygil_runtime_symbol(const char *path, __u64 *vaddr, __u64 *size);
+
+/*
+ * _Py_DebugOffsets, at the start of _PyRuntime from 3.13 on, as the file at path initialises it:
+ * the cookie "xdebugpy", PY_VERSION_HEX and whether the build is free-threaded. Out-of-process
+ * debuggers read the same bytes. 0, or -ENOENT when the file has none.
+ */
+int pygil_debug_offsets(const char *path, __u64 *version_hex, bool *free_threaded);
 
 /*
  * The GILs of a running process that live in its _PyRuntime (the main interpreter's), found by

@@ -529,7 +529,8 @@ static void read_version(const struct py_elf *pe, struct py_target *t)
 static int fill_target(const struct py_elf *pe, const char *path, const char *name,
 		       struct py_target *t, char *err, size_t err_len)
 {
-	__u64 runtime_vaddr, runtime_size;
+	__u64 runtime_vaddr, runtime_size, version_hex;
+	bool free_threaded;
 
 	memset(t, 0, sizeof(*t));
 	snprintf(t->path, sizeof(t->path), "%s", path);
@@ -539,6 +540,12 @@ static int fill_target(const struct py_elf *pe, const char *path, const char *na
 	read_version(pe, t);
 	if (has_role(pe, SYM_FREE_THREADED))
 		t->free_threaded = true;
+	/* 3.13 and later say both in _PyRuntime, which even a stripped build exports */
+	if (!pygil_debug_offsets(path, &version_hex, &free_threaded)) {
+		t->major = (version_hex >> 24) & 0xff;
+		t->minor = (version_hex >> 16) & 0xff;
+		t->free_threaded |= free_threaded;
+	}
 	if (t->major && (t->major < 3 || (t->major == 3 && t->minor < 2))) {
 		snprintf(err, err_len, "%s is CPython %d.%d: gilstat needs the GIL of 3.2 or later",
 			 name, t->major, t->minor);
