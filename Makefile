@@ -25,6 +25,8 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 INCLUDES := -Iruntime -Ibpf -Iuserspace -I$(OUTPUT)
 LIBS := -lbpf -lelf -lz -lpthread
+# debug files of stripped CPythons (userspace/debuginfo.c): dwelf, debuginfod, MiniDebugInfo's xz
+LIBS += -ldw -ldebuginfod -llzma
 
 ifeq ($(V),1)
 Q =

@@ -5,7 +5,8 @@
 set -eu
 
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
-      systemtap-sdt-dev pkg-config binutils python3 valgrind)
+      systemtap-sdt-dev pkg-config binutils python3 valgrind libdw-dev libdebuginfod-dev
+      liblzma-dev)
 # python3 reads the JSON reports in the integration tests; valgrind runs drd and helgrind on
 # libgil, whose headers let libgil mark its lock-free atomics for them. bpftrace is needed only
 # by the benchmarks, which compare against it.
