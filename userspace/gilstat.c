@@ -21,6 +21,7 @@
 
 #include "gilstat.h"
 #include "gilstat.skel.h"
+#include "debuginfo.h"
 #include "python.h"
 #include "report.h"
 #include "target.h"
@@ -35,6 +36,7 @@ static struct env {
 	double duration_sec;
 	bool verbose;
 	bool python;
+	bool no_debuginfod;
 	long max_keys;
 	const char *python_path;
 	FILE *out;
@@ -66,6 +68,7 @@ enum {
 	OPT_NO_SCHED = 0x100,
 	OPT_PYTHON,
 	OPT_MAX_KEYS,
+	OPT_NO_DEBUGINFOD,
 };
 
 static const struct argp_option opts[] = {
@@ -82,6 +85,8 @@ static const struct argp_option opts[] = {
 	{ "no-sched", OPT_NO_SCHED, NULL, 0, "Do not trace the scheduler (no sched delay)", 0 },
 	{ "python", OPT_PYTHON, "PATH", OPTION_ARG_OPTIONAL,
 	  "Trace a CPython interpreter's own GIL; PATH names the interpreter or libpython", 0 },
+	{ "no-debuginfod", OPT_NO_DEBUGINFOD, NULL, 0,
+	  "With --python: do not ask debuginfod servers for a stripped build's symbols", 0 },
 	{ "max-keys", OPT_MAX_KEYS, "N", 0,
 	  "Size of the -L/-P/-G breakdown map; events of keys beyond it count in the totals only", 0 },
 	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
@@ -171,6 +176,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_PYTHON:
 		env.python = true;
 		env.python_path = arg;
+		break;
+	case OPT_NO_DEBUGINFOD:
+		env.no_debuginfod = true;
 		break;
 	case OPT_MAX_KEYS:
 		env.max_keys = parse_long(state, "--max-keys", arg, 1, 1 << 24);
@@ -466,6 +474,8 @@ int main(int argc, char **argv)
 		return 1;
 
 	if (env.python) {
+		python_set_debuginfo_opts(
+			&(struct debuginfo_opts){ .no_debuginfod = env.no_debuginfod });
 		err = env.pid ? python_target_from_pid(env.pid, env.python_path, &py, err_msg,
 						       sizeof(err_msg)) :
 				python_target_from_command(env.command, env.python_path, &py,
@@ -478,6 +488,12 @@ int main(int argc, char **argv)
 				return 127;
 			return 1;
 		}
+		/* a stripped build without its debug file: say where it was looked for */
+		if (py.symbols_missing[0])
+			fprintf(stderr, "gilstat: %s\n", py.symbols_missing);
+		if (env.verbose && py.symbols_from[0])
+			fprintf(stderr, "gilstat: symbols of %s from %s\n", py.path,
+				py.symbols_from);
 		snprintf(probe_path, sizeof(probe_path), "%s", py.path);
 		meta.note = py.blind_spot[0] ? py.blind_spot : NULL;
 		meta.view = python_view_name(py.view);
