@@ -5,12 +5,15 @@
  * each place the lookup searches, and debug files that must be refused (another build, a wrong
  * CRC32, truncated, corrupt xz, garbage from debuginfod). debuginfod is reached through file://
  * URLs, and a server that never answers is a listening socket on 127.0.0.1 that accepts nothing.
- * Symbol addresses are compared with the unstripped library's own .symtab.
+ * Symbol addresses are compared with the unstripped library's own .symtab. Then python.c on a
+ * stripped copy of pyenv's libpython (skipped without one): each debug file must give it the very
+ * probes of the unstripped build.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
 #include <gelf.h>
+#include <glob.h>
 #include <libelf.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -30,6 +33,7 @@
 #include <cmocka.h>
 
 #include "debuginfo.h"
+#include "python.h"
 
 #define MAX_WARNINGS 8
 
@@ -40,6 +44,9 @@ static char err[2 * PATH_MAX];
 static char warnings[MAX_WARNINGS][PATH_MAX + 256];
 static int nr_warnings;
 static int cache_nr;
+/* a libpython with its symbols, and the file name of its stripped copies under py/ */
+static char libpython[PATH_MAX];
+static const char *libpython_name;
 
 static void collect_warning(void *ctx, const char *line)
 {
@@ -69,12 +76,24 @@ static int group_setup(void **state)
 	const char *slash = strrchr(__FILE__, '/');
 	FILE *f;
 
+	const char *pyenv = getenv("PYENV_ROOT");
+	char pattern[PATH_MAX];
+	glob_t g;
+
 	if (!mkdtemp(fixtures))
 		return -1;
+	snprintf(pattern, sizeof(pattern), "%s/versions/3.12.*/lib/libpython3.12.so.1.0",
+		 pyenv ? pyenv : "/root/.pyenv");
+	if (!glob(pattern, 0, NULL, &g) && g.gl_pathc) {
+		snprintf(libpython, sizeof(libpython), "%s", g.gl_pathv[g.gl_pathc - 1]);
+		libpython_name = strrchr(libpython, '/') + 1;
+	}
+	globfree(&g);
 	/* tests/run.sh runs the tests from the top of the tree, where __FILE__ is relative to */
 	snprintf(script, sizeof(script), "%.*s/debuginfo/make-fixtures.sh",
 		 slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
-	snprintf(cmd, sizeof(cmd), "bash %s %s >%s/make.log 2>&1", script, fixtures, fixtures);
+	snprintf(cmd, sizeof(cmd), "bash %s %s %s >%s/make.log 2>&1", script, fixtures, libpython,
+		 fixtures);
 	have_fixtures = system(cmd) == 0;
 	if (!have_fixtures)
 		return 0;
@@ -442,6 +461,66 @@ static void test_silent_debuginfod_is_bounded(void **state)
 	assert_non_null(strstr(err, "timed out"));
 }
 
+static void assert_same_probes(const struct py_probe *a, int nr_a, const struct py_probe *b,
+			       int nr_b)
+{
+	assert_int_equal(nr_a, nr_b);
+	for (int i = 0; i < nr_a; i++) {
+		assert_string_equal(a[i].name, b[i].name);
+		assert_int_equal(a[i].offset, b[i].offset);
+	}
+}
+
+/* python.c on libpython stripped, with its debug file in each place: the unstripped probes. */
+static void test_python_target_from_debug_file(void **state)
+{
+	static const struct {
+		const char *dir, *root, *source;
+	} cases[] = {
+		{"py/stripped", "py/root", "/py/root/.build-id/"},
+		{"py/link", NULL, ".gnu_debuglink "},
+		{"py/mini", NULL, "MiniDebugInfo"},
+	};
+	struct debuginfo_opts opts = opts_with(NULL, true);
+	struct py_target full, t;
+	char path[PATH_MAX];
+
+	if (!libpython[0]) {
+		print_message("# SKIP no pyenv CPython 3.12 with a libpython\n");
+		skip();
+	}
+	python_set_debuginfo_opts(&opts);
+	assert_int_equal(python_target_from_file(libpython, &full, err, sizeof(err)), 0);
+	assert_int_equal(full.view, PY_VIEW_GIL);
+	assert_string_equal(full.symbols_from, "the file itself");
+	assert_true(full.nr_forced > 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		opts = opts_with(cases[i].root, true);
+		python_set_debuginfo_opts(&opts);
+		snprintf(path, sizeof(path), "%s/%s/%s", fixtures, cases[i].dir, libpython_name);
+		assert_int_equal(python_target_from_file(path, &t, err, sizeof(err)), 0);
+		print_message("# %s: symbols from %s\n", cases[i].dir, t.symbols_from);
+		assert_non_null(strstr(t.symbols_from, cases[i].source));
+		assert_int_equal(t.view, PY_VIEW_GIL);
+		assert_int_equal(t.major, full.major);
+		assert_int_equal(t.minor, full.minor);
+		assert_same_probes(t.acquire, t.nr_acquire, full.acquire, full.nr_acquire);
+		assert_same_probes(t.release, t.nr_release, full.release, full.nr_release);
+		assert_same_probes(t.forced, t.nr_forced, full.forced, full.nr_forced);
+		assert_string_equal(t.blind_spot, full.blind_spot);
+		assert_string_equal(t.symbols_missing, "");
+	}
+
+	/* without any: the exported functions, and one line on where it looked */
+	opts = opts_with(NULL, true);
+	python_set_debuginfo_opts(&opts);
+	snprintf(path, sizeof(path), "%s/py/stripped/%s", fixtures, libpython_name);
+	assert_int_equal(python_target_from_file(path, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.view, PY_VIEW_THREADSTATE);
+	assert_non_null(strstr(t.symbols_missing, "--no-debuginfod"));
+	python_set_debuginfo_opts(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +541,7 @@ int main(void)
 		cmocka_unit_test_setup(test_debuginfod_other_build_is_refused, setup),
 		cmocka_unit_test_setup(test_debuginfod_garbage_is_refused, setup),
 		cmocka_unit_test_setup(test_silent_debuginfod_is_bounded, setup),
+		cmocka_unit_test_setup(test_python_target_from_debug_file, setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -2,12 +2,27 @@
 # SPDX-License-Identifier: GPL-2.0
 # Builds the ELF files tests/test_debuginfo.c looks up debug information for, into DIR: a small
 # library with local functions (as CPython's take_gil/drop_gil are), stripped copies of it, and
-# their debug files in each place the lookup searches, good and bad.
-# Usage: tests/debuginfo/make-fixtures.sh DIR
+# their debug files in each place the lookup searches, good and bad. With LIB (a libpython that
+# keeps its symbols), the same for a stripped copy of it in DIR/py.
+# Usage: tests/debuginfo/make-fixtures.sh DIR [LIB]
 set -eu
 dir=$1
+lib=${2:-}
 mkdir -p "$dir"
 cd "$dir"
+
+# minidebuginfo IN OUT: the function symbols that .dynsym lacks, in an xz'd ELF, as gdb's manual
+# makes MiniDebugInfo
+minidebuginfo() {
+	nm -D --format=posix --defined-only "$1" | awk '{ print $1 }' | sort >"$2.dynsyms"
+	nm --format=posix --defined-only "$1" | awk '$2 ~ /^[Tt]$/ { print $1 }' | sort \
+		>"$2.funcsyms"
+	comm -13 "$2.dynsyms" "$2.funcsyms" >"$2.keep"
+	objcopy --only-keep-debug "$1" "$2.debug"
+	objcopy -S --remove-section .gdb_index --remove-section .comment \
+		--keep-symbols="$2.keep" "$2.debug" "$2"
+	xz -f "$2"
+}
 
 cat >fix.c <<'C'
 static volatile int gil;
@@ -52,13 +67,7 @@ mkdir -p link-otherid
 cp other.debug link-otherid/libfix.debug
 objcopy --add-gnu-debuglink=link-otherid/libfix.debug stripped/libfix.so link-otherid/libfix.so
 
-# MiniDebugInfo as gdb's manual makes it: the function symbols .dynsym lacks, in an xz'd ELF
-nm -D --format=posix --defined-only libfix.so | awk '{ print $1 }' | sort >dynsyms
-nm --format=posix --defined-only libfix.so | awk '$2 ~ /^[Tt]$/ { print $1 }' | sort >funcsyms
-comm -13 dynsyms funcsyms >keep
-objcopy -S --remove-section .gdb_index --remove-section .comment --keep-symbols=keep \
-	libfix.debug mini.elf
-xz -k -f mini.elf
+minidebuginfo libfix.so mini.elf
 mkdir -p mini mini-bad
 objcopy --add-section .gnu_debugdata=mini.elf.xz stripped/libfix.so mini/libfix.so
 head -c 100 mini.elf.xz >bad.xz
@@ -71,3 +80,16 @@ done
 cp libfix.debug "srv-good/buildid/$id/debuginfo"
 cp other.debug "srv-other/buildid/$id/debuginfo"
 echo "<html>502 Bad Gateway</html>" >"srv-garbage/buildid/$id/debuginfo"
+
+[ -n "$lib" ] || exit 0
+mkdir -p py/stripped py/link py/mini
+name=$(basename "$lib")
+pyid=$(readelf -n "$lib" | sed -n 's/.*Build ID: //p')
+objcopy --only-keep-debug "$lib" py/lib.debug
+strip --strip-all -o "py/stripped/$name" "$lib"
+mkdir -p "py/root/.build-id/${pyid:0:2}"
+cp py/lib.debug "py/root/.build-id/${pyid:0:2}/${pyid:2}.debug"
+cp py/lib.debug py/link/
+objcopy --add-gnu-debuglink=py/link/lib.debug "py/stripped/$name" "py/link/$name"
+minidebuginfo "$lib" py/mini.elf
+objcopy --add-section .gnu_debugdata=py/mini.elf.xz "py/stripped/$name" "py/mini/$name"
