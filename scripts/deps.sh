@@ -6,10 +6,11 @@ set -eu
 
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
       systemtap-sdt-dev pkg-config binutils python3 valgrind libdw-dev libdebuginfod-dev
-      liblzma-dev)
+      liblzma-dev debuginfod xz-utils iproute2)
 # python3 reads the JSON reports in the integration tests; valgrind runs drd and helgrind on
 # libgil, whose headers let libgil mark its lock-free atomics for them. bpftrace is needed only
-# by the benchmarks, which compare against it.
+# by the benchmarks, which compare against it. tests/debuginfod.sh serves debug files with a real
+# debuginfod, in a network namespace whose loopback iproute2 brings up; xz makes MiniDebugInfo.
 [ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
 
 missing=()

@@ -145,7 +145,7 @@ static int accept_candidate(struct lookup *l, int fd, const char *what, enum deb
 
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr)) {
-		warn(l, "ignoring %s: not an ELF file (%s)", what, elf_errmsg(-1));
+		warn(l, "ignoring %s: not an ELF file", what);
 		tried(l, "%s refused", what);
 		goto refuse;
 	}
