@@ -6,6 +6,7 @@
  * names, and an ELF header, section table and .symtab that libelf can read. The symbols of a
  * debug file for another build would put uprobes in the middle of unrelated instructions.
  */
+#include <dlfcn.h>
 #include <elfutils/debuginfod.h>
 #include <elfutils/libdwelf.h>
 #include <errno.h>
@@ -393,6 +394,48 @@ static int from_minidebuginfo(struct lookup *l, struct debuginfo *di)
 }
 
 /*
+ * libdebuginfod, opened when a lookup gets this far: linked, it would start libcurl and its TLS
+ * library in every run of gilstat, 30 ms before main(), for the rare run that asks a server
+ * (elfutils' libdwfl opens it the same way). It stays loaded: libcurl is not made to be unloaded.
+ */
+static struct {
+	bool tried;
+	const char *error;
+	typeof(&debuginfod_begin) begin;
+	typeof(&debuginfod_end) end;
+	typeof(&debuginfod_find_debuginfo) find_debuginfo;
+	typeof(&debuginfod_set_progressfn) set_progressfn;
+	typeof(&debuginfod_set_user_data) set_user_data;
+	typeof(&debuginfod_get_user_data) get_user_data;
+	typeof(&debuginfod_get_url) get_url;
+} dfd;
+
+static bool load_debuginfod(void)
+{
+	void *lib;
+
+	if (dfd.tried)
+		return !dfd.error;
+	dfd.tried = true;
+	lib = dlopen("libdebuginfod.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		dfd.error = "libdebuginfod.so.1 cannot be loaded";
+		return false;
+	}
+	dfd.begin = dlsym(lib, "debuginfod_begin");
+	dfd.end = dlsym(lib, "debuginfod_end");
+	dfd.find_debuginfo = dlsym(lib, "debuginfod_find_debuginfo");
+	dfd.set_progressfn = dlsym(lib, "debuginfod_set_progressfn");
+	dfd.set_user_data = dlsym(lib, "debuginfod_set_user_data");
+	dfd.get_user_data = dlsym(lib, "debuginfod_get_user_data");
+	dfd.get_url = dlsym(lib, "debuginfod_get_url");
+	if (!dfd.begin || !dfd.end || !dfd.find_debuginfo || !dfd.set_progressfn ||
+	    !dfd.set_user_data || !dfd.get_user_data || !dfd.get_url)
+		dfd.error = "libdebuginfod.so.1 lacks a function gilstat calls";
+	return !dfd.error;
+}
+
+/*
  * The bound on a silent debuginfod server, kept in the client's user data. Until a server answers
  * with a Content-Length, libdebuginfod passes its loop count (not bytes) to the progress function:
  * then the whole wait is bounded. Once the download runs, only a stall of as long is: a large debug
@@ -412,7 +455,7 @@ static long ms_between(const struct timespec *a, const struct timespec *b)
 
 static int debuginfod_progress(debuginfod_client *client, long done, long total)
 {
-	struct patience *p = debuginfod_get_user_data(client);
+	struct patience *p = dfd.get_user_data(client);
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -465,24 +508,29 @@ static int from_debuginfod(struct lookup *l, struct debuginfo *di)
 	}
 	if (l->build_id_len <= 0)
 		return -1;
-	client = debuginfod_begin();
+	if (!load_debuginfod()) {
+		warn(l, "debuginfod: %s", dfd.error);
+		tried(l, "debuginfod unavailable");
+		return -1;
+	}
+	client = dfd.begin();
 	if (!client) {
 		warn(l, "cannot start a debuginfod client: %s", strerror(errno));
 		tried(l, "debuginfod failed");
 		return -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &p.since);
-	debuginfod_set_user_data(client, &p);
-	debuginfod_set_progressfn(client, debuginfod_progress);
-	fd = debuginfod_find_debuginfo(client, l->build_id, l->build_id_len, &path);
-	url = debuginfod_get_url(client);
+	dfd.set_user_data(client, &p);
+	dfd.set_progressfn(client, debuginfod_progress);
+	fd = dfd.find_debuginfo(client, l->build_id, l->build_id_len, &path);
+	url = dfd.get_url(client);
 	if (fd >= 0) {
 		if (url)
 			snprintf(what, sizeof(what), "debuginfod %s", url);
 		else
 			snprintf(what, sizeof(what), "debuginfod's cache %s", path ? path : "");
 	}
-	debuginfod_end(client);
+	dfd.end(client);
 	if (fd >= 0) {
 		free(path);
 		return accept_candidate(l, fd, what, DEBUGINFO_DEBUGINFOD, di);
