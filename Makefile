@@ -25,6 +25,9 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 INCLUDES := -Iruntime -Ibpf -Iuserspace -I$(OUTPUT)
 LIBS := -lbpf -lelf -lz -lpthread
+# debug files of stripped CPythons (userspace/debuginfo.c): dwelf and MiniDebugInfo's xz; it opens
+# libdebuginfod itself, only when it asks a server
+LIBS += -ldw -llzma
 
 ifeq ($(V),1)
 Q =

@@ -6,11 +6,14 @@ set -eu
 
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
       systemtap-sdt-dev pkg-config binutils python3 valgrind libmicrohttpd-dev
-      prometheus prometheus-node-exporter curl)
+      prometheus prometheus-node-exporter curl libdw-dev libdebuginfod-dev liblzma-dev
+      debuginfod xz-utils iproute2)
 # python3 reads the JSON reports in the integration tests; valgrind runs drd and helgrind on
 # libgil, whose headers let libgil mark its lock-free atomics for them. bpftrace is needed only
 # by the benchmarks, which compare against it. libmicrohttpd serves --prometheus; Prometheus (with
 # promtool), node_exporter and curl are what tests/prometheus.sh runs gilstat against.
+# tests/debuginfod.sh serves debug files with a real debuginfod, in a network namespace whose
+# loopback iproute2 brings up; xz makes MiniDebugInfo.
 [ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
 # patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.
 pkgs+=(patchelf)

@@ -3,6 +3,8 @@
 OUTPUT=${OUTPUT:-build}
 GILSTAT=${GILSTAT:-$OUTPUT/gilstat}
 GILWORK=${GILWORK:-$OUTPUT/gilwork}
+# A stripped build's symbols are never asked of a debuginfod server off this machine.
+unset DEBUGINFOD_URLS
 tap_n=0
 tap_failed=0
 

@@ -8,6 +8,8 @@ set -u
 cd "$(dirname "$0")/.."
 OUTPUT=${OUTPUT:-build}
 export OUTPUT CMOCKA_MESSAGE_OUTPUT=TAP
+# A stripped build's symbols are never asked of a debuginfod server off this machine.
+unset DEBUGINFOD_URLS
 filter=${1:-}
 passed=0 failed=0 skipped=0
 log=$(mktemp)

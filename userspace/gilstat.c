@@ -24,6 +24,7 @@
 #include "exporter.h"
 #include "gilstat.h"
 #include "gilstat.skel.h"
+#include "debuginfo.h"
 #include "python.h"
 #include "pygil.h"
 #include "report.h"
@@ -39,6 +40,7 @@ static struct env {
 	double duration_sec;
 	bool verbose;
 	bool python;
+	bool no_debuginfod;
 	long max_keys;
 	const char *python_path;
 	const char *prometheus; /* [ADDR:]PORT */
@@ -84,6 +86,7 @@ enum {
 	OPT_TEXTFILE,
 	OPT_GRACE,
 	OPT_MAX_SERIES,
+	OPT_NO_DEBUGINFOD,
 };
 
 static const struct argp_option opts[] = {
@@ -104,6 +107,8 @@ static const struct argp_option opts[] = {
 	 "With --python: 'libc' (default: libc's pthread_cond_* on the GIL, 3.8 and later, any "
 	 "build) or 'symbols' (the interpreter's own functions only)",
 	 0},
+	{"no-debuginfod", OPT_NO_DEBUGINFOD, NULL, 0,
+	 "With --python: do not ask debuginfod servers for a stripped build's symbols", 0},
 	{"max-keys", OPT_MAX_KEYS, "N", 0,
 	 "Size of the -L/-P/-G breakdown map; events of keys beyond it count in the totals only",
 	 0},
@@ -210,6 +215,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		else if (strcmp(arg, "libc"))
 			die_usage(state, "invalid --python-probes '%s': expected libc or symbols",
 				  arg);
+		break;
+	case OPT_NO_DEBUGINFOD:
+		env.no_debuginfod = true;
 		break;
 	case OPT_MAX_KEYS:
 		env.max_keys = parse_long(state, "--max-keys", arg, 1, 1 << 24);
@@ -588,6 +596,8 @@ static int resolve_target(struct traced *t, struct report_meta *meta)
 	int err;
 
 	if (env.python) {
+		python_set_debuginfo_opts(
+			&(struct debuginfo_opts){ .no_debuginfod = env.no_debuginfod });
 		err = env.pid ? python_target_from_pid(env.pid, env.python_path, &t->py, err_msg,
 						       sizeof(err_msg))
 			      : python_target_from_command(env.command, env.python_path, &t->py,
@@ -600,6 +610,12 @@ static int resolve_target(struct traced *t, struct report_meta *meta)
 				return 127;
 			return 1;
 		}
+		/* a stripped build without its debug file: say where it was looked for */
+		if (t->py.symbols_missing[0])
+			fprintf(stderr, "gilstat: %s\n", t->py.symbols_missing);
+		if (env.verbose && t->py.symbols_from[0])
+			fprintf(stderr, "gilstat: symbols of %s from %s\n", t->py.path,
+				t->py.symbols_from);
 		snprintf(t->probe_path, sizeof(t->probe_path), "%s", t->py.path);
 		if (t->py.major)
 			snprintf(t->python_version, sizeof(t->python_version), "%d.%d", t->py.major,
