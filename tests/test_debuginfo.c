@@ -489,6 +489,8 @@ static void test_python_target_from_debug_file(void **state)
 		print_message("# SKIP no pyenv CPython 3.12 with a libpython\n");
 		skip();
 	}
+	/* the symbols are looked for when they are the view asked for */
+	python_set_probes(PY_PROBES_SYMBOLS);
 	python_set_debuginfo_opts(&opts);
 	assert_int_equal(python_target_from_file(libpython, &full, err, sizeof(err)), 0);
 	assert_int_equal(full.view, PY_VIEW_GIL);
@@ -518,6 +520,12 @@ static void test_python_target_from_debug_file(void **state)
 	assert_int_equal(python_target_from_file(path, &t, err, sizeof(err)), 0);
 	assert_int_equal(t.view, PY_VIEW_THREADSTATE);
 	assert_non_null(strstr(t.symbols_missing, "--no-debuginfod"));
+
+	/* by default a 3.12 needs none: no lookup, no line */
+	python_set_probes(PY_PROBES_AUTO);
+	assert_int_equal(python_target_from_file(path, &t, err, sizeof(err)), 0);
+	assert_string_equal(t.symbols_missing, "");
+	assert_int_equal(t.cond_offset, PY_GIL_COND_OFFSET);
 	python_set_debuginfo_opts(NULL);
 }
 
