@@ -308,18 +308,17 @@ static void test_gil_view_takes_every_clone(void **state)
 {
 	char lib[PATH_MAX];
 	struct py_target t;
+	int plain;
 
 	/* 3.8 has take_gil and take_gil.constprop.0, each called from somewhere */
 	need_pyenv_lib("3.8", lib, sizeof(lib));
 	assert_int_equal(python_target_from_file(lib, &t, err, sizeof(err)), 0);
 	assert_int_equal(t.view, PY_VIEW_GIL);
 	assert_int_equal(t.nr_acquire, 2);
-	assert_probe(&t.acquire[0], lib, t.acquire[0].name, false);
-	assert_probe(&t.acquire[1], lib, t.acquire[1].name, false);
-	assert_true(!strcmp(t.acquire[0].name, "take_gil.constprop.0") ||
-		    !strcmp(t.acquire[1].name, "take_gil.constprop.0"));
-	assert_true(!strcmp(t.acquire[0].name, "take_gil") ||
-		    !strcmp(t.acquire[1].name, "take_gil"));
+	/* in the symbol table's order, which this test does not fix */
+	plain = strcmp(t.acquire[0].name, "take_gil") ? 1 : 0;
+	assert_probe(&t.acquire[plain], lib, "take_gil", false);
+	assert_probe(&t.acquire[1 - plain], lib, "take_gil.constprop.0", false);
 	assert_int_equal(t.nr_forced, 1);
 }
 
