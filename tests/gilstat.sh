@@ -9,34 +9,8 @@ SPIN=$OUTPUT/tests/gilspin
 # Every libgil program here keeps its ground truth, except where a test says otherwise.
 export GIL_STATS=1
 CHECK="python3 tests/jsoncheck.py"
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-	skip "gilstat integration" "needs root to load BPF programs"
-	done_testing
-fi
-
-# The BPF programs, links and maps a running process holds, as "prog N", "link N", "map N".
-bpf_objects_of() {
-	grep -hE '^(prog|link|map)_id:' /proc/"$1"/fdinfo/* 2>/dev/null |
-		sed -E 's/^(prog|link|map)_id:[[:space:]]*/\1 /' | sort -u
-}
-# Those of a list that the kernel still knows.
-bpf_objects_alive() {
-	local kind id
-	while read -r kind id; do
-		[ -n "$id" ] && bpftool "$kind" show id "$id" >/dev/null 2>&1 && echo "$kind $id"
-	done <<<"$1"
-}
-# Waits until a gilstat started in the background has attached (it says so on stderr).
-wait_attached() {
-	for _ in $(seq 100); do
-		grep -q "^Tracing the GIL" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+make_tmp
+need_root "gilstat integration"
 
 # Ground truth against gilstat, for a workload run as a command: every event is seen.
 $GILSTAT -j -o "$tmp/spin.json" -- $SPIN 2 1500 >"$tmp/spin.truth" 2>"$tmp/spin.err"
@@ -147,8 +121,7 @@ for sig in INT TERM HUP; do
 		[ "$($CHECK get "$tmp/sig.$sig.json" final)" = True ]
 	check "SIG$sig: gilstat held programs and links while tracing" \
 		[ "$(grep -c '^prog' <<<"$held")" -ge 5 -a "$(grep -c '^link' <<<"$held")" -ge 5 ]
-	check "SIG$sig: none of its programs, links or maps is left" \
-		[ -z "$(bpf_objects_alive "$held")" ]
+	check "SIG$sig: none of its programs, links or maps is left" bpf_objects_gone "$held"
 done
 
 # kill -9: the links are owned by file descriptors, which die with gilstat.
@@ -159,11 +132,7 @@ held=$(bpf_objects_of $g)
 check "kill -9: the programs were loaded while running" [ "$(grep -c '^prog' <<<"$held")" -ge 5 ]
 kill -9 $g
 wait $g 2>/dev/null
-for _ in $(seq 50); do
-	[ -z "$(bpf_objects_alive "$held")" ] && break
-	sleep 0.1
-done
-check "kill -9: none of its programs, links or maps is left" [ -z "$(bpf_objects_alive "$held")" ]
+check "kill -9: none of its programs, links or maps is left" bpf_objects_gone "$held"
 
 # The target exiting ends gilstat with a report.
 $GILSTAT -j -p $target >"$tmp/exit.json" 2>"$tmp/exit.err" &

@@ -4,8 +4,7 @@
 # through timings, which the fidelity benchmark reports instead), and its argument handling.
 set -u
 . "$(dirname "$0")/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+make_tmp
 
 # expect_usage_error WHAT ARGS...: exit status 2, one line on stderr saying "gilwork: ...",
 # nothing on stdout.

@@ -13,13 +13,8 @@ CYCLE=$OUTPUT/tests/gilcycle
 CHECK="python3 tests/jsoncheck.py"
 INTERVALS="python3 tests/intervalcheck.py"
 export GIL_STATS=1
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-	skip "gilstat under load" "needs root to load BPF programs"
-	done_testing
-fi
+make_tmp
+need_root "gilstat under load"
 
 # Mostly the same thread re-taking the GIL, with forced switches every interval.
 timeout 300 $GILSTAT -j -o "$tmp/64.json" 2 -- $CYCLE 64 20000 >"$tmp/64.truth" 2>/dev/null
@@ -38,7 +33,7 @@ check "64 x 5,000 at 50 us: thousands of drop requests were counted" \
 
 case $OUTPUT in
 */san-thread)
-	skip "10,000 threads" "ThreadSanitizer allows 8128 threads at most"
+	skip_cannot "10,000 threads" "ThreadSanitizer allows 8128 threads at most"
 	done_testing
 	;;
 esac
