@@ -7,7 +7,7 @@
 # waits milliseconds for the GIL after each blocking call (the convoy effect).
 # pyenv's builds (/root/.pyenv/versions/3.X.*, with symbols) are seen through take_gil/drop_gil,
 # Debian's stripped python3.11 through PyEval_SaveThread/RestoreThread only; absent ones are
-# skipped. cpu_work runs under every version (each has its own forced site), io_work and the
+# skipped (a failure of the run where pyenv is installed). cpu_work runs under every version (each has its own forced site), io_work and the
 # convoy under 3.9, 3.11, 3.12, 3.13 and Debian's. Then -p, --python=PATH, a pyenv shim, thread
 # churn and targets that are not CPython.
 set -u
@@ -17,13 +17,8 @@ PYENV_VERSIONS=${PYENV_ROOT:-/root/.pyenv}/versions
 DEBIAN_PYTHON=/usr/bin/python3.11
 GIL_VIEW=take_gil/drop_gil
 THREADSTATE_VIEW=PyEval_SaveThread/PyEval_RestoreThread
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-	skip "gilstat --python" "needs root to load BPF programs"
-	done_testing
-fi
+make_tmp
+need_root "gilstat --python"
 
 # jchecks FILE [NAME=NUMBER...] -- WHAT EXPR [WHAT EXPR...]: one test per WHAT, passing when its
 # EXPR, in Python, holds for the last JSON report in FILE. EXPR sees the report as r, the NAMEs
@@ -108,6 +103,12 @@ retry() {
 	$checks
 }
 
+# skip_pyenv WHAT WHY: WHAT needs a pyenv build that is not there. A machine with pyenv should
+# have every one of them; one without pyenv cannot run WHAT.
+skip_pyenv() {
+	if [ -d "$PYENV_VERSIONS" ]; then skip "$@"; else skip_cannot "$@"; fi
+}
+
 # value OUT KEY: the number after "KEY" in a program's output.
 value() { sed -n "s/^$2 //p" "$1" | tail -1; }
 
@@ -119,7 +120,7 @@ for minor in 6 7 8 9 10 11 12 13; do
 	if [ -n "$py" ] && [ -x "$py" ]; then
 		echo "3.$minor $py" >>"$pythons"
 	else
-		skip "CPython 3.$minor" "no pyenv build in $PYENV_VERSIONS/3.$minor.*"
+		skip_pyenv "CPython 3.$minor" "no pyenv build in $PYENV_VERSIONS/3.$minor.*"
 	fi
 done
 if [ -x "$DEBIAN_PYTHON" ]; then
@@ -286,7 +287,7 @@ runpy.run_path("'$PROGS'/cpu_work.py")' >/dev/null 2>"$tmp/churn.err"
 		"3.12 thread churn: every thread seen to the last (nothing dropped)" \
 		"r['dropped_total'] == 0 and r['acquisitions'] == r['releases'] > 34000"
 else
-	skip "-p, --python=PATH and thread churn on CPython 3.12" "no pyenv 3.12"
+	skip_pyenv "-p, --python=PATH and thread churn on CPython 3.12" "no pyenv 3.12"
 fi
 
 # A pyenv shim is a bash script: the interpreter it picks is the one traced.
@@ -302,7 +303,7 @@ if [ -n "$py39" ] && [ -x "$shims/python3" ]; then
 		"pyenv shim python3 (PYENV_VERSION=3.9): probes in $lib39" \
 		"r['probes'] == '$lib39' and r['acquisitions'] > 0"
 else
-	skip "pyenv shim" "no $shims/python3 or no pyenv 3.9"
+	skip_pyenv "pyenv shim" "no $shims/python3 or no pyenv 3.9"
 fi
 
 # A free-threaded build runs without its GIL by default: one line, the program runs.
@@ -314,7 +315,7 @@ if [ -n "$pyt" ]; then
 		grep -q "runs CPython without a GIL (free-threaded build): no GIL to measure" \
 		"$tmp/ft.out"
 else
-	skip "free-threaded CPython" "no pyenv build 3.13t or later in $PYENV_VERSIONS"
+	skip_cannot "free-threaded CPython" "no pyenv build 3.13t or later in $PYENV_VERSIONS"
 fi
 
 if [ -x "$DEBIAN_PYTHON" ]; then
