@@ -5,8 +5,9 @@
 set -eu
 
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
-      systemtap-sdt-dev pkg-config binutils python3 valgrind)
-# python3 reads the JSON reports in the integration tests; valgrind runs drd and helgrind on
+      systemtap-sdt-dev pkg-config binutils python3 python3-jsonschema valgrind)
+# python3 reads the JSON reports in the integration tests, and python3-jsonschema checks them
+# against docs/gilstat.schema.json; valgrind runs drd and helgrind on
 # libgil, whose headers let libgil mark its lock-free atomics for them. bpftrace is needed only
 # by the benchmarks, which compare against it.
 [ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)

@@ -180,4 +180,5 @@ expect "gilwork: --work and --seconds" 2 "gilwork: cpu: give --work or --seconds
 	$GILWORK cpu --work 10 --seconds 1
 
 check "the -p target is still running" kill -0 $spin
+check_schema "$tmp"/*.json
 done_testing

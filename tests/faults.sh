@@ -145,4 +145,5 @@ check "gilwork procs (3 forked workers) under gilstat: every child succeeds" \
 check "gilwork procs: the report says 3 children were not followed" \
 	grep -q "forked 3 processes since tracing began; children are not followed" "$tmp/procs.txt"
 
+check_schema "$tmp"/*.json
 done_testing

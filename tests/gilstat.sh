@@ -28,6 +28,19 @@ check "spin: a handoff for every switch but the first ones" \
 check "spin: the scheduler delay of waiters was measured" \
 	[ "$($CHECK get "$tmp/spin.json" sched_delay_ns.count)" -gt 0 ]
 
+# The schema can refuse a report: one without its version, one whose bucket bounds are not in ns.
+if py=$(schema_python); then
+	sed 's/"version":1,//' "$tmp/spin.json" >"$tmp/noversion.bad"
+	sed -E 's/"low":([0-9]+)000,/"low":\1,/g' "$tmp/spin.json" >"$tmp/us.bad"
+	for bad in noversion us; do
+		check "docs/gilstat.schema.json refuses a report: $bad" \
+			eval '! $py tests/schemacheck.py docs/gilstat.schema.json "$tmp/$bad.bad" >/dev/null'
+	done
+else
+	skip "docs/gilstat.schema.json refuses a report" \
+		"no python3 with the jsonschema module (python3-jsonschema)"
+fi
+
 # Without GIL_STATS only the probes' semaphores make libgil read its clocks: every wait measured
 # proves that attaching raised them.
 env -u GIL_STATS $GILSTAT -j -o "$tmp/sema.json" -- $SPIN 2 500 >/dev/null 2>&1
@@ -144,4 +157,5 @@ wait $g
 check "target exit: gilstat ends with status 0" [ $? -eq 0 ]
 check "target exit: the final report is printed" [ "$($CHECK get "$tmp/exit.json" final)" = True ]
 
+check_schema "$tmp"/*.json
 done_testing

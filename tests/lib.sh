@@ -51,6 +51,29 @@ wait_attached() {
 	return 1
 }
 
+# schema_python: a python3 with the jsonschema module, which tests/schemacheck.py needs. Debian's
+# has it once the deps step ran; a python3 ahead of it in PATH may not.
+schema_python() {
+	local py
+	for py in python3 /usr/bin/python3; do
+		$py -c 'import jsonschema' 2>/dev/null && echo $py && return 0
+	done
+	return 1
+}
+
+# check_schema FILE...: one test: every report in the FILEs, gilstat -j's output, matches
+# docs/gilstat.schema.json.
+check_schema() {
+	local py
+	if ! py=$(schema_python); then
+		skip "JSON reports against docs/gilstat.schema.json" \
+			"no python3 with the jsonschema module (python3-jsonschema)"
+		return
+	fi
+	check "every JSON report gilstat wrote here matches docs/gilstat.schema.json" \
+		$py tests/schemacheck.py docs/gilstat.schema.json "$@"
+}
+
 # bpf_objects_of PID: the BPF programs, links and maps PID's file descriptors hold, as "prog N",
 # "link N", "map N", one a line.
 bpf_objects_of() {

@@ -34,6 +34,7 @@ check "64 x 5,000 at 50 us: thousands of drop requests were counted" \
 case $OUTPUT in
 */san-thread)
 	skip_cannot "10,000 threads" "ThreadSanitizer allows 8128 threads at most"
+	check_schema "$tmp"/*.json
 	done_testing
 	;;
 esac
@@ -67,4 +68,5 @@ timeout 300 $GILSTAT -L --max-keys 1000 -- $CYCLE -i 10000000 10000 1 >"$tmp/ful
 check "--max-keys 1000: the text report warns how many events were dropped" \
 	grep -qE '^warning: [0-9]+ events were not counted in full: a BPF map was full' "$tmp/full.txt"
 
+check_schema "$tmp"/*.json
 done_testing

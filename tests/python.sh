@@ -24,7 +24,7 @@ need_root "gilstat --python"
 # EXPR, in Python, holds for the last JSON report in FILE. EXPR sees the report as r, the NAMEs
 # as numbers (None when empty) and these helpers:
 #   ms(h)      waits (or holds) of histogram h of 1 ms or more (the buckets from 1024 us up)
-#   ms_ns(h)   the least time those add up to, in ns
+#   ms_ns(h)   the least time those add up to (bucket bounds are in ns)
 #   group(tid) the -L section of one thread
 # One python3 for all of a report's tests: on a busy machine each start costs. With JQUIET set,
 # only the failed tests are printed, as comments, and the status says whether all passed.
@@ -51,9 +51,9 @@ jchecks() {
 		    r = None
 		    print("# no report in %s: %r" % (path, e))
 		def ms(h):
-		    return sum(b["count"] for b in h["buckets"] if b["low"] >= 1024)
+		    return sum(b["count"] for b in h["buckets"] if b["low"] >= 1024000)
 		def ms_ns(h):
-		    return sum(b["count"] * b["low"] * 1000 for b in h["buckets"] if b["low"] >= 1024)
+		    return sum(b["count"] * b["low"] for b in h["buckets"] if b["low"] >= 1024000)
 		def group(tid):
 		    return [g for g in r["groups"] if g["tid"] == tid][0]
 		failed = False
@@ -357,4 +357,5 @@ kill $!
 check "--python -p (sleep): one line, exit 1" \
 	[ $rc -eq 1 -a "$(wc -l <"$tmp/np.err")" -eq 1 -a ! -s "$tmp/np.out" ]
 
+check_schema "$tmp"/*.json
 done_testing

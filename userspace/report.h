@@ -8,6 +8,12 @@
 #include <linux/types.h>
 #include "gilstat.h"
 
+/*
+ * The "version" of every JSON report, raised when a field changes meaning or goes away (not when
+ * one is added). docs/gilstat.schema.json describes it.
+ */
+#define REPORT_JSON_VERSION 1
+
 struct key_stats {
 	struct gil_key key;
 	struct gil_stats s;
