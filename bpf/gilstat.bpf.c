@@ -142,7 +142,8 @@ static __always_inline __u32 log2_u64(__u64 v)
  */
 #define COUNT(s, field, n) __sync_fetch_and_add(&(s)->c.field, (n))
 
-static __always_inline void hist_add(struct hist *h, __u64 delta_ns)
+/* One sample into a histogram: its slot of the report's unit, its count, total and maximum. */
+static __always_inline void hist_record(struct hist *h, __u64 delta_ns)
 {
 	__u32 slot = log2_u64(delta_ns / targ_unit_ns);
 
@@ -240,7 +241,7 @@ static __always_inline void count_acquire(struct gil_stats *s, __u64 request_ns,
 	if (drop_requests)
 		COUNT(s, drop_requests, drop_requests);
 	if (request_ns && acquired_ns >= request_ns)
-		hist_add(&s->hists[HIST_WAIT], acquired_ns - request_ns);
+		hist_record(&s->hists[HIST_WAIT], acquired_ns - request_ns);
 	else
 		COUNT(s, missing_start, 1);
 }
@@ -249,7 +250,7 @@ static __always_inline void count_handoff(struct gil_stats *s, __u64 handoff_ns,
 					  __u64 contended_ns)
 {
 	if (handoff_ns)
-		hist_add(&s->hists[HIST_HANDOFF], handoff_ns);
+		hist_record(&s->hists[HIST_HANDOFF], handoff_ns);
 	if (contended_ns)
 		COUNT(s, contended_ns, contended_ns);
 }
@@ -343,7 +344,7 @@ static __always_inline void count_release(struct gil_stats *s, __u64 acquired_ns
 	if (!(flags & GIL_REL_REQUESTED))
 		COUNT(s, voluntary_releases, 1);
 	if (acquired_ns && released_ns >= acquired_ns)
-		hist_add(&s->hists[HIST_HOLD], released_ns - acquired_ns);
+		hist_record(&s->hists[HIST_HOLD], released_ns - acquired_ns);
 	else
 		COUNT(s, missing_start, 1);
 }
@@ -563,7 +564,7 @@ int BPF_PROG(gil_sched_switch, bool preempt, void *prev, void *next)
 		COUNT(cs, waiter_switches, 1);
 	w = waiting_task(next);
 	if (w && w->wakeup_ns && (cs || (cs = this_cpu_stats()))) {
-		hist_add(&cs->hists[HIST_SCHED_DELAY], bpf_ktime_get_ns() - w->wakeup_ns);
+		hist_record(&cs->hists[HIST_SCHED_DELAY], bpf_ktime_get_ns() - w->wakeup_ns);
 		w->wakeup_ns = 0;
 	}
 	return 0;

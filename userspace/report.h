@@ -14,7 +14,8 @@
  */
 #define REPORT_JSON_VERSION 1
 
-struct key_stats {
+/* A section of the breakdown (-L, -P, -G): one thread, process or GIL, from the map key_stats. */
+struct group_stats {
 	struct gil_key key;
 	struct gil_stats s;
 };
@@ -23,7 +24,7 @@ struct snapshot {
 	int nr_cpus;
 	struct gil_stats *cpu; /* nr_cpus entries */
 	struct gil_stats total;
-	struct key_stats *keys;
+	struct group_stats *keys;
 	size_t nr_keys;
 };
 
