@@ -9,7 +9,7 @@
 #include "json.h"
 #include "report.h"
 
-/* struct gil_counters is nothing but __u64 fields, so it can be walked as an array. */
+/* struct gil_counters is nothing but __u64 fields (gilstat.h asserts it): walked as an array. */
 #define NR_COUNTERS (sizeof(struct gil_counters) / sizeof(__u64))
 
 static const char *const hist_titles[NR_HISTS] = {
