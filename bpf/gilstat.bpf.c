@@ -438,16 +438,17 @@ int BPF_KPROBE(py_acquire_entry)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
 	__u32 tid = (__u32)id;
-	struct py_thread *pt = bpf_map_lookup_elem(&py_threads, &tid), fresh = {};
+	struct py_thread *pt, fresh = {};
+	struct gil_stats *cs;
 
 	if (!wanted(id >> 32))
 		return 0;
-	if (!pt) {
-		bpf_map_update_elem(&py_threads, &tid, &fresh, BPF_NOEXIST);
-		pt = bpf_map_lookup_elem(&py_threads, &tid);
-		if (!pt)
-			return 0;
-	}
+	cs = this_cpu_stats();
+	if (!cs)
+		return 0;
+	pt = lookup_or_init(&py_threads, &tid, &fresh, cs);
+	if (!pt)
+		return 0;
 	pt->request_ns = now;
 	on_wait_start(id >> 32, now);
 	return 0;
