@@ -36,7 +36,8 @@ present() {
 	command) command -v "$name" >/dev/null ;;
 	header) echo "#include <$name>" | ${CC:-cc} -E -x c - >/dev/null 2>&1 ;;
 	# Debian's python3, where its packages install modules, or the one in PATH.
-	module) /usr/bin/python3 -c "import $name" 2>/dev/null || python3 -c "import $name" 2>/dev/null ;;
+	module) /usr/bin/python3 -c "import $name" 2>/dev/null ||
+		python3 -c "import $name" 2>/dev/null ;;
 	*) return 1 ;;
 	esac
 }

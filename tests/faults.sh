@@ -73,7 +73,8 @@ detach_proof() {
 		check "$how: no uprobe left in tracefs" \
 			[ -z "$(grep -F "$(realpath $LIB)" <<<"$events")" ]
 	else
-		skip_cannot "$how: no uprobe left in tracefs" "tracefs cannot be mounted (the semaphores prove it)"
+		skip_cannot "$how: no uprobe left in tracefs" \
+			"tracefs cannot be mounted (the semaphores prove it)"
 	fi
 	check "$how: the target runs on" kill -0 $target
 	kill $target

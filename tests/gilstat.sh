@@ -33,8 +33,8 @@ if py=$(schema_python); then
 	sed 's/"version":1,//' "$tmp/spin.json" >"$tmp/noversion.bad"
 	sed -E 's/"low":([0-9]+)000,/"low":\1,/g' "$tmp/spin.json" >"$tmp/us.bad"
 	for bad in noversion us; do
-		check "docs/gilstat.schema.json refuses a report: $bad" \
-			eval '! $py tests/schemacheck.py docs/gilstat.schema.json "$tmp/$bad.bad" >/dev/null'
+		check "docs/gilstat.schema.json refuses a report: $bad" eval \
+			'! $py tests/schemacheck.py docs/gilstat.schema.json "$tmp/$bad.bad" >/dev/null'
 	done
 else
 	skip "docs/gilstat.schema.json refuses a report" \

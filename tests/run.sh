@@ -25,7 +25,9 @@ skipped_of() {
 	awk -v name="$1" '
 		/^# *SKIP/ { why = $0; sub(/^# *SKIP:? */, "", why); next }
 		/^(not )?ok [0-9]+.*# *(SKIP|skip)/ {
-			what = $0; sub(/ *# *(SKIP|skip).*/, "", what); sub(/^(not )?ok [0-9]+ *(- *)?/, "", what)
+			what = $0
+			sub(/ *# *(SKIP|skip).*/, "", what)
+			sub(/^(not )?ok [0-9]+ *(- *)?/, "", what)
 			r = $0; sub(/.*# *(SKIP|skip) */, "", r)
 			if (what == "") { what = r; r = why }
 			why = ""
@@ -77,6 +79,7 @@ sort -s -t "$(printf '\t')" -k1,1 "$skips" | awk -F'\t' '{ printf "SKIP (%s) %s\
 missed=$(grep -c '^should have run' "$skips")
 echo "$passed passed, $failed failed, $skipped skipped ($missed of them should have run)"
 if [ "$missed" -ne 0 ]; then
-	echo "FAIL: $missed tests this machine can run were skipped: the SKIP (should have run) lines say why"
+	echo "FAIL: $missed tests this machine can run were skipped (the lines" \
+		"'SKIP (should have run)' say why)"
 fi
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] && [ "$missed" -eq 0 ]
