@@ -169,6 +169,12 @@ static __always_inline struct gil_stats *this_cpu_stats(void)
 	return bpf_map_lookup_elem(&cpu_stats, &zero);
 }
 
+/* This CPU's stats for an event of the thread id, or NULL when its process is not traced. */
+static __always_inline struct gil_stats *traced_cpu_stats(__u64 id)
+{
+	return wanted(id >> 32) ? this_cpu_stats() : NULL;
+}
+
 /* A hash map's entry for key, created from init if missing; NULL, counted, when the map is full. */
 static __always_inline void *lookup_or_init(void *map, const void *key, const void *init,
 					    struct gil_stats *cs)
@@ -262,9 +268,7 @@ static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 	struct gil_stats *cs;
 	struct gil_state *st;
 
-	if (!wanted(id >> 32))
-		return;
-	cs = this_cpu_stats();
+	cs = traced_cpu_stats(id);
 	if (!cs)
 		return;
 	task = bpf_get_current_task();
@@ -296,9 +300,7 @@ static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquir
 	struct waiter *w = NULL;
 	__u32 zero = 0;
 
-	if (!wanted(id >> 32))
-		return;
-	cs = this_cpu_stats();
+	cs = traced_cpu_stats(id);
 	if (!cs)
 		return;
 	ks = key_entry(cs, gil, id);
@@ -355,9 +357,7 @@ static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 relea
 	struct gil_stats *cs, *ks;
 	struct gil_state *st;
 
-	if (!wanted(id >> 32))
-		return;
-	cs = this_cpu_stats();
+	cs = traced_cpu_stats(id);
 	if (!cs)
 		return;
 	ks = key_entry(cs, gil, id);
@@ -441,9 +441,7 @@ int BPF_KPROBE(py_acquire_entry)
 	struct py_thread *pt, fresh = {};
 	struct gil_stats *cs;
 
-	if (!wanted(id >> 32))
-		return 0;
-	cs = this_cpu_stats();
+	cs = traced_cpu_stats(id);
 	if (!cs)
 		return 0;
 	pt = lookup_or_init(&py_threads, &tid, &fresh, cs);

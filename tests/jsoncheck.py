@@ -11,6 +11,8 @@
 import json
 import sys
 
+from intervalcheck import report_problems
+
 EXACT = ["acquisitions", "switches", "forced_switches", "drop_requests", "releases",
          "voluntary_releases"]
 TIMES = ["wait_ns", "hold_ns"]
@@ -68,17 +70,8 @@ def check_truth(truth_path, report_paths):
         want = truth[key]["total"]
         if abs(got - want) > want / 100:
             failures.append(f"{key}.total: gilstat {got} vs runtime {want} (> 1% apart)")
-    for r in reports:
-        for key in ["acquisitions", "switches", "forced_switches", "releases"]:
-            per_cpu = sum(c[key] for c in r["per_cpu"])
-            if per_cpu != r[key]:
-                failures.append(f"per-CPU {key} sum {per_cpu} != total {r[key]}")
-        for key in TIMES:
-            per_cpu = sum(c[key]["total"] for c in r["per_cpu"])
-            if per_cpu != r[key]["total"]:
-                failures.append(f"per-CPU {key}.total sum {per_cpu} != {r[key]['total']}")
-        if r["dropped_total"]:
-            failures.append(f"dropped {r['dropped']}")
+    for i, r in enumerate(reports):
+        failures += report_problems(r, f"report {i + 1}/{len(reports)}")
     return report(failures, truth)
 
 

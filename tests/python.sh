@@ -7,9 +7,9 @@
 # waits milliseconds for the GIL after each blocking call (the convoy effect).
 # pyenv's builds (/root/.pyenv/versions/3.X.*, with symbols) are seen through take_gil/drop_gil,
 # Debian's stripped python3.11 through PyEval_SaveThread/RestoreThread only; absent ones are
-# skipped (a failure of the run where pyenv is installed). cpu_work runs under every version (each has its own forced site), io_work and the
-# convoy under 3.9, 3.11, 3.12, 3.13 and Debian's. Then -p, --python=PATH, a pyenv shim, thread
-# churn and targets that are not CPython.
+# skipped (a failure of the run where pyenv is installed). cpu_work runs under every version (each
+# has its own forced site), io_work and the convoy under 3.9, 3.11, 3.12, 3.13 and Debian's. Then
+# -p, --python=PATH, a pyenv shim, thread churn and targets that are not CPython.
 set -u
 . "$(dirname "$0")/lib.sh"
 PROGS=$(dirname "$0")/python

@@ -101,7 +101,8 @@ static void need_pyenv(const char *version, char *prefix, size_t len)
 
 	snprintf(pattern, sizeof(pattern), "%s/versions/%s.*[0-9]", pyenv_root(), version);
 	if (!glob_first(pattern, prefix, len))
-		skip_because(pyenv_class(), "no CPython %s under %s/versions", version, pyenv_root());
+		skip_because(pyenv_class(), "no CPython %s under %s/versions", version,
+			     pyenv_root());
 	snprintf(python, sizeof(python), "%s/bin/python3", prefix);
 	if (access(python, X_OK))
 		skip_because(pyenv_class(), "%s is not executable", python);
@@ -114,7 +115,8 @@ static void need_pyenv_lib(const char *version, char *lib, size_t len)
 	need_pyenv(version, prefix, sizeof(prefix));
 	snprintf(pattern, sizeof(pattern), "%s/lib/libpython%s*.so.1.0", prefix, version);
 	if (!glob_first(pattern, lib, len))
-		skip_because(CANNOT_HERE, "CPython %s in %s has no libpython (a static build)", version, prefix);
+		skip_because(CANNOT_HERE, "CPython %s in %s has no libpython (a static build)",
+			     version, prefix);
 }
 
 /* Debian's stripped python3.11: no .symtab, only the exported API. */
@@ -135,7 +137,8 @@ static void need_debian_python(void)
 	}
 	pclose(f);
 	if (!stripped)
-		skip_because(CANNOT_HERE, "%s has a symbol table: not the stripped build", DEBIAN_PYTHON);
+		skip_because(CANNOT_HERE, "%s has a symbol table: not the stripped build",
+			     DEBIAN_PYTHON);
 }
 
 static void need_tool(const char *tool)
@@ -147,10 +150,13 @@ static void need_tool(const char *tool)
 		skip_because(SHOULD_HAVE_RUN, "%s is not installed", tool);
 }
 
-/* The file offset of a virtual address, through the program headers. */
-static uint64_t vaddr_to_offset(const char *file, uint64_t vaddr)
+/*
+ * Through the program headers of file: the file offset of a virtual address (to_offset), or the
+ * virtual address of a file offset. 0 when no loaded segment holds it.
+ */
+static uint64_t translate(const char *file, uint64_t from, bool to_offset)
 {
-	uint64_t offset = 0;
+	uint64_t to = 0;
 	size_t nr;
 	int fd;
 	Elf *e;
@@ -163,39 +169,17 @@ static uint64_t vaddr_to_offset(const char *file, uint64_t vaddr)
 	assert_int_equal(elf_getphdrnum(e, &nr), 0);
 	for (size_t i = 0; i < nr; i++) {
 		GElf_Phdr ph;
+		uint64_t base;
 
-		if (gelf_getphdr(e, i, &ph) && ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
-		    vaddr < ph.p_vaddr + ph.p_filesz)
-			offset = vaddr - ph.p_vaddr + ph.p_offset;
+		if (!gelf_getphdr(e, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		base = to_offset ? ph.p_vaddr : ph.p_offset;
+		if (from >= base && from < base + ph.p_filesz)
+			to = from - base + (to_offset ? ph.p_offset : ph.p_vaddr);
 	}
 	elf_end(e);
 	close(fd);
-	return offset;
-}
-
-static uint64_t offset_to_vaddr(const char *file, uint64_t offset)
-{
-	uint64_t vaddr = 0;
-	size_t nr;
-	int fd;
-	Elf *e;
-
-	elf_version(EV_CURRENT);
-	fd = open(file, O_RDONLY);
-	assert_true(fd >= 0);
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	assert_non_null(e);
-	assert_int_equal(elf_getphdrnum(e, &nr), 0);
-	for (size_t i = 0; i < nr; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(e, i, &ph) && ph.p_type == PT_LOAD && offset >= ph.p_offset &&
-		    offset < ph.p_offset + ph.p_filesz)
-			vaddr = offset - ph.p_offset + ph.p_vaddr;
-	}
-	elf_end(e);
-	close(fd);
-	return vaddr;
+	return to;
 }
 
 /* Where nm says sym is (-D: the dynamic symbols of a stripped file), as a file offset. */
@@ -216,7 +200,7 @@ static uint64_t nm_offset(const char *file, const char *sym, bool dynamic)
 	}
 	pclose(f);
 	assert_true(found != 0);
-	return vaddr_to_offset(file, found);
+	return translate(file, found, true);
 }
 
 static void assert_probe(const struct py_probe *p, const char *file, const char *sym, bool dynamic)
@@ -233,7 +217,7 @@ static void objdump_calls(const char *file, uint64_t offset, unsigned len, char 
 			  size_t out_len)
 {
 	char cmd[PATH_MAX + 128], line[512];
-	uint64_t vaddr = offset_to_vaddr(file, offset);
+	uint64_t vaddr = translate(file, offset, false);
 	FILE *f;
 
 	need_tool("objdump");
@@ -637,18 +621,29 @@ static void stop_spawned(void)
 	}
 }
 
+/* pyenv's CPython version, sleeping for a minute, once its libpython is mapped. */
+static pid_t spawn_sleeping_pyenv(const char *version)
+{
+	char prefix[PATH_MAX], python[PATH_MAX + 16], lib[32];
+	char *argv[] = {python, "-c", "import time; time.sleep(60)", NULL};
+	pid_t pid;
+
+	need_pyenv(version, prefix, sizeof(prefix));
+	snprintf(python, sizeof(python), "%s/bin/python3", prefix);
+	snprintf(lib, sizeof(lib), "libpython%s", version);
+	pid = spawn(argv, NULL);
+	wait_for_mapping(pid, lib);
+	return pid;
+}
+
 static void test_pid_of_running_python(void **state)
 {
-	char prefix[PATH_MAX], python[PATH_MAX + 16], lib[PATH_MAX];
-	char *argv[] = {python, "-c", "import time; time.sleep(60)", NULL};
+	char lib[PATH_MAX];
 	struct py_target t;
 	pid_t pid;
 
 	need_pyenv_lib("3.12", lib, sizeof(lib));
-	need_pyenv("3.12", prefix, sizeof(prefix));
-	snprintf(python, sizeof(python), "%s/bin/python3", prefix);
-	pid = spawn(argv, NULL);
-	wait_for_mapping(pid, "libpython3.12");
+	pid = spawn_sleeping_pyenv("3.12");
 	assert_int_equal(python_target_from_pid(pid, NULL, &t, err, sizeof(err)), 0);
 	check_same_file(t.path, lib);
 	check_version(&t, "3.12");
@@ -699,16 +694,12 @@ static void test_pid_gone(void **state)
 
 static void test_pid_override_must_be_mapped(void **state)
 {
-	char prefix[PATH_MAX], python[PATH_MAX + 16], other[PATH_MAX];
-	char *argv[] = {python, "-c", "import time; time.sleep(60)", NULL};
+	char other[PATH_MAX];
 	struct py_target t;
 	pid_t pid;
 
 	need_pyenv_lib("3.9", other, sizeof(other));
-	need_pyenv("3.12", prefix, sizeof(prefix));
-	snprintf(python, sizeof(python), "%s/bin/python3", prefix);
-	pid = spawn(argv, NULL);
-	wait_for_mapping(pid, "libpython3.12");
+	pid = spawn_sleeping_pyenv("3.12");
 	assert_int_equal(python_target_from_pid(pid, other, &t, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "is not mapped in PID"));
 	stop_spawned();

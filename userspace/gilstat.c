@@ -284,7 +284,8 @@ static int links_room(const struct links *l)
 {
 	if (l->nr < MAX_LINKS)
 		return 0;
-	fprintf(stderr, "gilstat: more probe sites than the %d links gilstat can hold\n", MAX_LINKS);
+	fprintf(stderr, "gilstat: more probe sites than the %d links gilstat can hold\n",
+		MAX_LINKS);
 	return -E2BIG;
 }
 
@@ -605,13 +606,16 @@ int main(int argc, char **argv)
 			   attach_libgil(skel, env.pid, probe_path, &links);
 	if (err)
 		goto cleanup;
-	if (env.report.sched)
-		err = attach_tracepoint(skel->progs.gil_sched_wakeup, "scheduler tracepoints",
-					&links) ?:
-		      attach_tracepoint(skel->progs.gil_sched_switch, "scheduler tracepoints",
-					&links);
+	if (env.report.sched) {
+		struct bpf_program *progs[] = { skel->progs.gil_sched_wakeup,
+						 skel->progs.gil_sched_switch };
+
+		for (int i = 0; i < 2 && !err; i++)
+			err = attach_tracepoint(progs[i], "scheduler tracepoints", &links);
+	}
 	/* Whatever the options: the report must say when the target forked children it ignores. */
-	err = err ?: attach_tracepoint(skel->progs.gil_fork, "task_newtask tracepoint", &links);
+	if (!err)
+		err = attach_tracepoint(skel->progs.gil_fork, "task_newtask tracepoint", &links);
 	if (err)
 		goto cleanup;
 

@@ -110,7 +110,7 @@ int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struc
 	stats_sub(&out->total, &cur->total, &prev->total, unit_ns);
 	for (size_t i = 0; i < cur->nr_keys; i++) {
 		const struct group_stats *old = bsearch(&cur->keys[i], prev->keys, prev->nr_keys,
-						      sizeof(*prev->keys), group_cmp);
+							sizeof(*prev->keys), group_cmp);
 
 		out->keys[i].key = cur->keys[i].key;
 		stats_sub(&out->keys[i].s, &cur->keys[i].s, old ? &old->s : &none, unit_ns);
