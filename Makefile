@@ -11,7 +11,10 @@ override OUTPUT := $(OUTPUT)/san-$(SANITIZE)
 endif
 endif
 
-CC ?= gcc
+# make predefines CC (as cc), so `CC ?= gcc` would never apply: only a CC nobody set is replaced.
+ifeq ($(origin CC),default)
+CC := gcc
+endif
 CLANG ?= clang
 BPFTOOL ?= bpftool
 LLVM_STRIP ?= llvm-strip
@@ -233,8 +236,8 @@ format:
 		userspace/*.[ch] tests/*.[ch] tests/helpers/*.c)
 
 clean:
-	$(call msg,CLEAN,build)
-	$(Q)rm -rf build
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)
 
 .DELETE_ON_ERROR:
 .SECONDARY:

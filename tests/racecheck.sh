@@ -15,12 +15,11 @@ set -u
 . "$(dirname "$0")/lib.sh"
 SAN=$OUTPUT/san-thread/tests
 FUZZ=$OUTPUT/tests/test_gil_fuzz
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+make_tmp
 
 case $OUTPUT in
 */san-*)
-	skip "race detectors" "this run is itself sanitized ($OUTPUT)"
+	skip_cannot "race detectors" "this run is itself sanitized ($OUTPUT)"
 	done_testing
 	;;
 esac

@@ -340,6 +340,33 @@ struct links {
 	int nr;
 };
 
+/* 0 when l has room for one more link, else -E2BIG and one line. */
+static int links_room(const struct links *l)
+{
+	if (l->nr < MAX_LINKS)
+		return 0;
+	fprintf(stderr, "gilstat: more probe sites than the %d links gilstat can hold\n",
+		MAX_LINKS);
+	return -E2BIG;
+}
+
+/* Attaches a raw tracepoint program; what names the tracepoint in the one line of an error. */
+static int attach_tracepoint(struct bpf_program *prog, const char *what, struct links *l)
+{
+	int err = links_room(l);
+
+	if (err)
+		return err;
+	l->link[l->nr] = bpf_program__attach(prog);
+	if (!l->link[l->nr]) {
+		err = -errno;
+		fprintf(stderr, "gilstat: cannot attach to the %s: %s\n", what, strerror(-err));
+		return err;
+	}
+	l->nr++;
+	return 0;
+}
+
 static int attach_libgil(struct gilstat_bpf *skel, pid_t pid, const char *path, struct links *l)
 {
 	struct bpf_program *progs[] = {skel->progs.gil_acquire, skel->progs.gil_release,
@@ -348,7 +375,7 @@ static int attach_libgil(struct gilstat_bpf *skel, pid_t pid, const char *path, 
 	int err;
 
 	for (int i = 0; i < 3; i++) {
-		err = attach_usdt(progs[i], pid, path, names[i], &l->link[l->nr]);
+		err = links_room(l) ?: attach_usdt(progs[i], pid, path, names[i], &l->link[l->nr]);
 		if (err)
 			return err;
 		l->nr++;
@@ -362,7 +389,11 @@ static int attach_uprobes(struct bpf_program *prog, pid_t pid, const char *path,
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
 
-	for (int i = 0; i < nr_sites && l->nr < MAX_LINKS; i++) {
+	for (int i = 0; i < nr_sites; i++) {
+		int err = links_room(l);
+
+		if (err)
+			return err;
 		l->link[l->nr] =
 			bpf_program__attach_uprobe_opts(prog, pid, path, sites[i].offset, &opts);
 		if (!l->link[l->nr]) {
@@ -747,28 +778,15 @@ static int attach(struct tracer *tr, const struct traced *t, struct snapshot *fi
 		struct bpf_program *progs[] = {tr->skel->progs.gil_sched_wakeup,
 					       tr->skel->progs.gil_sched_switch};
 
-		for (int i = 0; i < 2; i++) {
-			tr->links.link[tr->links.nr] = bpf_program__attach(progs[i]);
-			if (!tr->links.link[tr->links.nr]) {
-				err = -errno;
-				fprintf(stderr,
-					"gilstat: cannot attach to the scheduler "
-					"tracepoints: %s\n",
-					strerror(-err));
-				return err;
-			}
-			tr->links.nr++;
-		}
+		for (int i = 0; i < 2 && !err; i++)
+			err = attach_tracepoint(progs[i], "scheduler tracepoints", &tr->links);
 	}
 	/* Whatever the options: the report must say when the target forked children it ignores. */
-	tr->links.link[tr->links.nr] = bpf_program__attach(tr->skel->progs.gil_fork);
-	if (!tr->links.link[tr->links.nr]) {
-		err = -errno;
-		fprintf(stderr, "gilstat: cannot attach to the task_newtask tracepoint: %s\n",
-			strerror(-err));
+	if (!err)
+		err = attach_tracepoint(tr->skel->progs.gil_fork, "task_newtask tracepoint",
+					&tr->links);
+	if (err)
 		return err;
-	}
-	tr->links.nr++;
 	return 0;
 }
 
