@@ -108,6 +108,7 @@ bench: deps
 	$(Q)scripts/deps.sh --bench
 	$(Q)$(MAKE) --no-print-directory all tests $(BENCH_BINS)
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench.sh
+	$(Q)OUTPUT=$(OUTPUT) scripts/bench-python.sh
 
 .PHONY: tests
 tests: $(TEST_BINS) $(HELPER_BINS) $(SDT_ARGS_LIB)

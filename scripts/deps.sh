@@ -18,7 +18,8 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 # promtool), node_exporter and curl are what tests/prometheus.sh runs gilstat against.
 # tests/debuginfod.sh serves debug files with a real debuginfod, in a network namespace whose
 # loopback iproute2 brings up; xz makes MiniDebugInfo.
-[ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
+# bench-python.sh loads the tutorial's FastAPI service (examples/fastapi) with wrk.
+[ "${1:-}" = "--bench" ] && pkgs+=(bpftrace wrk python3-fastapi python3-uvicorn)
 # patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.
 pkgs+=(patchelf)
 
