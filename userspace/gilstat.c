@@ -429,7 +429,14 @@ static int attach_python_conds(struct gilstat_bpf *skel, pid_t pid, const struct
 		nr_gils = pygil_find_gils(pid, t->path, t->cond_offset, gils, MAX_GILS_SEEN, why,
 					  sizeof(why));
 		if (nr_gils <= 0) {
-			fprintf(stderr, "gilstat: %s\n", why);
+			/* a layout this gilstat does not know, or a process still starting */
+			if (!nr_gils && t->major)
+				fprintf(stderr,
+					"gilstat: %s (CPython %d.%d: a GIL laid out as in 3.8-3.15 "
+					"was looked for; run the command under gilstat instead)\n",
+					why, t->major, t->minor);
+			else
+				fprintf(stderr, "gilstat: %s\n", why);
 			return nr_gils ?: -ENOENT;
 		}
 	}
