@@ -176,8 +176,8 @@ struct gil {
 	atomic_ulong interval_us;
 
 	bool nogil;
-	atomic_bool stats_on;
-	struct gil_stats stats;
+	atomic_bool truth_on;
+	struct gil_truth truth;
 
 	/* Every thread state bound to this GIL, and every GIL, for fork(); under registry_lock. */
 	struct gil_thread *threads;
@@ -192,7 +192,7 @@ struct gil_thread {
 	bool holding;
 	/* When this thread got the GIL; 0 when nobody measured it. */
 	uint64_t acquired_ns;
-	struct gil_stats stats;
+	struct gil_truth truth;
 	struct gil_thread *next;
 };
 
@@ -221,7 +221,7 @@ static void gil_atomics_unchecked(struct gil *gil, bool on)
 	GIL_UNCHECKED(gil->last_holder, on);
 	GIL_UNCHECKED(gil->drop_request, on);
 	GIL_UNCHECKED(gil->interval_us, on);
-	GIL_UNCHECKED(gil->stats_on, on);
+	GIL_UNCHECKED(gil->truth_on, on);
 }
 
 static void init_locks(struct gil *gil)
@@ -245,7 +245,7 @@ static void add_duration(uint64_t *total, uint64_t *max, uint64_t ns)
 		*max = ns;
 }
 
-static void account_acquire(struct gil_stats *s, unsigned int flags, uint64_t drop_requests,
+static void account_acquire(struct gil_truth *s, unsigned int flags, uint64_t drop_requests,
 			    uint64_t wait_ns)
 {
 	s->acquisitions++;
@@ -255,7 +255,7 @@ static void account_acquire(struct gil_stats *s, unsigned int flags, uint64_t dr
 	add_duration(&s->wait_ns_total, &s->wait_ns_max, wait_ns);
 }
 
-static void account_release(struct gil_stats *s, bool requested, uint64_t hold_ns)
+static void account_release(struct gil_truth *s, bool requested, uint64_t hold_ns)
 {
 	s->releases++;
 	s->voluntary_releases += !requested;
@@ -354,8 +354,8 @@ static void wait_for_release(struct take_wait *w)
 static void take_gil(struct gil_thread *t)
 {
 	struct gil *gil = t->gil;
-	bool stats = atomic_load_explicit(&gil->stats_on, memory_order_relaxed);
-	bool timed = stats || GIL_PROBE_ENABLED(acquire) || GIL_PROBE_ENABLED(release);
+	bool truth = atomic_load_explicit(&gil->truth_on, memory_order_relaxed);
+	bool timed = truth || GIL_PROBE_ENABLED(acquire) || GIL_PROBE_ENABLED(release);
 	struct take_wait w = { .gil = gil };
 	uint64_t request_ns = timed ? now_ns() : 0;
 	uint64_t acquired_ns = 0;
@@ -397,9 +397,9 @@ static void take_gil(struct gil_thread *t)
 
 	if (timed)
 		acquired_ns = now_ns();
-	if (stats && request_ns) {
-		account_acquire(&gil->stats, flags, w.drop_requests, acquired_ns - request_ns);
-		account_acquire(&t->stats, flags, w.drop_requests, acquired_ns - request_ns);
+	if (truth && request_ns) {
+		account_acquire(&gil->truth, flags, w.drop_requests, acquired_ns - request_ns);
+		account_acquire(&t->truth, flags, w.drop_requests, acquired_ns - request_ns);
 	}
 	pthread_mutex_unlock(&gil->mutex);
 
@@ -412,7 +412,7 @@ static void take_gil(struct gil_thread *t)
 static void drop_gil(struct gil_thread *t)
 {
 	struct gil *gil = t->gil;
-	bool stats = atomic_load_explicit(&gil->stats_on, memory_order_relaxed);
+	bool truth = atomic_load_explicit(&gil->truth_on, memory_order_relaxed);
 	uint64_t released_ns = 0;
 	unsigned int flags = 0;
 	bool requested;
@@ -425,9 +425,9 @@ static void drop_gil(struct gil_thread *t)
 	/* A tracer attached during this hold still gets the release time (handoffs start there). */
 	if (t->acquired_ns || GIL_PROBE_ENABLED(release))
 		released_ns = now_ns();
-	if (stats && t->acquired_ns) {
-		account_release(&gil->stats, requested, released_ns - t->acquired_ns);
-		account_release(&t->stats, requested, released_ns - t->acquired_ns);
+	if (truth && t->acquired_ns) {
+		account_release(&gil->truth, requested, released_ns - t->acquired_ns);
+		account_release(&t->truth, requested, released_ns - t->acquired_ns);
 	}
 	t->holding = false;
 	atomic_store_explicit(&gil->locked, 0, memory_order_relaxed);
@@ -528,7 +528,7 @@ static void gil_atfork_child(void)
 
 			if (pthread_equal(t->owner, self)) {
 				atomic_store(&t->eb.bits, 0);
-				memset(&t->stats, 0, sizeof(t->stats));
+				memset(&t->truth, 0, sizeof(t->truth));
 				if (t->holding)
 					holder = t;
 				pp = &t->next;
@@ -542,7 +542,7 @@ static void gil_atfork_child(void)
 		atomic_store(&gil->drop_request, 0);
 		gil->release_requested = false;
 		gil->switch_number = 0;
-		memset(&gil->stats, 0, sizeof(gil->stats));
+		memset(&gil->truth, 0, sizeof(gil->truth));
 	}
 	pthread_mutex_init(&registry_lock, NULL);
 }
@@ -552,7 +552,7 @@ static void register_atfork(void)
 	pthread_atfork(gil_atfork_prepare, gil_atfork_parent, gil_atfork_child);
 }
 
-static bool stats_from_env(void)
+static bool truth_from_env(void)
 {
 	const char *v = getenv("GIL_STATS");
 
@@ -578,7 +578,7 @@ struct gil *gil_new(const struct gil_opts *opts)
 	atomic_init(&gil->interval_us,
 		    opts->interval_us ? (unsigned long)opts->interval_us : GIL_DEFAULT_INTERVAL_US);
 	gil->nogil = opts->nogil;
-	atomic_init(&gil->stats_on, opts->stats || stats_from_env());
+	atomic_init(&gil->truth_on, opts->truth || truth_from_env());
 
 	pthread_once(&atfork_once, register_atfork);
 	pthread_mutex_lock(&registry_lock);
@@ -633,31 +633,31 @@ bool gil_is_nogil(const struct gil *gil)
 	return gil->nogil;
 }
 
-void gil_enable_stats(struct gil *gil, bool on)
+void gil_enable_truth(struct gil *gil, bool on)
 {
-	atomic_store(&gil->stats_on, on);
+	atomic_store(&gil->truth_on, on);
 }
 
-bool gil_stats_enabled(const struct gil *gil)
+bool gil_truth_enabled(const struct gil *gil)
 {
-	return atomic_load(&gil->stats_on);
+	return atomic_load(&gil->truth_on);
 }
 
-void gil_get_stats(const struct gil *gil, struct gil_stats *out)
+void gil_get_truth(const struct gil *gil, struct gil_truth *out)
 {
 	struct gil *g = (struct gil *)gil;
 
 	pthread_mutex_lock(&g->mutex);
-	*out = g->stats;
+	*out = g->truth;
 	pthread_mutex_unlock(&g->mutex);
 }
 
-void gil_thread_get_stats(const struct gil_thread *t, struct gil_stats *out)
+void gil_thread_get_truth(const struct gil_thread *t, struct gil_truth *out)
 {
 	struct gil *g = t->gil;
 
 	pthread_mutex_lock(&g->mutex);
-	*out = t->stats;
+	*out = t->truth;
 	pthread_mutex_unlock(&g->mutex);
 }
 

@@ -30,11 +30,14 @@ struct gil_opts {
 	/* Free-threaded mode (PEP 703): acquire and release return at once. */
 	bool nogil;
 	/* Keep ground-truth statistics (also turned on by the environment GIL_STATS=1). */
-	bool stats;
+	bool truth;
 };
 
-/* Ground-truth counters, kept only when statistics are on. */
-struct gil_stats {
+/*
+ * The ground truth: what the GIL itself counted, kept only when asked for (gil_opts.truth,
+ * gil_enable_truth() or GIL_STATS=1). A tracer's counts of the same run must equal these.
+ */
+struct gil_truth {
 	uint64_t acquisitions;
 	uint64_t switches;	  /* holder changes: CPython's switch_number */
 	uint64_t forced_switches; /* holder changes after a release a drop request asked for */
@@ -61,11 +64,11 @@ int gil_set_interval_us(struct gil *gil, double interval_us);
 long gil_interval_us(const struct gil *gil);
 bool gil_is_nogil(const struct gil *gil);
 
-/* Statistics for the whole GIL or one thread; zeros when statistics are off. */
-void gil_enable_stats(struct gil *gil, bool on);
-bool gil_stats_enabled(const struct gil *gil);
-void gil_get_stats(const struct gil *gil, struct gil_stats *out);
-void gil_thread_get_stats(const struct gil_thread *t, struct gil_stats *out);
+/* The ground truth of the whole GIL or of one thread; zeros while it is not kept. */
+void gil_enable_truth(struct gil *gil, bool on);
+bool gil_truth_enabled(const struct gil *gil);
+void gil_get_truth(const struct gil *gil, struct gil_truth *out);
+void gil_thread_get_truth(const struct gil_thread *t, struct gil_truth *out);
 
 /* A thread state bound to gil, for the calling thread; it does not hold the GIL yet. */
 struct gil_thread *gil_thread_new(struct gil *gil);

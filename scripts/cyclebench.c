@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* What is measured is the untraced path: GIL_STATS=1 in the environment must not count. */
-	gil_enable_stats(gil, false);
+	gil_enable_truth(gil, false);
 	t = gil_thread_new(gil);
 
 	run(t, iterations / 10 + 1, &warm_up_cpu_ns);

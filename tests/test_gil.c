@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unit tests for libgil (runtime/gil.c). Behaviour is asserted through the ground-truth counters
- * (gil_get_stats(), gil_thread_get_stats()) and through lower bounds on time that the algorithm
+ * (gil_get_truth(), gil_thread_get_truth()) and through lower bounds on time that the algorithm
  * guarantees (a timed wait never ends early), not through wall-clock upper bounds, except where
  * the point of a test is "about one interval"; those bounds are loose.
  *
@@ -119,7 +119,7 @@ static void join_thread(pthread_t th)
 
 static struct gil *new_gil(long interval_us)
 {
-	struct gil_opts opts = { .interval_us = interval_us, .stats = true };
+	struct gil_opts opts = { .interval_us = interval_us, .truth = true };
 	struct gil *gil = gil_new(&opts);
 
 	assert_non_null(gil);
@@ -166,7 +166,7 @@ struct excl_worker {
 	pthread_t th;
 	struct excl_shared *sh;
 	int cycles_done;
-	struct gil_stats stats;
+	struct gil_truth stats;
 };
 
 static void *excl_thread(void *arg)
@@ -192,7 +192,7 @@ static void *excl_thread(void *arg)
 		gil_release(t);
 		w->cycles_done++;
 	}
-	gil_thread_get_stats(t, &w->stats);
+	gil_thread_get_truth(t, &w->stats);
 	gil_thread_free(t);
 	return NULL;
 }
@@ -206,7 +206,7 @@ static void run_mutual_exclusion(int nthreads, int cycles, long interval_us, boo
 {
 	struct excl_shared sh = { .gil = new_gil(interval_us), .cycles = cycles };
 	struct excl_worker *w = calloc(nthreads, sizeof(*w));
-	struct gil_stats s, sum = { 0 };
+	struct gil_truth s, sum = { 0 };
 	uint64_t total_cycles = (uint64_t)nthreads * cycles;
 
 	assert_non_null(w);
@@ -225,7 +225,7 @@ static void run_mutual_exclusion(int nthreads, int cycles, long interval_us, boo
 		sum.forced_switches += w[i].stats.forced_switches;
 		sum.drop_requests += w[i].stats.drop_requests;
 	}
-	gil_get_stats(sh.gil, &s);
+	gil_get_truth(sh.gil, &s);
 
 	assert_int_equal(atomic_load(&sh.violations), 0);
 	assert_int_equal(sh.work, total_cycles * EXCL_OPS_PER_CYCLE);
@@ -282,8 +282,8 @@ struct pair {
 	atomic_int waiter_done;
 	bool holder_timed_out;
 	uint64_t waiter_asked_ns;
-	struct gil_stats holder_stats;
-	struct gil_stats waiter_stats;
+	struct gil_truth holder_stats;
+	struct gil_truth waiter_stats;
 };
 
 static void *pair_holder(void *arg)
@@ -314,7 +314,7 @@ static void *pair_holder(void *arg)
 		}
 	}
 	gil_release(t);
-	gil_thread_get_stats(t, &p->holder_stats);
+	gil_thread_get_truth(t, &p->holder_stats);
 	gil_thread_free(t);
 	return NULL;
 }
@@ -330,7 +330,7 @@ static void *pair_waiter(void *arg)
 	gil_acquire(t);
 	atomic_store(&p->waiter_done, 1);
 	gil_release(t);
-	gil_thread_get_stats(t, &p->waiter_stats);
+	gil_thread_get_truth(t, &p->waiter_stats);
 	gil_thread_free(t);
 	return NULL;
 }
@@ -364,10 +364,10 @@ static void test_spinning_holder_drops_within_interval(void **state)
 
 	for (int r = 0; r < ROUNDS; r++) {
 		struct pair p = { .interval_us = interval_us, .polls = true };
-		struct gil_stats s;
+		struct gil_truth s;
 
 		run_pair(&p);
-		gil_get_stats(p.gil, &s);
+		gil_get_truth(p.gil, &s);
 		/* The waiter asked after one interval without a switch, and the holder obeyed. */
 		assert_true(p.waiter_stats.drop_requests >= 1);
 		assert_int_equal(p.waiter_stats.forced_switches, 1);
@@ -398,10 +398,10 @@ static void test_drop_request_only_after_full_interval(void **state)
 	struct pair polled = { .interval_us = 5000, .hold_us = 60 * 1000, .polls = true };
 	/* The holder runs for many intervals and never polls: the waiter keeps asking. */
 	struct pair deaf = { .interval_us = 5000, .hold_us = 60 * 1000, .polls = false };
-	struct gil_stats s;
+	struct gil_truth s;
 
 	run_pair(&early);
-	gil_get_stats(early.gil, &s);
+	gil_get_truth(early.gil, &s);
 	assert_int_equal(s.drop_requests, 0);
 	assert_int_equal(s.forced_switches, 0);
 	assert_int_equal(early.waiter_stats.drop_requests, 0);
@@ -410,14 +410,14 @@ static void test_drop_request_only_after_full_interval(void **state)
 	gil_free(early.gil);
 
 	run_pair(&polled);
-	gil_get_stats(polled.gil, &s);
+	gil_get_truth(polled.gil, &s);
 	assert_true(s.drop_requests >= 1);
 	assert_int_equal(polled.waiter_stats.forced_switches, 1);
 	assert_true(polled.waiter_stats.wait_ns_max >= polled.interval_us * NS_PER_US);
 	gil_free(polled.gil);
 
 	run_pair(&deaf);
-	gil_get_stats(deaf.gil, &s);
+	gil_get_truth(deaf.gil, &s);
 	assert_true(s.drop_requests >= 1);
 	/* Each request needs a whole interval of waiting without a switch. */
 	assert_true(deaf.waiter_stats.drop_requests <=
@@ -446,7 +446,7 @@ struct alternation {
 	struct {
 		pthread_t th;
 		uint64_t bytecodes;
-		struct gil_stats stats;
+		struct gil_truth stats;
 	} thread[2];
 };
 
@@ -486,7 +486,7 @@ static void *alt_thread(void *arg)
 		gil_poll(t);
 	}
 	gil_release(t);
-	gil_thread_get_stats(t, &a->thread[aa->id].stats);
+	gil_thread_get_truth(t, &a->thread[aa->id].stats);
 	gil_thread_free(t);
 	return NULL;
 }
@@ -495,7 +495,7 @@ static void test_forced_drop_hands_over(void **state)
 {
 	struct alternation a = { .gil = new_gil(1000), .last_id = -1 };
 	struct alt_arg args[2] = { { &a, 0 }, { &a, 1 } };
-	struct gil_stats s;
+	struct gil_truth s;
 	uint64_t requested, total;
 
 	a.deadline_ns = now_ns() + 10000 * NS_PER_MS;
@@ -503,7 +503,7 @@ static void test_forced_drop_hands_over(void **state)
 		start_thread(&a.thread[i].th, alt_thread, &args[i]);
 	for (int i = 0; i < 2; i++)
 		join_thread(a.thread[i].th);
-	gil_get_stats(a.gil, &s);
+	gil_get_truth(a.gil, &s);
 
 	assert_true(a.log_len >= ALT_SWITCHES);
 	assert_int_equal(s.switches, (uint64_t)a.log_len);
@@ -532,7 +532,7 @@ static void test_switches_count_holder_changes(void **state)
 {
 	struct gil *gil = new_gil(0);
 	struct gil_thread *t1 = gil_thread_new(gil), *t2 = gil_thread_new(gil);
-	struct gil_stats s, s1, s2;
+	struct gil_truth s, s1, s2;
 
 	/* The first acquisition is a change: from nobody to t1. Re-taking it is not. */
 	for (int i = 0; i < 1000; i++) {
@@ -541,7 +541,7 @@ static void test_switches_count_holder_changes(void **state)
 		gil_release(t1);
 		assert_false(gil_held(t1));
 	}
-	gil_get_stats(gil, &s);
+	gil_get_truth(gil, &s);
 	assert_int_equal(s.acquisitions, 1000);
 	assert_int_equal(s.releases, 1000);
 	assert_int_equal(s.voluntary_releases, 1000);
@@ -556,9 +556,9 @@ static void test_switches_count_holder_changes(void **state)
 	gil_release(t1);
 	gil_acquire(t1);
 	gil_release(t1);
-	gil_get_stats(gil, &s);
-	gil_thread_get_stats(t1, &s1);
-	gil_thread_get_stats(t2, &s2);
+	gil_get_truth(gil, &s);
+	gil_thread_get_truth(t1, &s1);
+	gil_thread_get_truth(t2, &s2);
 	assert_int_equal(s.switches, 3);
 	assert_int_equal(s1.switches, 2);
 	assert_int_equal(s2.switches, 1);
@@ -571,20 +571,20 @@ static void test_switches_count_holder_changes(void **state)
 	gil_thread_free(t2);
 	gil_acquire(t1);
 	gil_release(t1);
-	gil_get_stats(gil, &s);
+	gil_get_truth(gil, &s);
 	assert_int_equal(s.switches, 5);
 
 	/* Statistics switched off count nothing, and switched on again resume. */
-	gil_enable_stats(gil, false);
-	assert_false(gil_stats_enabled(gil));
+	gil_enable_truth(gil, false);
+	assert_false(gil_truth_enabled(gil));
 	gil_acquire(t1);
 	gil_release(t1);
-	gil_get_stats(gil, &s);
+	gil_get_truth(gil, &s);
 	assert_int_equal(s.acquisitions, 1005);
-	gil_enable_stats(gil, true);
+	gil_enable_truth(gil, true);
 	gil_acquire(t1);
 	gil_release(t1);
-	gil_get_stats(gil, &s);
+	gil_get_truth(gil, &s);
 	assert_int_equal(s.acquisitions, 1006);
 
 	gil_thread_free(t1);
@@ -647,10 +647,10 @@ static void test_interval_validation(void **state)
 static void test_shortest_interval_hands_over(void **state)
 {
 	struct pair p = { .interval_us = 1, .polls = true };
-	struct gil_stats s;
+	struct gil_truth s;
 
 	run_pair(&p);
-	gil_get_stats(p.gil, &s);
+	gil_get_truth(p.gil, &s);
 	assert_true(s.forced_switches >= 1);
 	gil_free(p.gil);
 }
@@ -663,7 +663,7 @@ struct allow {
 	atomic_int b_went;
 	bool a_saw_b;
 	bool b_held;
-	struct gil_stats a_stats, b_stats;
+	struct gil_truth a_stats, b_stats;
 };
 
 static void *allow_a(void *arg)
@@ -678,7 +678,7 @@ static void *allow_a(void *arg)
 	al->a_saw_b = wait_at_least(&al->b_went, 1, WAIT_TIMEOUT_MS);
 	GIL_END_ALLOW_THREADS
 	gil_release(t);
-	gil_thread_get_stats(t, &al->a_stats);
+	gil_thread_get_truth(t, &al->a_stats);
 	gil_thread_free(t);
 	return NULL;
 }
@@ -693,7 +693,7 @@ static void *allow_b(void *arg)
 	al->b_held = gil_held(t);
 	atomic_store(&al->b_went, 1);
 	gil_release(t);
-	gil_thread_get_stats(t, &al->b_stats);
+	gil_thread_get_truth(t, &al->b_stats);
 	gil_thread_free(t);
 	return NULL;
 }
@@ -702,7 +702,7 @@ static void test_allow_threads_lets_others_run(void **state)
 {
 	struct allow al = { .gil = new_gil(10 * 1000 * 1000) };
 	pthread_t a, b;
-	struct gil_stats s;
+	struct gil_truth s;
 
 	start_thread(&a, allow_a, &al);
 	start_thread(&b, allow_b, &al);
@@ -713,7 +713,7 @@ static void test_allow_threads_lets_others_run(void **state)
 	assert_int_equal(al.a_stats.acquisitions, 2);
 	assert_int_equal(al.a_stats.voluntary_releases, 2);
 	assert_int_equal(al.b_stats.acquisitions, 1);
-	gil_get_stats(al.gil, &s);
+	gil_get_truth(al.gil, &s);
 	assert_int_equal(s.drop_requests, 0);
 	assert_int_equal(s.switches, 3);
 	gil_free(al.gil);
@@ -725,7 +725,7 @@ struct interp {
 	struct gil *gil;
 	atomic_int *inside;
 	bool saw_other;
-	struct gil_stats stats;
+	struct gil_truth stats;
 };
 
 static void *interp_thread(void *arg)
@@ -738,7 +738,7 @@ static void *interp_thread(void *arg)
 	/* Both hold their own GIL at once, or this times out. */
 	in->saw_other = wait_at_least(in->inside, 2, WAIT_TIMEOUT_MS);
 	gil_release(t);
-	gil_thread_get_stats(t, &in->stats);
+	gil_thread_get_truth(t, &in->stats);
 	gil_thread_free(t);
 	return NULL;
 }
@@ -755,10 +755,10 @@ static void test_per_interpreter_gils_are_independent(void **state)
 	for (int i = 0; i < 2; i++)
 		join_thread(th[i]);
 	for (int i = 0; i < 2; i++) {
-		struct gil_stats s;
+		struct gil_truth s;
 
 		assert_true(in[i].saw_other);
-		gil_get_stats(in[i].gil, &s);
+		gil_get_truth(in[i].gil, &s);
 		assert_int_equal(s.acquisitions, 1);
 		assert_int_equal(s.switches, 1);
 		assert_int_equal(s.drop_requests, 0);
@@ -771,11 +771,11 @@ static void test_per_interpreter_gils_are_independent(void **state)
 
 static void test_nogil_lets_everyone_in(void **state)
 {
-	struct gil_opts opts = { .nogil = true, .stats = true, .interval_us = 1 };
+	struct gil_opts opts = { .nogil = true, .truth = true, .interval_us = 1 };
 	atomic_int inside = 0;
 	struct interp in[2];
 	pthread_t th[2];
-	struct gil_stats s;
+	struct gil_truth s;
 	struct gil_thread *t;
 
 	in[0] = (struct interp){ .gil = gil_new(&opts), .inside = &inside };
@@ -798,7 +798,7 @@ static void test_nogil_lets_everyone_in(void **state)
 		gil_poll(t);
 		gil_release(t);
 	}
-	gil_get_stats(in[0].gil, &s);
+	gil_get_truth(in[0].gil, &s);
 	assert_int_equal(s.acquisitions, 0);
 	assert_int_equal(s.releases, 0);
 	assert_int_equal(s.switches, 0);
@@ -818,7 +818,7 @@ struct cancel {
 	atomic_int holder_stop;
 	atomic_int holder_progress;
 	bool holder_timed_out;
-	struct gil_stats holder_stats;
+	struct gil_truth holder_stats;
 };
 
 static void free_state(void *t)
@@ -857,7 +857,7 @@ static void *cancel_holder(void *arg)
 	c->holder_timed_out = !wait_at_least(&c->holder_go, 1, WAIT_TIMEOUT_MS);
 	gil_poll(t);
 	gil_release(t);
-	gil_thread_get_stats(t, &c->holder_stats);
+	gil_thread_get_truth(t, &c->holder_stats);
 	gil_thread_free(t);
 	return NULL;
 }
@@ -876,7 +876,7 @@ static void *cancel_spinner(void *arg)
 		gil_poll(t);
 	}
 	gil_release(t);
-	gil_thread_get_stats(t, &c->holder_stats);
+	gil_thread_get_truth(t, &c->holder_stats);
 	gil_thread_free(t);
 	return NULL;
 }
@@ -891,7 +891,7 @@ static void test_cancelled_waiter_does_not_wedge(void **state)
 {
 	struct cancel c = { .gil = new_gil(1000) };
 	pthread_t holder, w1, w2;
-	struct gil_stats s;
+	struct gil_truth s;
 	int progress;
 
 	/*
@@ -929,7 +929,7 @@ static void test_cancelled_waiter_does_not_wedge(void **state)
 	join_thread(holder);
 	assert_false(c.holder_timed_out);
 	assert_int_equal(atomic_load(&c.waiters_acquired), 1);
-	gil_get_stats(c.gil, &s);
+	gil_get_truth(c.gil, &s);
 	assert_true(s.forced_switches >= 1);
 	gil_free(c.gil);
 
@@ -959,9 +959,9 @@ static void test_cancelled_waiter_does_not_wedge(void **state)
 /* In the child, checks numbered by bit; the exit status says which failed. */
 #define CHILD_CHECK(failed, bit, cond) ((failed) |= (cond) ? 0 : 1 << (bit))
 
-static bool stats_are_zero(const struct gil_stats *s)
+static bool stats_are_zero(const struct gil_truth *s)
 {
-	static const struct gil_stats zero;
+	static const struct gil_truth zero;
 
 	return memcmp(s, &zero, sizeof(zero)) == 0;
 }
@@ -970,14 +970,14 @@ static bool stats_are_zero(const struct gil_stats *s)
 static int child_of_holder(struct gil *gil, struct gil_thread *t)
 {
 	struct gil_thread *t2;
-	struct gil_stats s;
+	struct gil_truth s;
 	int failed = 0;
 
 	alarm(5);
 	CHILD_CHECK(failed, 0, gil_held(t));
-	gil_get_stats(gil, &s);
+	gil_get_truth(gil, &s);
 	CHILD_CHECK(failed, 1, stats_are_zero(&s));
-	gil_thread_get_stats(t, &s);
+	gil_thread_get_truth(t, &s);
 	CHILD_CHECK(failed, 2, stats_are_zero(&s));
 	/* The parent's waiter asked for a drop; that request died with it. */
 	gil_poll(t);
@@ -990,7 +990,7 @@ static int child_of_holder(struct gil *gil, struct gil_thread *t)
 	gil_acquire(t2);
 	gil_release(t2);
 	gil_acquire(t);
-	gil_get_stats(gil, &s);
+	gil_get_truth(gil, &s);
 	CHILD_CHECK(failed, 4, s.acquisitions == 3 && s.releases == 3);
 	CHILD_CHECK(failed, 5, s.switches == 2 && s.forced_switches == 0 && s.drop_requests == 0);
 	gil_release(t);
@@ -1004,13 +1004,13 @@ static int child_of_holder(struct gil *gil, struct gil_thread *t)
 /* The child of a thread that did not hold the GIL: nobody holds it. */
 static int child_of_waiter(struct gil *gil, struct gil_thread *t)
 {
-	struct gil_stats s;
+	struct gil_truth s;
 	int failed = 0;
 
 	alarm(5);
 	CHILD_CHECK(failed, 0, !gil_held(t));
 	gil_acquire(t);
-	gil_get_stats(gil, &s);
+	gil_get_truth(gil, &s);
 	CHILD_CHECK(failed, 1, s.acquisitions == 1 && s.switches == 1);
 	CHILD_CHECK(failed, 2, s.wait_ns_max < 1000 * NS_PER_MS);
 	gil_release(t);
@@ -1121,7 +1121,7 @@ static void test_thread_free_releases(void **state)
 {
 	struct freeing f = { .gil = new_gil(10 * 1000 * 1000) };
 	pthread_t holder, waiter;
-	struct gil_stats s;
+	struct gil_truth s;
 	bool waiter_joined;
 
 	start_thread(&holder, freeing_holder, &f);
@@ -1139,7 +1139,7 @@ static void test_thread_free_releases(void **state)
 	assert_true(waiter_joined);
 	assert_false(f.holder_timed_out);
 	assert_int_equal(atomic_load(&f.waiter_got_it), 1);
-	gil_get_stats(f.gil, &s);
+	gil_get_truth(f.gil, &s);
 	assert_int_equal(s.acquisitions, 2);
 	assert_int_equal(s.releases, 2);
 	assert_int_equal(s.switches, 2);

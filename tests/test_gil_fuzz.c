@@ -54,7 +54,7 @@ struct fuzz_gil {
 	unsigned long last_id;
 	uint64_t seen_switches;
 	/* The statistics of the thread states freed so far, under run->lock. */
-	struct gil_stats sum;
+	struct gil_truth sum;
 	/* Thread states freed while holding the GIL: gil_thread_free() made one more release. */
 	uint64_t freed_holding;
 };
@@ -193,12 +193,12 @@ static void slot_done(struct slot *s)
 static void end_life(struct slot *s, struct fuzz_gil *fg, struct gil_thread *t, bool holding)
 {
 	struct fuzz_run *run = s->run;
-	struct gil_stats st;
+	struct gil_truth st;
 	pthread_t next;
 
 	if (holding)
 		leave(fg);
-	gil_thread_get_stats(t, &st);
+	gil_thread_get_truth(t, &st);
 	pthread_mutex_lock(&run->lock);
 	fg->sum.acquisitions += st.acquisitions;
 	fg->sum.releases += st.releases;
@@ -302,7 +302,7 @@ static void run_seed(unsigned int seed, int force_gils)
 	struct fuzz_run run = {.seed = seed};
 	struct slot slots[MAX_SLOTS];
 	uint64_t rng = seed * 0x2545f4914f6cdd1dull;
-	struct gil_opts opts = {.stats = true};
+	struct gil_opts opts = {.truth = true};
 	struct timespec deadline;
 	int stuck = 0;
 
@@ -347,13 +347,13 @@ static void run_seed(unsigned int seed, int force_gils)
 			 atomic_load(&run.bad_interval_results));
 	for (int i = 0; i < run.nr_gils; i++) {
 		struct fuzz_gil *fg = &run.g[i];
-		struct gil_stats s;
+		struct gil_truth s;
 		struct gil_thread *t;
 
 		if (atomic_load(&fg->violations))
 			fail_msg("seed %u, GIL %d: %d times two threads held it at once", seed, i,
 				 atomic_load(&fg->violations));
-		gil_get_stats(fg->gil, &s);
+		gil_get_truth(fg->gil, &s);
 		if (s.acquisitions != fg->sum.acquisitions || s.switches != fg->sum.switches ||
 		    s.forced_switches != fg->sum.forced_switches ||
 		    s.drop_requests != fg->sum.drop_requests ||
@@ -388,7 +388,7 @@ static void run_seed(unsigned int seed, int force_gils)
 		assert_non_null(t);
 		gil_acquire(t);
 		gil_release(t);
-		gil_thread_get_stats(t, &s);
+		gil_thread_get_truth(t, &s);
 		gil_thread_free(t);
 		if (s.drop_requests)
 			fail_msg("seed %u, GIL %d: a lone thread had to ask for the GIL", seed, i);

@@ -49,7 +49,7 @@ struct phase {
 	uint64_t round_trips;
 	double elapsed_sec;
 	double max_round_trip_sec;
-	struct gil_stats io_stats;
+	struct gil_truth io_truth;
 };
 
 static void *echo_main(void *arg)
@@ -151,7 +151,7 @@ static void *io_main(void *arg)
 			ph->max_round_trip_sec = now_sec - sent_sec;
 	}
 	ph->elapsed_sec = now_sec - start_sec;
-	gil_thread_get_stats(t, &ph->io_stats);
+	gil_thread_get_truth(t, &ph->io_truth);
 	/* Set while holding the GIL: the CPU threads see it the next time they run. */
 	atomic_store(&ph->stop, true);
 	gil_thread_free(t);
@@ -202,9 +202,9 @@ static int run_phase(const struct gw_opts *opts, struct echo_peer *peer, double 
 	row->seconds = ph->elapsed_sec;
 	row->round_trips = ph->round_trips;
 	row->round_trip_max_us = ph->max_round_trip_sec * 1e6;
-	if (gil_stats_enabled(ph->in.gil)) {
-		row->has_io_thread_stats = true;
-		row->io_thread_stats = ph->io_stats;
+	if (gil_truth_enabled(ph->in.gil)) {
+		row->has_io_thread_truth = true;
+		row->io_thread_truth = ph->io_truth;
 	}
 	gw_interp_done(&ph->in, row);
 	if (ph->failed || !ph->round_trips) {

@@ -49,9 +49,9 @@ struct gw_opts {
 };
 
 /* Ground truth of one GIL, by address: what a tracer keyed on the probes' first argument sees. */
-struct gw_gil_stats {
+struct gw_gil_truth {
 	uintptr_t address;
-	struct gil_stats stats;
+	struct gil_truth truth;
 };
 
 struct gw_row {
@@ -85,14 +85,14 @@ struct gw_row {
 	double sleep_overlap_sec;
 
 	/* Ground truth, when the runtime keeps it (GIL_STATS=1). */
-	bool has_stats;
-	struct gil_stats stats;
+	bool has_truth;
+	struct gil_truth truth;
 	int nr_gils;
-	struct gw_gil_stats *gils;
-	/* The stats were summed over child processes, not taken in this one. */
-	bool stats_from_children;
-	bool has_io_thread_stats;
-	struct gil_stats io_thread_stats;
+	struct gw_gil_truth *gils;
+	/* The ground truth was summed over child processes, not taken in this one. */
+	bool truth_from_children;
+	bool has_io_thread_truth;
+	struct gil_truth io_thread_truth;
 };
 
 struct gw_report {
@@ -129,8 +129,8 @@ uint64_t gw_cext_work(uint64_t n);
 void gw_spin(struct gil_thread *t, struct gw_interp *in, const atomic_bool *stop);
 double gw_additions_per_sec(void);
 
-void gw_stats_add(struct gil_stats *sum, const struct gil_stats *s);
-int gw_process_gils(const struct gw_gil_stats **gils, struct gil_stats *sum);
+void gw_truth_add(struct gil_truth *sum, const struct gil_truth *s);
+int gw_process_gils(const struct gw_gil_truth **gils, struct gil_truth *sum);
 
 /* report.c */
 void gw_print_text(const struct gw_report *report);

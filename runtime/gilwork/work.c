@@ -71,17 +71,17 @@ void gw_err(const char *fmt, ...)
 }
 
 /* Every GIL this process created, merged by address as a tracer keyed on it would see them. */
-static struct gw_gil_stats *process_gils;
+static struct gw_gil_truth *process_gils;
 static int nr_process_gils;
 
-static int gils_add(struct gw_gil_stats **gils, int *nr, uintptr_t address,
-		    const struct gil_stats *s)
+static int gils_add(struct gw_gil_truth **gils, int *nr, uintptr_t address,
+		    const struct gil_truth *s)
 {
-	struct gw_gil_stats *grown;
+	struct gw_gil_truth *grown;
 
 	for (int i = 0; i < *nr; i++) {
 		if ((*gils)[i].address == address) {
-			gw_stats_add(&(*gils)[i].stats, s);
+			gw_truth_add(&(*gils)[i].truth, s);
 			return 0;
 		}
 	}
@@ -90,12 +90,12 @@ static int gils_add(struct gw_gil_stats **gils, int *nr, uintptr_t address,
 		return -ENOMEM;
 	*gils = grown;
 	grown[*nr].address = address;
-	grown[*nr].stats = *s;
+	grown[*nr].truth = *s;
 	(*nr)++;
 	return 0;
 }
 
-void gw_stats_add(struct gil_stats *sum, const struct gil_stats *s)
+void gw_truth_add(struct gil_truth *sum, const struct gil_truth *s)
 {
 	sum->acquisitions += s->acquisitions;
 	sum->switches += s->switches;
@@ -111,11 +111,11 @@ void gw_stats_add(struct gil_stats *sum, const struct gil_stats *s)
 		sum->hold_ns_max = s->hold_ns_max;
 }
 
-int gw_process_gils(const struct gw_gil_stats **gils, struct gil_stats *sum)
+int gw_process_gils(const struct gw_gil_truth **gils, struct gil_truth *sum)
 {
 	memset(sum, 0, sizeof(*sum));
 	for (int i = 0; i < nr_process_gils; i++)
-		gw_stats_add(sum, &process_gils[i].stats);
+		gw_truth_add(sum, &process_gils[i].truth);
 	*gils = process_gils;
 	return nr_process_gils;
 }
@@ -143,12 +143,12 @@ void gw_interp_done(struct gw_interp *in, struct gw_row *row)
 {
 	uint64_t expected = atomic_load(&in->shared_expected);
 
-	if (gil_stats_enabled(in->gil)) {
-		struct gil_stats s;
+	if (gil_truth_enabled(in->gil)) {
+		struct gil_truth s;
 
-		gil_get_stats(in->gil, &s);
-		row->has_stats = true;
-		gw_stats_add(&row->stats, &s);
+		gil_get_truth(in->gil, &s);
+		row->has_truth = true;
+		gw_truth_add(&row->truth, &s);
 		if (gils_add(&row->gils, &row->nr_gils, (uintptr_t)in->gil, &s) ||
 		    gils_add(&process_gils, &nr_process_gils, (uintptr_t)in->gil, &s))
 			gw_err("out of memory: statistics of GIL %p dropped", (void *)in->gil);
