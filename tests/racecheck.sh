@@ -6,7 +6,7 @@
 #  - valgrind's drd and helgrind: the randomised test (fewer seeds: valgrind runs one thread at a
 #    time, 20-50 times slower).
 # Both must report nothing. libgil marks its lock-free atomic fields for drd and helgrind, which
-# do not know C11 atomics (GIL_UNCHECKED() in runtime/gil.c); tests/valgrind.supp holds the one
+# do not know C11 atomics (GIL_UNCHECKED() in runtime/gil_probes.h); tests/valgrind.supp holds the one
 # report that is glibc's own. test_gil is not run under valgrind: it joins its threads with
 # pthread_timedjoin_np(), which drd and helgrind do not intercept, so they see no ordering between
 # a worker's results and the main thread's reads of them, and its cancellation test needs a
