@@ -47,7 +47,7 @@ GILWORK_OBJS := $(patsubst runtime/gilwork/%.c,$(OUTPUT)/obj/gilwork/%.o,$(GILWO
 USER_SRCS := $(wildcard userspace/*.c)
 USER_OBJS := $(patsubst userspace/%.c,$(OUTPUT)/userspace/%.o,$(USER_SRCS))
 USER_LIB_OBJS := $(filter-out $(OUTPUT)/userspace/gilstat.o,$(USER_OBJS))
-USER_HDRS := $(wildcard userspace/*.h) bpf/gilstat.h
+USER_HDRS := $(wildcard userspace/*.h) bpf/gilstat.h runtime/now_ns.h
 
 # The benchmarks' own tools (scripts/bench/): a USDT site in a loop and a loader for an empty or
 # counting BPF program, whose object stays out of bpf/ so that gilstat does not embed it.
@@ -191,9 +191,9 @@ $(OUTPUT)/gilstat: $(USER_OBJS)
 $(OUTPUT)/bench/floor.bpf.o: scripts/bench/floor.bpf.c | $(OUTPUT)/bench
 	$(bpf_compile)
 
-$(OUTPUT)/bench/uprobe_floor: scripts/bench/uprobe_floor.c | $(OUTPUT)/bench
+$(OUTPUT)/bench/uprobe_floor: scripts/bench/uprobe_floor.c runtime/now_ns.h | $(OUTPUT)/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Iruntime $< $(LDFLAGS) -o $@
 
 $(OUTPUT)/bench/usdtrun: scripts/bench/usdtrun.c $(OUTPUT)/bench/floor.skel.h \
 		$(OUTPUT)/userspace/target.o | $(OUTPUT)/bench

@@ -40,6 +40,7 @@
 #include "gil.h"
 #include "gil_probes.h"
 #include "gil_usdt.h"
+#include "now_ns.h"
 
 /* The drop bit of struct gil_eval_breaker (CPython's _PY_GIL_DROP_REQUEST_BIT). */
 #define EVAL_DROP_REQUEST 0x1u
@@ -91,14 +92,6 @@ struct gil_thread {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gil *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void fatal(const char *what)
 {

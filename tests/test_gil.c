@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "gil.h"
+#include "now_ns.h"
 
 /* Longest a worker waits for another before it gives up and records a failure. */
 #define WAIT_TIMEOUT_MS 5000
@@ -36,14 +37,6 @@
 
 #define NS_PER_US 1000ull
 #define NS_PER_MS 1000000ull
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void sleep_us(long us)
 {

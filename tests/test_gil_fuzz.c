@@ -38,6 +38,7 @@
 #include <cmocka.h>
 
 #include "gil.h"
+#include "now_ns.h"
 
 #define MAX_GILS	2
 #define MAX_SLOTS	6
@@ -82,14 +83,6 @@ struct slot {
 	pthread_t prev;
 	pthread_t last;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* splitmix64: every slot of every seed has its own reproducible stream. */
 static uint64_t next_random(uint64_t *state)

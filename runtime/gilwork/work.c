@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "gilwork.h"
+#include "now_ns.h"
 
 /*
  * CPython 3.11 runs `for i in range(n): total += i` as seven bytecodes per iteration, about
@@ -42,10 +43,7 @@ static inline uint64_t bytecode_cost(uint64_t state)
 
 double gw_now_sec(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return (double)now_ns() * 1e-9;
 }
 
 void gw_sleep_sec(double sec)
