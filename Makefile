@@ -203,8 +203,8 @@ $(OUTPUT)/bench/usdtrun: scripts/bench/usdtrun.c $(OUTPUT)/bench/floor.skel.h \
 
 # Tests: each tests/test_X.c is a cmocka program linked with libgil and the collector's modules;
 # tests/helpers/X.c are small programs the integration tests run.
-$(OUTPUT)/tests/test_%: tests/test_%.c $(OUTPUT)/libgil.a $(USER_LIB_OBJS) $(LIBGIL_HDRS) $(USER_HDRS) \
-		$(wildcard tests/*.h) | $(OUTPUT)/tests
+$(OUTPUT)/tests/test_%: tests/test_%.c $(OUTPUT)/libgil.a $(USER_LIB_OBJS) $(LIBGIL_HDRS) \
+		$(USER_HDRS) $(wildcard tests/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests $< $(USER_LIB_OBJS) $(OUTPUT)/libgil.a \
 		$(LDFLAGS) -lcmocka $(LIBS) -lm -o $@
