@@ -45,6 +45,9 @@ struct gw_opts {
 	double seconds;
 	double interval_us[GW_MAX_INTERVALS];
 	int nr_intervals;
+	/* --policy: every GIL's; convoy then runs the contended phase under cpython too. */
+	bool policy_set;
+	enum gil_policy policy;
 	bool json;
 };
 
@@ -72,6 +75,12 @@ struct gw_row {
 	double round_trip_max_us;
 	/* This row's time per round trip / the time alone. */
 	double slowdown;
+	/* The GIL's policy, and how fast the CPU threads' loops ran meanwhile (iterations/s, all). */
+	enum gil_policy policy;
+	uint64_t cpu_iterations;
+	double cpu_iterations_per_sec;
+	/* This row's CPU rate / the CPU rate of the same phase under cpython; 0: not compared. */
+	double cpu_rate_kept;
 
 	/*
 	 * Updates of a counter every thread of an interpreter shares, as they share refcounts:
@@ -112,6 +121,8 @@ struct gw_interp {
 	/* Stands for a refcount every thread updates: a plain, non-atomic read-modify-write. */
 	volatile uint64_t shared_refcnt;
 	atomic_uint_least64_t shared_expected;
+	/* Iterations of gw_spin() so far, all threads, counted as they run, 256 at a time. */
+	atomic_uint_least64_t spin_iterations;
 };
 
 /* work.c */

@@ -42,6 +42,9 @@ static void print_notes_text(const struct gw_row *row)
 				 &row->truth);
 	if (row->has_io_thread_truth)
 		print_truth_text("I/O thread", &row->io_thread_truth);
+	if (row->cpu_rate_kept > 0)
+		printf("    the CPU threads keep %.0f%% of their rate under cpython\n",
+		       row->cpu_rate_kept * 100);
 }
 
 void gw_print_text(const struct gw_report *report)
@@ -54,18 +57,23 @@ void gw_print_text(const struct gw_report *report)
 	if (report->nr_rows && !report->rows[0]->convoy)
 		printf("switch interval %ld us\n", report->interval_us);
 	if (report->nr_rows && report->rows[0]->convoy)
-		printf("%-10s %11s %10s %13s %12s %9s  %s\n", "mode", "cpu threads", "interval",
-		       "round trip", "rate", "slowdown", "reason");
+		printf("%-11s %11s %10s %13s %12s %9s %12s  %s\n", "mode", "cpu threads",
+		       "interval", "round trip", "rate", "slowdown", "cpu rate", "reason");
 	else
 		printf("%-12s %7s %9s %9s  %s\n", "mode", "threads", "time", "speed-up", "reason");
 
 	for (int i = 0; i < report->nr_rows; i++) {
 		const struct gw_row *row = report->rows[i];
 
-		if (row->convoy)
-			printf("%-10s %11d %7ld us %10.1f us %10.0f/s %8.1fx  %s\n", row->mode,
-			       row->cpu_threads, row->interval_us, us_per_round_trip(row),
+		if (row->convoy && row->cpu_threads)
+			printf("%-11s %11d %7ld us %10.1f us %10.0f/s %8.1fx %8.1f M/s  %s\n",
+			       row->mode, row->cpu_threads, row->interval_us, us_per_round_trip(row),
 			       round_trips_per_sec(row), row->slowdown > 0 ? row->slowdown : 1.0,
+			       row->cpu_iterations_per_sec * 1e-6, row->reason);
+		else if (row->convoy)
+			printf("%-11s %11d %7ld us %10.1f us %10.0f/s %8.1fx %12s  %s\n", row->mode,
+			       row->cpu_threads, row->interval_us, us_per_round_trip(row),
+			       round_trips_per_sec(row), row->slowdown > 0 ? row->slowdown : 1.0, "-",
 			       row->reason);
 		else
 			printf("%-12s %7d %7.3f s %8.2fx  %s\n", row->mode, row->threads,
@@ -115,6 +123,11 @@ static void print_row_json(const struct gw_row *row)
 		       us_per_round_trip(row), row->round_trip_max_us);
 		if (row->slowdown > 0)
 			printf(", \"slowdown\": %.3f", row->slowdown);
+		printf(", \"policy\": \"%s\"", gil_policy_name(row->policy));
+		if (row->cpu_threads)
+			printf(", \"cpu_iterations_per_sec\": %.0f", row->cpu_iterations_per_sec);
+		if (row->cpu_rate_kept > 0)
+			printf(", \"cpu_rate_kept\": %.4f", row->cpu_rate_kept);
 	}
 	if (row->sleeps)
 		printf(", \"sleep_overlap_sec\": %.6f", row->sleep_overlap_sec);

@@ -125,6 +125,7 @@ int gw_interp_init(struct gw_interp *in, const struct gw_opts *opts, double inte
 	memset(in, 0, sizeof(*in));
 	in->gil = gil_new(&gopts);
 	if (!in->gil) {
+		/* gilwork checked GIL_POLICY at start-up: this is something else. */
 		gw_err("cannot create a GIL: %s", strerror(errno));
 		return -1;
 	}
@@ -133,6 +134,8 @@ int gw_interp_init(struct gw_interp *in, const struct gw_opts *opts, double inte
 		gil_free(in->gil);
 		return -1;
 	}
+	if (opts->policy_set)
+		gil_set_policy(in->gil, opts->policy);
 	return 0;
 }
 
@@ -226,6 +229,9 @@ void gw_spin(struct gil_thread *t, struct gw_interp *in, const atomic_bool *stop
 		if ((i & SHARED_TOUCH_MASK) == 0) {
 			in->shared_refcnt++;
 			touches++;
+			/* Published as it runs, so that another thread can time a stretch of it. */
+			atomic_fetch_add_explicit(&in->spin_iterations, SHARED_TOUCH_MASK + 1,
+						  memory_order_relaxed);
 		}
 		gil_poll(t);
 	}
