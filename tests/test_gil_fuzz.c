@@ -4,7 +4,8 @@
  * thread exits and a new one takes its place) that make random GIL operations: acquire, release,
  * hold while polling the eval breaker, hold without polling, GIL_BEGIN/END_ALLOW_THREADS,
  * switch interval changes (valid and invalid), exit with or without the GIL; on one GIL or two,
- * with random work and sleeps in between. The main thread then checks the invariants:
+ * with random work and sleeps in between; odd seeds under GIL_POLICY_IO_PRIORITY, even ones under
+ * CPython's policy. The main thread then checks the invariants:
  *
  *  - mutual exclusion: never two threads inside one GIL's critical section;
  *  - progress: every seed ends before its deadline (no deadlock, no lost wake-up);
@@ -295,7 +296,10 @@ static void run_seed(unsigned int seed, int force_gils)
 	struct fuzz_run run = {.seed = seed};
 	struct slot slots[MAX_SLOTS];
 	uint64_t rng = seed * 0x2545f4914f6cdd1dull;
-	struct gil_opts opts = {.truth = true};
+	struct gil_opts opts = {
+		.truth = true,
+		.policy = seed % 2 ? GIL_POLICY_IO_PRIORITY : GIL_POLICY_CPYTHON,
+	};
 	struct timespec deadline;
 	int stuck = 0;
 
@@ -426,7 +430,8 @@ int main(void)
 		cmocka_unit_test(test_random_interleavings_two_gils),
 	};
 
-	/* The GILs here keep statistics whatever the environment says. */
+	/* The GILs keep statistics and take their policy from the seed, whatever the environment. */
 	unsetenv("GIL_STATS");
+	unsetenv("GIL_POLICY");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
