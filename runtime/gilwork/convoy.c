@@ -256,32 +256,35 @@ int gw_run_convoy(const struct gw_opts *opts, struct gw_report *report)
 	/* Another policy than CPython's is measured beside CPython's, in the same run. */
 	bool compare = opts->policy_set && opts->policy != GIL_POLICY_CPYTHON;
 	struct gw_opts base = *opts;
-	struct gw_row *row, *contended = NULL;
+	struct gw_row *row, *alone, *contended;
 	struct echo_peer peer;
-	int err;
+	int err = 0;
 
 	if (compare)
 		base.policy = GIL_POLICY_CPYTHON;
 	if (echo_start(&peer))
 		return -1;
-	row = gw_report_row(report, "alone", "nobody else wants the GIL");
-	err = run_phase(&base, &peer, interval_us, 0, alone_sec, row);
-	report->interval_us = row->interval_us;
-	if (!err)
-		contended = gw_report_row(report, "contended",
-					  "each reacquire waits out a CPU thread's interval");
-	if (!err && !compare)
-		err = run_phase(&base, &peer, interval_us, opts->threads, opts->seconds, contended);
-	if (!err && compare) {
+	alone = gw_report_row(report, "alone", "nobody else wants the GIL");
+	contended = gw_report_row(report, "contended",
+				  "each reacquire waits out a CPU thread's interval");
+	if (!compare) {
+		err = run_phase(&base, &peer, interval_us, 0, alone_sec, alone);
+		if (!err)
+			err = run_phase(&base, &peer, interval_us, opts->threads, opts->seconds,
+					contended);
+	} else {
 		/*
-		 * The two policies take turns, COMPARE_TURNS times each, so that a change in what
-		 * else the machine runs weighs on both alike: their ratio is the measurement.
+		 * The phases take turns, COMPARE_TURNS times each, so that a change in what else
+		 * the machine runs weighs on all of them alike: their ratios are the measurement.
 		 */
 		row = gw_report_row(report, gil_policy_name(opts->policy),
 				    "back from I/O, it preempts the CPU threads after a slice");
 		for (int i = 0; i < COMPARE_TURNS && !err; i++) {
-			err = run_phase(&base, &peer, interval_us, opts->threads,
-					opts->seconds / COMPARE_TURNS, contended);
+			err = run_phase(&base, &peer, interval_us, 0, alone_sec / COMPARE_TURNS,
+					alone);
+			if (!err)
+				err = run_phase(&base, &peer, interval_us, opts->threads,
+						opts->seconds / COMPARE_TURNS, contended);
 			if (!err)
 				err = run_phase(opts, &peer, interval_us, opts->threads,
 						opts->seconds / COMPARE_TURNS, row);
@@ -290,6 +293,7 @@ int gw_run_convoy(const struct gw_opts *opts, struct gw_report *report)
 			row->cpu_rate_kept =
 				row->cpu_iterations_per_sec / contended->cpu_iterations_per_sec;
 	}
+	report->interval_us = alone->interval_us;
 	echo_stop(&peer);
 	slowdown(report);
 	return err;
