@@ -20,7 +20,7 @@ sites=$(readelf -n "$lib" | awk '
 	/Location:/ { loc = $2; sem = $6; sub(",", "", loc) }
 	/Arguments:/ { $1 = ""; print prov, name, loc, sem $0 }')
 
-# The section that holds the semaphores, which tracers increment: .probes, as gil.c places them.
+# The section that holds the semaphores, which tracers increment: .probes, as gil_probes.h places them.
 read -r probes_addr probes_size < <(readelf -SW "$lib" |
 	awk '$2 == ".probes" { print "0x" $4, "0x" $6 } $3 == ".probes" { print "0x" $5, "0x" $7 }')
 

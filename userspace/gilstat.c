@@ -23,6 +23,7 @@
 
 #include "exporter.h"
 #include "gilstat.h"
+#include "now_ns.h"
 #include "gilstat.skel.h"
 #include "debuginfo.h"
 #include "python.h"
@@ -268,14 +269,6 @@ static int libbpf_print_fn(enum libbpf_print_level level, const char *format, va
 static void sig_handler(int sig)
 {
 	exiting = 1;
-}
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 /*
