@@ -202,11 +202,11 @@ $(OUTPUT)/bench/uprobe_floor: scripts/bench/uprobe_floor.c runtime/now_ns.h | $(
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Iruntime $< $(LDFLAGS) -o $@
 
-$(OUTPUT)/bench/usdtrun: scripts/bench/usdtrun.c $(OUTPUT)/bench/floor.skel.h \
-		$(OUTPUT)/userspace/target.o | $(OUTPUT)/bench
+USDTRUN_OBJS := $(addprefix $(OUTPUT)/userspace/,target.o command.o elffile.o)
+$(OUTPUT)/bench/usdtrun: scripts/bench/usdtrun.c $(OUTPUT)/bench/floor.skel.h $(USDTRUN_OBJS) \
+		| $(OUTPUT)/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -I$(OUTPUT)/bench $< $(OUTPUT)/userspace/target.o \
-		$(LDFLAGS) $(LIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -I$(OUTPUT)/bench $< $(USDTRUN_OBJS) $(LDFLAGS) $(LIBS) -o $@
 
 # Tests: each tests/test_X.c is a cmocka program linked with libgil and the collector's modules;
 # tests/helpers/X.c are small programs the integration tests run.

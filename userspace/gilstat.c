@@ -22,6 +22,7 @@
 #include <bpf/libbpf.h>
 
 #include "exporter.h"
+#include "command.h"
 #include "gilstat.h"
 #include "now_ns.h"
 #include "gilstat.skel.h"

@@ -20,7 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "elffile.h"
 #include "gilstat.h"
+#include "procfs.h"
 #include "pygil.h"
 
 /* .gnu.version: a symbol version with this bit set is not the default one (name@VERSION). */
@@ -48,62 +50,6 @@ static __u64 get_u64(const unsigned char *p)
 	return v;
 }
 
-struct elf_file {
-	int fd;
-	Elf *elf;
-};
-
-static int elf_file_open(struct elf_file *f, const char *path)
-{
-	f->elf = NULL;
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (f->fd < 0)
-		return -errno;
-	elf_version(EV_CURRENT);
-	f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
-	if (!f->elf || elf_kind(f->elf) != ELF_K_ELF) {
-		if (f->elf)
-			elf_end(f->elf);
-		close(f->fd);
-		return -ENOEXEC;
-	}
-	return 0;
-}
-
-static void elf_file_close(struct elf_file *f)
-{
-	elf_end(f->elf);
-	close(f->fd);
-}
-
-/* The file offset of the byte at vaddr, through the PT_LOAD segment that holds it; 0 if none. */
-static __u64 vaddr_to_offset(Elf *elf, __u64 vaddr)
-{
-	size_t nr;
-
-	if (elf_getphdrnum(elf, &nr))
-		return 0;
-	for (size_t i = 0; i < nr; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
-		    vaddr < ph.p_vaddr + ph.p_filesz)
-			return vaddr - ph.p_vaddr + ph.p_offset;
-	}
-	return 0;
-}
-
-static Elf_Scn *find_section(Elf *elf, Elf64_Word type, GElf_Shdr *shdr)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		if (gelf_getshdr(scn, shdr) && shdr->sh_type == type)
-			return scn;
-	}
-	return NULL;
-}
-
 int pygil_libc_open(const char *path, struct py_libc *libc, char *err, size_t err_len)
 {
 	static const char *const names[] = {"pthread_cond_init", "pthread_cond_signal",
@@ -124,9 +70,9 @@ int pygil_libc_open(const char *path, struct py_libc *libc, char *err, size_t er
 			 ret == -ENOEXEC ? "not an ELF file" : strerror(-ret));
 		return ret;
 	}
-	scn = find_section(f.elf, SHT_DYNSYM, &shdr);
+	scn = elf_find_section(f.elf, SHT_DYNSYM, &shdr);
 	syms = scn ? elf_getdata(scn, NULL) : NULL;
-	scn = find_section(f.elf, SHT_GNU_versym, &vshdr);
+	scn = elf_find_section(f.elf, SHT_GNU_versym, &vshdr);
 	if (scn)
 		versyms = elf_getdata(scn, NULL);
 	for (size_t i = 0; syms && shdr.sh_entsize && i < shdr.sh_size / shdr.sh_entsize; i++) {
@@ -142,7 +88,7 @@ int pygil_libc_open(const char *path, struct py_libc *libc, char *err, size_t er
 		name = elf_strptr(f.elf, shdr.sh_link, sym.st_name);
 		for (size_t n = 0; name && n < sizeof(names) / sizeof(names[0]); n++) {
 			if (!strcmp(name, names[n]))
-				*slots[n] = vaddr_to_offset(f.elf, sym.st_value);
+				*slots[n] = elf_vaddr_to_offset(f.elf, sym.st_value);
 		}
 	}
 	elf_file_close(&f);
@@ -155,12 +101,12 @@ int pygil_libc_open(const char *path, struct py_libc *libc, char *err, size_t er
 }
 
 /* glibc's libc.so.6; an older glibc's libc-2.NN.so */
-static bool is_libc_name(const char *path)
+static bool is_libc_mapping(const struct proc_mapping *m, void *ctx)
 {
-	const char *base = strrchr(path, '/');
+	const char *base = strrchr(m->name, '/');
 	int minor, n = 0;
 
-	base = base ? base + 1 : path;
+	base = base ? base + 1 : m->name;
 	if (!strcmp(base, "libc.so.6"))
 		return true;
 	return sscanf(base, "libc-2.%d.so%n", &minor, &n) == 1 && n && !base[n];
@@ -168,36 +114,20 @@ static bool is_libc_name(const char *path)
 
 int pygil_libc_of_pid(pid_t pid, struct py_libc *libc, char *err, size_t err_len)
 {
-	char maps_path[64], line[PATH_MAX + 256], path[PATH_MAX + 64];
-	bool found = false;
-	FILE *maps;
+	char path[PATH_MAX];
+	struct proc_mapping m;
+	int ret = proc_find_mapping(pid, is_libc_mapping, NULL, &m);
 
-	snprintf(maps_path, sizeof(maps_path), "/proc/%d/maps", pid);
-	maps = fopen(maps_path, "re");
-	if (!maps) {
-		snprintf(err, err_len, "cannot read %s: %s", maps_path, strerror(errno));
-		return -errno;
+	if (ret < 0) {
+		snprintf(err, err_len, "cannot read /proc/%d/maps: %s", pid, strerror(-ret));
+		return ret;
 	}
-	while (!found && fgets(line, sizeof(line), maps)) {
-		unsigned long start, end;
-		char *file;
-		int n = 0;
-
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %*u %n", &start, &end, &n) != 2 || !n)
-			continue;
-		file = line + n;
-		file[strcspn(file, "\n")] = '\0';
-		if (*file != '/' || !is_libc_name(file))
-			continue;
-		/* through the process's root: the same file in a container's mount namespace */
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid, start, end);
-		found = true;
-	}
-	fclose(maps);
-	if (!found) {
+	if (!ret) {
 		snprintf(err, err_len, "PID %d maps no glibc (libc.so.6)", pid);
 		return -ENOENT;
 	}
+	/* through the process's root: the same file in a container's mount namespace */
+	proc_map_file(pid, &m, path, sizeof(path));
 	return pygil_libc_open(path, libc, err, err_len);
 }
 
@@ -211,7 +141,7 @@ int pygil_runtime_symbol(const char *path, __u64 *vaddr, __u64 *size)
 		return -ENOENT;
 	for (size_t t = 0; t < 2 && ret; t++) {
 		GElf_Shdr shdr;
-		Elf_Scn *scn = find_section(f.elf, types[t], &shdr);
+		Elf_Scn *scn = elf_find_section(f.elf, types[t], &shdr);
 		Elf_Data *data = scn ? elf_getdata(scn, NULL) : NULL;
 
 		for (size_t i = 0; data && shdr.sh_entsize && i < shdr.sh_size / shdr.sh_entsize;
@@ -250,7 +180,7 @@ int pygil_debug_offsets(const char *path, __u64 *version_hex, bool *free_threade
 	if (pygil_runtime_symbol(path, &vaddr, &size) || size < sizeof(head) ||
 	    elf_file_open(&f, path))
 		return -ENOENT;
-	offset = vaddr_to_offset(f.elf, vaddr);
+	offset = elf_vaddr_to_offset(f.elf, vaddr);
 	if (offset && pread(f.fd, head, sizeof(head), offset) == (ssize_t)sizeof(head) &&
 	    !memcmp(head, DEBUG_COOKIE, DEBUG_COOKIE_LEN)) {
 		*version_hex = get_u64(head + DEBUG_COOKIE_LEN);
@@ -264,14 +194,13 @@ int pygil_debug_offsets(const char *path, __u64 *version_hex, bool *free_threade
 /* What the file's virtual addresses are moved by in pid: 0 for ET_EXEC. */
 static int load_bias(pid_t pid, const char *path, __u64 *bias)
 {
-	char maps_path[64], line[PATH_MAX + 256];
 	__u64 first_vaddr = UINT64_MAX;
+	struct proc_mapping m;
 	struct elf_file f;
 	struct stat st;
 	GElf_Ehdr ehdr;
 	size_t nr = 0;
-	int ret = -ENOENT;
-	FILE *maps;
+	int ret;
 
 	if (stat(path, &st))
 		return -errno;
@@ -293,22 +222,11 @@ static int load_bias(pid_t pid, const char *path, __u64 *bias)
 		*bias = 0;
 		return 0;
 	}
-	snprintf(maps_path, sizeof(maps_path), "/proc/%d/maps", pid);
-	maps = fopen(maps_path, "re");
-	if (!maps)
-		return -errno;
-	ret = -ENOENT;
-	while (ret && fgets(line, sizeof(line), maps)) {
-		unsigned long start, offset, inode;
-
-		if (sscanf(line, "%lx-%*x %*s %lx %*s %lu", &start, &offset, &inode) == 3 &&
-		    inode == st.st_ino && offset == 0) {
-			*bias = start - first_vaddr;
-			ret = 0;
-		}
-	}
-	fclose(maps);
-	return ret;
+	ret = proc_find_inode(pid, st.st_ino, true, &m);
+	if (ret <= 0)
+		return ret ?: -ENOENT;
+	*bias = m.start - first_vaddr;
+	return 0;
 }
 
 static __u32 get_u32(const unsigned char *p)

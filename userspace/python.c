@@ -19,27 +19,17 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "command.h"
 #include "debuginfo.h"
+#include "procfs.h"
 #include "python.h"
-#include "target.h"
 
-/* fs/exec.c: an interpreter may itself be a script, this many levels deep. */
-#define MAX_INTERP_DEPTH 5
-/* binfmt_script reads the #! line from the first BINPRM_BUF_SIZE bytes only. */
-#define BINPRM_BUF_SIZE 256
-/* env and wrapper hops on top of the kernel's levels, so that a loop of scripts ends. */
-#define MAX_HOPS 16
-#define MAX_ARGS 256
 /* x86-64 call rel32: opcode and length */
 #define CALL_REL32     0xe8
 #define CALL_REL32_LEN 5
@@ -49,8 +39,6 @@
 #define JMP_REL8_LEN 2
 /* bytes between the release call and the acquire call: 3 to 6 seen, for the arguments */
 #define RETAKE_WINDOW 32
-/* the loader listing and a wrapper's answer take well under a second */
-#define CHILD_TIMEOUT_MS 10000
 
 enum sym_role {
 	SYM_TAKE_GIL,
@@ -166,6 +154,11 @@ static bool is_libpython_name(const char *name)
 }
 
 /* "python3.13t" or "libpython3.9.so.1.0": the version and the ABI flags after it. */
+static bool is_libpython_mapping(const struct proc_mapping *m, void *ctx)
+{
+	return is_libpython_name(m->name);
+}
+
 static void version_from_name(const char *path, struct py_target *t)
 {
 	const char *p = strstr(base_name(path), "python");
@@ -673,105 +666,6 @@ static int fill_target(const struct py_elf *pe, const char *path, const char *na
 	return -ENOENT;
 }
 
-/*
- * Runs argv (a full path) with stdin and stderr on /dev/null and, if env_name is set, env_name=1
- * in its environment; its stdout, NUL-terminated, in out. 0 if it exited with status 0.
- */
-static int run_capture(char *const argv[], const char *env_name, char *out, size_t out_len)
-{
-	struct timespec start, now;
-	int pipefd[2], status, err = 0;
-	size_t len = 0;
-	pid_t pid;
-
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		err = -errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return err;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(pipefd[1], STDOUT_FILENO);
-		if (null >= 0) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDERR_FILENO);
-		}
-		if (env_name)
-			setenv(env_name, "1", 1);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
-		long left_ms;
-		ssize_t n;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left_ms = CHILD_TIMEOUT_MS - (now.tv_sec - start.tv_sec) * 1000 -
-			  (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (left_ms <= 0 || poll(&pfd, 1, left_ms) == 0) {
-			kill(pid, SIGKILL);
-			err = -ETIMEDOUT;
-			break;
-		}
-		n = read(pipefd[0], out + len, out_len - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += n;
-		if (len == out_len - 1)
-			break;
-	}
-	out[len] = '\0';
-	close(pipefd[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!err && (!WIFEXITED(status) || WEXITSTATUS(status)))
-		err = -ECHILD;
-	return err;
-}
-
-/*
- * Where the dynamic loader finds soname for exe, asked of the loader itself
- * (LD_TRACE_LOADED_OBJECTS, what ldd does), so that RUNPATH, $ORIGIN and LD_LIBRARY_PATH resolve
- * as they will when the command runs. Only for dynamic executables: a static one would just run.
- */
-static int loader_path(const char *exe, const char *soname, char *out, size_t out_len)
-{
-	char *argv[] = {(char *)exe, NULL};
-	char listing[16384], *line, *save = NULL;
-	int err;
-
-	err = run_capture(argv, "LD_TRACE_LOADED_OBJECTS", listing, sizeof(listing));
-	if (err)
-		return err;
-	for (line = strtok_r(listing, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *arrow = strstr(line, " => /"), *name = line, *end;
-
-		if (!arrow)
-			continue;
-		while (*name == ' ' || *name == '\t')
-			name++;
-		*arrow = '\0';
-		if (strcmp(name, soname))
-			continue;
-		end = strstr(arrow + 4, " (0x");
-		if (end)
-			*end = '\0';
-		snprintf(out, out_len, "%s", arrow + 4);
-		return 0;
-	}
-	return -ENOENT;
-}
-
 static void canonical(const char *path, char *out, size_t out_len)
 {
 	char real[PATH_MAX];
@@ -794,7 +688,7 @@ static void use_libc(struct py_target *t, pid_t pid, const char *exe)
 		return;
 	if (pid) {
 		ret = pygil_libc_of_pid(pid, &t->libc, why, sizeof(why));
-	} else if (exe && !loader_path(exe, "libc.so.6", lib, sizeof(lib))) {
+	} else if (exe && !command_loader_path(exe, "libc.so.6", lib, sizeof(lib))) {
 		ret = pygil_libc_open(lib, &t->libc, why, sizeof(why));
 	} else {
 		snprintf(why, sizeof(why), "the dynamic loader names no libc.so.6 for %s",
@@ -841,7 +735,7 @@ int python_target_from_file(const char *path, struct py_target *t, char *err, si
 		py_elf_close(&pe);
 		return -ENOENT;
 	}
-	ret = loader_path(path, pe.needed_libpython, lib, sizeof(lib));
+	ret = command_loader_path(path, pe.needed_libpython, lib, sizeof(lib));
 	if (ret) {
 		snprintf(err, err_len, "the dynamic loader finds no %s for %s", pe.needed_libpython,
 			 path);
@@ -908,117 +802,31 @@ bool python_gil_disabled(const char *python_gil_env, char *const argv[])
 }
 
 /* A NUL-separated /proc/PID file (cmdline, environ) into buf and up to max - 1 pointers in v. */
-static int read_nul_list(pid_t pid, const char *what, char *buf, size_t buf_len, char **v, int max)
-{
-	char path[64];
-	ssize_t len = 0, n;
-	int fd, nr = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < (ssize_t)buf_len - 1 && (n = read(fd, buf + len, buf_len - 1 - len)) > 0)
-		len += n;
-	close(fd);
-	buf[len] = '\0';
-	for (ssize_t i = 0; i < len && nr < max - 1; i += strlen(buf + i) + 1)
-		v[nr++] = buf + i;
-	v[nr] = NULL;
-	return nr;
-}
-
 #define ENVIRON_MAX (128 * 1024)
 #define CMDLINE_MAX (32 * 1024)
 
 /* A free-threaded process runs without its GIL unless its environment or options turn it on. */
 static void apply_pid_gil_setting(struct py_target *t, pid_t pid)
 {
-	char *env[1024], *cmd[MAX_ARGS], *env_buf, *cmd_buf;
+	char *env[1024], *cmd[COMMAND_MAX_ARGS], *env_buf, *cmd_buf;
 	const char *python_gil = NULL;
 
 	if (!t->free_threaded)
 		return;
 	env_buf = malloc(ENVIRON_MAX);
 	cmd_buf = malloc(CMDLINE_MAX);
-	if (env_buf && read_nul_list(pid, "environ", env_buf, ENVIRON_MAX, env, 1024) > 0) {
+	if (env_buf && proc_read_nul_list(pid, "environ", env_buf, ENVIRON_MAX, env, 1024) > 0) {
 		for (int i = 0; env[i]; i++) {
 			if (!strncmp(env[i], "PYTHON_GIL=", 11))
 				python_gil = env[i] + 11;
 		}
 	}
-	if (!cmd_buf || read_nul_list(pid, "cmdline", cmd_buf, CMDLINE_MAX, cmd, MAX_ARGS) <= 0)
+	if (!cmd_buf || proc_read_nul_list(pid, "cmdline", cmd_buf, CMDLINE_MAX, cmd, COMMAND_MAX_ARGS) <= 0)
 		cmd[0] = NULL;
 	if (python_gil_disabled(python_gil, cmd))
 		t->view = PY_VIEW_NOGIL;
 	free(env_buf);
 	free(cmd_buf);
-}
-
-/*
- * A path from here to the file a process maps as name with inode ino: the name itself, the name
- * under the process's root (another mount namespace), or fallback (/proc/PID/map_files/..., which
- * reaches even a deleted file).
- */
-static void reachable_path(pid_t pid, const char *name, ino_t ino, const char *fallback, char *out,
-			   size_t out_len)
-{
-	char rooted[PATH_MAX];
-	struct stat st;
-
-	if (!stat(name, &st) && st.st_ino == ino) {
-		canonical(name, out, out_len);
-		return;
-	}
-	if (snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", pid, name) < (int)sizeof(rooted) &&
-	    !stat(rooted, &st) && st.st_ino == ino) {
-		snprintf(out, out_len, "%s", rooted);
-		return;
-	}
-	snprintf(out, out_len, "%s", fallback);
-}
-
-struct mapping {
-	unsigned long start, end;
-	ino_t ino;
-	char name[PATH_MAX];
-};
-
-/*
- * The first mapping of pid whose file passes match (by name), or whose inode is ino when match
- * is NULL. 1 if found, 0 if not, -errno if the maps cannot be read.
- */
-static int find_mapping(pid_t pid, bool (*match)(const char *name), ino_t ino, struct mapping *m)
-{
-	char path[64], line[PATH_MAX + 256];
-	int found = 0;
-	FILE *maps;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	maps = fopen(path, "re");
-	if (!maps)
-		return -errno;
-	while (!found && fgets(line, sizeof(line), maps)) {
-		unsigned long inode;
-		char *file;
-		int n = 0;
-
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu %n", &m->start, &m->end, &inode, &n) !=
-			    3 ||
-		    !n)
-			continue;
-		file = line + n;
-		if (*file != '/')
-			continue;
-		file[strcspn(file, "\n")] = '\0';
-		if (match ? !match(file) : inode != ino)
-			continue;
-		m->ino = inode;
-		snprintf(m->name, sizeof(m->name), "%s", file);
-		found = 1;
-	}
-	fclose(maps);
-	return found;
 }
 
 static int target_from_mapped(pid_t pid, const char *path, const char *name, struct py_target *t,
@@ -1046,7 +854,7 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 			   size_t err_len)
 {
 	char link[64], exe[PATH_MAX], path[PATH_MAX], fallback[96];
-	struct mapping m;
+	struct proc_mapping m;
 	struct stat st;
 	ssize_t n;
 	int ret;
@@ -1067,7 +875,7 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 		ret = python_target_from_file(path_override, t, err, err_len);
 		if (ret)
 			return ret;
-		if (stat(t->path, &st) || find_mapping(pid, NULL, st.st_ino, &m) != 1) {
+		if (stat(t->path, &st) || proc_find_inode(pid, st.st_ino, false, &m) != 1) {
 			snprintf(err, err_len, "%s is not mapped in PID %d", t->path, pid);
 			return -ENOENT;
 		}
@@ -1076,15 +884,14 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 		return 0;
 	}
 
-	ret = find_mapping(pid, is_libpython_name, 0, &m);
+	ret = proc_find_mapping(pid, is_libpython_mapping, NULL, &m);
 	if (ret < 0) {
 		snprintf(err, err_len, "cannot read /proc/%d/maps: %s", pid, strerror(-ret));
 		return ret;
 	}
 	if (ret == 1) {
-		snprintf(fallback, sizeof(fallback), "/proc/%d/map_files/%lx-%lx", pid, m.start,
-			 m.end);
-		reachable_path(pid, m.name, m.ino, fallback, path, sizeof(path));
+		proc_map_file(pid, &m, fallback, sizeof(fallback));
+		proc_reachable_path(pid, m.name, m.ino, fallback, path, sizeof(path));
 		ret = target_from_mapped(pid, path, m.name, t, err, err_len);
 		if (ret == -ENOENT)
 			snprintf(err, err_len, "%s in PID %d holds no CPython interpreter", m.name,
@@ -1101,7 +908,7 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 		snprintf(err, err_len, "cannot read %s: %s", link, strerror(errno));
 		return -errno;
 	}
-	reachable_path(pid, exe, st.st_ino, link, path, sizeof(path));
+	proc_reachable_path(pid, exe, st.st_ino, link, path, sizeof(path));
 	ret = target_from_mapped(pid, path, exe, t, err, err_len);
 	if (ret == -ENOENT)
 		snprintf(
@@ -1114,168 +921,6 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 	apply_pid_gil_setting(t, pid);
 	use_libc(t, pid, NULL);
 	return 0;
-}
-
-/* The argument vector a command ends up with as the kernel and env rewrite it. */
-struct args {
-	char *v[MAX_ARGS + 1];
-	int n;
-};
-
-static void args_free(struct args *a)
-{
-	for (int i = 0; i < a->n; i++)
-		free(a->v[i]);
-	a->n = 0;
-	a->v[0] = NULL;
-}
-
-/* Replaces the first `drop` arguments by the `nr` ones in add. */
-static int args_splice(struct args *a, int drop, char *const add[], int nr)
-{
-	if (a->n - drop + nr > MAX_ARGS)
-		return -E2BIG;
-	for (int i = 0; i < drop; i++)
-		free(a->v[i]);
-	memmove(a->v + nr, a->v + drop, (a->n - drop + 1) * sizeof(a->v[0]));
-	a->n += nr - drop;
-	for (int i = 0; i < nr; i++) {
-		a->v[i] = strdup(add[i]);
-		if (!a->v[i]) {
-			/* keep the vector whole for args_free() */
-			memmove(a->v + i, a->v + nr, (a->n - nr + 1) * sizeof(a->v[0]));
-			a->n -= nr - i;
-			return -ENOMEM;
-		}
-	}
-	return 0;
-}
-
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/*
- * binfmt_script: "#!", blanks, the interpreter up to a blank (or NUL), then the rest of the line
- * with its trailing blanks trimmed as one optional argument. Only a newline ends the line (a '\r'
- * stays part of it), and without one in the first BINPRM_BUF_SIZE - 1 bytes the interpreter name
- * must end before them. 1 with interp and arg set, 0 if head has no #! line, -ENOEXEC when the
- * kernel refuses it.
- */
-static int parse_shebang(char *head, size_t len, char **interp, char **arg)
-{
-	char *end, *p;
-
-	if (len < 2 || head[0] != '#' || head[1] != '!')
-		return 0;
-	end = memchr(head, '\n', len);
-	if (!end) {
-		if (len > BINPRM_BUF_SIZE - 1)
-			len = BINPRM_BUF_SIZE - 1;
-		end = head + len;
-		for (p = head + 2; p < end && is_blank(*p); p++)
-			;
-		for (; p < end && !is_blank(*p) && *p; p++)
-			;
-		/* a short file is padded with NULs, which end the name */
-		if (p == end && len == BINPRM_BUF_SIZE - 1)
-			return -ENOEXEC;
-	}
-	*end = '\0';
-	while (end > head + 2 && is_blank(end[-1]))
-		*--end = '\0';
-	for (p = head + 2; is_blank(*p); p++)
-		;
-	if (!*p)
-		return -ENOEXEC;
-	*interp = p;
-	p += strcspn(p, " \t");
-	*arg = NULL;
-	if (*p) {
-		*p++ = '\0';
-		while (is_blank(*p))
-			p++;
-		if (*p)
-			*arg = p;
-	}
-	return 1;
-}
-
-/* env -S STRING: its words replace env's arguments up to and including the -S one. */
-static int env_split(struct args *a, int i, const char *string)
-{
-	char *words[MAX_ARGS], *copy, *save = NULL;
-	int nr = 0, ret;
-
-	copy = strdup(string);
-	if (!copy)
-		return -ENOMEM;
-	for (char *w = strtok_r(copy, " \t", &save); w && nr < MAX_ARGS;
-	     w = strtok_r(NULL, " \t", &save))
-		words[nr++] = w;
-	ret = args_splice(a, i + 1, words, nr);
-	free(copy);
-	return ret;
-}
-
-/*
- * env(1) as the interpreter, most often from "#!/usr/bin/env python3": drops env, its options and
- * its NAME=VALUE words (remembering PYTHON_GIL) so that the program it runs comes first.
- */
-static int follow_env(struct args *a, char *python_gil, size_t python_gil_len, char *err,
-		      size_t err_len)
-{
-	int i = 1, ret;
-
-	while (i < a->n) {
-		const char *w = a->v[i], *split = NULL;
-
-		if (!strcmp(w, "--")) {
-			i++;
-			break;
-		}
-		if (!strncmp(w, "-S", 2))
-			split = w + 2;
-		else if (!strncmp(w, "--split-string=", 15))
-			split = w + 15;
-		else if (!strcmp(w, "--split-string"))
-			split = "";
-		if (split) {
-			if (!*split && i + 1 < a->n)
-				split = a->v[++i];
-			ret = env_split(a, i, split);
-			if (ret)
-				return ret;
-			/* the words may hold more options: start over with them */
-			i = 0;
-			continue;
-		}
-		if (!strcmp(w, "-u")) {
-			i += 2;
-			continue;
-		}
-		if (!strcmp(w, "-i") || !strcmp(w, "--ignore-environment") || !strcmp(w, "-0") ||
-		    !strcmp(w, "--null") || !strcmp(w, "-v") || !strcmp(w, "--debug") ||
-		    !strncmp(w, "-u", 2) || !strncmp(w, "--unset=", 8)) {
-			i++;
-			continue;
-		}
-		if (w[0] == '-') {
-			snprintf(err, err_len, "cannot follow env option %s", w);
-			return -ENOTSUP;
-		}
-		if (!strchr(w, '='))
-			break;
-		if (!strncmp(w, "PYTHON_GIL=", 11))
-			snprintf(python_gil, python_gil_len, "%s", w + 11);
-		i++;
-	}
-	if (i >= a->n) {
-		snprintf(err, err_len, "env runs no program");
-		return -ENOENT;
-	}
-	return args_splice(a, i, NULL, 0);
 }
 
 /*
@@ -1291,119 +936,20 @@ static int ask_wrapper(const char *wrapper, char *out, size_t out_len)
 			"-c",
 			"import sys; sys.stdout.write(sys.executable)",
 			NULL};
-	int ret = run_capture(argv, NULL, out, out_len);
+	int ret = command_capture(argv, NULL, out, out_len);
 
 	if (ret)
 		return ret;
 	return out[0] == '/' ? 0 : -ENOENT;
 }
 
-static int args_copy(struct args *a, char *const argv[])
-{
-	a->n = 0;
-	for (int i = 0; argv[i]; i++) {
-		if (i == MAX_ARGS)
-			return -E2BIG;
-		a->v[i] = strdup(argv[i]);
-		if (!a->v[i])
-			return -ENOMEM;
-		a->n++;
-		a->v[a->n] = NULL;
-	}
-	return 0;
-}
-
-/*
- * What execvp(argv) runs, followed through #! lines and env until an ELF file that is neither env
- * nor a script: the interpreter, or a wrapper. 0 with its path in file; python_gil takes
- * PYTHON_GIL=... set by env; wrapper: the first python* file on the way.
- */
-static int resolve_interpreter(struct args *a, char *file, size_t file_len, char *wrapper,
-			       size_t wrapper_len, char *python_gil, size_t python_gil_len,
-			       char *err, size_t err_len)
-{
-	char head[BINPRM_BUF_SIZE + 1];
-	bool search_path = true;
-	int depth = 0, ret;
-
-	for (int hop = 0; hop < MAX_HOPS; hop++) {
-		char *interp, *arg;
-		struct py_elf pe;
-		ssize_t len;
-		int fd;
-
-		if (search_path) {
-			ret = resolve_command(a->v[0], file, file_len);
-			if (ret) {
-				snprintf(err, err_len, "%s: %s", a->v[0],
-					 ret == -ENOENT ? "command not found" : strerror(-ret));
-				return ret;
-			}
-		} else {
-			snprintf(file, file_len, "%s", a->v[0]);
-		}
-		if (!wrapper[0] && !strncmp(base_name(file), "python", 6))
-			snprintf(wrapper, wrapper_len, "%s", file);
-
-		fd = open(file, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			ret = -errno;
-			snprintf(err, err_len, "cannot read %s: %s", file, strerror(errno));
-			return ret;
-		}
-		len = read(fd, head, BINPRM_BUF_SIZE);
-		close(fd);
-		ret = parse_shebang(head, len > 0 ? len : 0, &interp, &arg);
-		if (ret < 0) {
-			snprintf(err, err_len, "%s: the kernel refuses its #! line", file);
-			return ret;
-		}
-		if (ret == 1) {
-			/* interpreter [arg] script args...: the script's path replaces argv[0] */
-			char *add[] = {interp, arg ? arg : file, file};
-
-			if (++depth > MAX_INTERP_DEPTH) {
-				snprintf(err, err_len, "%s: too many levels of #! interpreters",
-					 file);
-				return -ELOOP;
-			}
-			ret = args_splice(a, 1, add, arg ? 3 : 2);
-			if (ret)
-				return ret;
-			search_path = false;
-			continue;
-		}
-
-		ret = py_elf_open(&pe, file);
-		if (ret == -ENOEXEC) {
-			snprintf(err, err_len, "%s is not an ELF file and has no #! line", file);
-			return ret;
-		}
-		if (ret) {
-			snprintf(err, err_len, "cannot read %s: %s", file, strerror(-ret));
-			return ret;
-		}
-		py_elf_close(&pe);
-		if (strcmp(base_name(file), "env"))
-			return 0;
-		ret = follow_env(a, python_gil, python_gil_len, err, err_len);
-		if (ret)
-			return ret;
-		/* env execs its program afresh, through PATH, with a new count of levels */
-		search_path = true;
-		depth = 0;
-	}
-	snprintf(err, err_len, "%s: too many levels of #! interpreters and env", a->v[0]);
-	return -ELOOP;
-}
-
 int python_target_from_command(char *const argv[], const char *path_override, struct py_target *t,
 			       char *err, size_t err_len)
 {
-	char file[PATH_MAX], wrapper[PATH_MAX] = "", exe[PATH_MAX], python_gil[64] = "";
-	char x_gil[16] = "";
+	static struct command_resolved r;
+	char exe[PATH_MAX], python_gil[64] = "", x_gil[16] = "";
 	const char *env_gil = getenv("PYTHON_GIL"), *x;
-	struct args a = {.n = 0};
+	struct command_args a = {.n = 0};
 	int ret;
 
 	memset(t, 0, sizeof(*t));
@@ -1413,7 +959,8 @@ int python_target_from_command(char *const argv[], const char *path_override, st
 	}
 	if (env_gil)
 		snprintf(python_gil, sizeof(python_gil), "%s", env_gil);
-	ret = args_copy(&a, argv);
+	memset(&r, 0, sizeof(r));
+	ret = command_args_copy(&a, argv);
 	if (ret) {
 		snprintf(err, err_len, "cannot copy the command's arguments: %s", strerror(-ret));
 		goto out;
@@ -1423,30 +970,28 @@ int python_target_from_command(char *const argv[], const char *path_override, st
 		ret = python_target_from_file(path_override, t, err, err_len);
 		x = x_gil_option(a.v);
 		/* the libc comes from the command's interpreter, the code from PATH */
-		if (!ret && !resolve_interpreter(&a, file, sizeof(file), wrapper, sizeof(wrapper),
-						 python_gil, sizeof(python_gil), err, err_len))
-			use_libc(t, 0, file);
+		if (!ret && !command_resolve(&a, "python", "PYTHON_GIL", &r, err, err_len))
+			use_libc(t, 0, r.file);
 		goto gil;
 	}
 
-	ret = resolve_interpreter(&a, file, sizeof(file), wrapper, sizeof(wrapper), python_gil,
-				  sizeof(python_gil), err, err_len);
+	ret = command_resolve(&a, "python", "PYTHON_GIL", &r, err, err_len);
 	if (ret)
 		goto out;
 	x = x_gil_option(a.v);
-	ret = python_target_from_file(file, t, err, err_len);
-	if (ret == -ENOENT && wrapper[0]) {
+	ret = python_target_from_file(r.file, t, err, err_len);
+	if (ret == -ENOENT && r.wrapper[0]) {
 		/* the interpreter's options follow the wrapper's name, not the shell's */
-		args_free(&a);
-		ret = args_copy(&a, argv);
+		command_args_free(&a);
+		ret = command_args_copy(&a, argv);
 		if (ret)
 			goto out;
 		x = x_gil_option(a.v);
-		if (ask_wrapper(wrapper, exe, sizeof(exe))) {
+		if (ask_wrapper(r.wrapper, exe, sizeof(exe))) {
 			snprintf(err, err_len,
 				 "%s runs %s, which holds no CPython interpreter, and does not say "
 				 "which python it starts",
-				 wrapper, file);
+				 r.wrapper, r.file);
 			ret = -ENOENT;
 			goto out;
 		}
@@ -1454,18 +999,21 @@ int python_target_from_command(char *const argv[], const char *path_override, st
 		if (!ret)
 			use_libc(t, 0, exe);
 	} else if (!ret) {
-		use_libc(t, 0, file);
-	} else if (ret == -ENOENT && strcmp(base_name(argv[0]), base_name(file))) {
+		use_libc(t, 0, r.file);
+	} else if (ret == -ENOENT && strcmp(base_name(argv[0]), base_name(r.file))) {
 		snprintf(err, err_len, "%s runs %s, which holds no CPython interpreter", argv[0],
-			 file);
+			 r.file);
 	}
 gil:
+	/* PYTHON_GIL=... given by an env(1) on the way wins over gilstat's own environment */
+	if (r.env_value[0])
+		snprintf(python_gil, sizeof(python_gil), "%s", r.env_value);
 	if (x)
 		snprintf(x_gil, sizeof(x_gil), "%s", x);
 	if (!ret && t->free_threaded &&
 	    gil_disabled(python_gil[0] ? python_gil : NULL, x_gil[0] ? x_gil : NULL))
 		t->view = PY_VIEW_NOGIL;
 out:
-	args_free(&a);
+	command_args_free(&a);
 	return ret;
 }

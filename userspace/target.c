@@ -11,38 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "command.h"
+#include "elffile.h"
 #include "gil_usdt.h"
 #include "target.h"
 
 #define STAPSDT_NOTE_TYPE 3
-
-struct elf_file {
-	int fd;
-	Elf *elf;
-};
-
-static int elf_file_open(struct elf_file *ef, const char *path)
-{
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (ef->fd < 0)
-		return -errno;
-	ef->elf = elf_begin(ef->fd, ELF_C_READ, NULL);
-	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF) {
-		if (ef->elf)
-			elf_end(ef->elf);
-		close(ef->fd);
-		return -ENOEXEC;
-	}
-	return 0;
-}
-
-static void elf_file_close(struct elf_file *ef)
-{
-	elf_end(ef->elf);
-	close(ef->fd);
-}
 
 /* A stapsdt note's descriptor: three addresses, then "provider\0name\0arguments\0". */
 struct sdt_note {
@@ -141,61 +115,6 @@ bool elf_gil_args_in_regs(const char *path)
 	return elf_gil_probes(path, &in_regs) == 1 && in_regs;
 }
 
-int elf_is_dynamic(const char *path)
-{
-	struct elf_file ef;
-	size_t nr_phdrs;
-	int err, dynamic = 0;
-
-	err = elf_file_open(&ef, path);
-	if (err)
-		return err;
-	if (elf_getphdrnum(ef.elf, &nr_phdrs) == 0) {
-		for (size_t i = 0; i < nr_phdrs; i++) {
-			GElf_Phdr phdr;
-
-			if (gelf_getphdr(ef.elf, i, &phdr) && phdr.p_type == PT_INTERP)
-				dynamic = 1;
-		}
-	}
-	elf_file_close(&ef);
-	return dynamic;
-}
-
-int resolve_command(const char *cmd, char *out, size_t out_len)
-{
-	const char *path_env = getenv("PATH");
-	char *paths, *dir, *save = NULL;
-	int err = -ENOENT;
-
-	if (strchr(cmd, '/')) {
-		if (access(cmd, F_OK))
-			return -ENOENT;
-		if (access(cmd, X_OK))
-			return -EACCES;
-		snprintf(out, out_len, "%s", cmd);
-		return 0;
-	}
-	paths = strdup(path_env ? path_env : "/usr/local/bin:/usr/bin:/bin");
-	if (!paths)
-		return -ENOMEM;
-	for (dir = strtok_r(paths, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		struct stat st;
-
-		snprintf(out, out_len, "%s/%s", *dir ? dir : ".", cmd);
-		if (stat(out, &st) || !S_ISREG(st.st_mode))
-			continue;
-		if (access(out, X_OK) == 0) {
-			err = 0;
-			break;
-		}
-		/* execvp() goes on searching past a file it may not run, and reports EACCES last. */
-		err = -EACCES;
-	}
-	free(paths);
-	return err;
-}
-
 int find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t err_len)
 {
 	char maps_path[64], line[PATH_MAX + 256], exe[PATH_MAX];
@@ -250,62 +169,29 @@ int find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t
 	return 0;
 }
 
-/*
- * The libraries the dynamic loader would map for exe, listed by the loader itself
- * (LD_TRACE_LOADED_OBJECTS, what ldd runs), so that rpath, $ORIGIN and LD_LIBRARY_PATH resolve
- * exactly as they will when the command starts. Only for dynamic executables: a static one would
- * simply run.
- */
+struct probes_lib {
+	char *path;
+	size_t path_len;
+};
+
+static bool lib_has_probes(const char *soname, const char *lib, void *ctx)
+{
+	struct probes_lib *p = ctx;
+
+	if (elf_has_gil_probes(lib) != 1)
+		return false;
+	/* The loader prints $ORIGIN paths as built, "dir/../lib": show the real one. */
+	if (!realpath(lib, p->path))
+		snprintf(p->path, p->path_len, "%s", lib);
+	return true;
+}
+
+/* A library the dynamic loader would map for exe that carries the probes. */
 static int find_probes_in_libs(const char *exe, char *path, size_t path_len)
 {
-	char line[PATH_MAX + 128];
-	int pipefd[2], status, found = -ENOENT;
-	pid_t pid;
-	FILE *f;
+	struct probes_lib p = {path, path_len};
 
-	if (pipe2(pipefd, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		dup2(pipefd[1], STDOUT_FILENO);
-		setenv("LD_TRACE_LOADED_OBJECTS", "1", 1);
-		execl(exe, exe, (char *)NULL);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	f = fdopen(pipefd[0], "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		char *arrow = strstr(line, "=> "), *lib, *end;
-
-		/*
-		 * A relative LD_LIBRARY_PATH gives relative paths, as valid from here as from the
-		 * command, which starts in this directory.
-		 */
-		if (!arrow || arrow[3] == '(' || !strncmp(arrow + 3, "not found", 9) || found == 0)
-			continue;
-		lib = arrow + 3;
-		end = strstr(lib, " (0x");
-		if (end)
-			*end = '\0';
-		lib[strcspn(lib, "\n")] = '\0';
-		if (elf_has_gil_probes(lib) == 1) {
-			/* The loader prints $ORIGIN paths as built, "dir/../lib": show the real one. */
-			if (!realpath(lib, path))
-				snprintf(path, path_len, "%s", lib);
-			found = 0;
-		}
-	}
-	if (f)
-		fclose(f);
-	else
-		close(pipefd[0]);
-	waitpid(pid, &status, 0);
-	return found;
+	return command_loader_libs(exe, lib_has_probes, &p);
 }
 
 int find_probes_in_exe(const char *exe, char *path, size_t path_len, char *err, size_t err_len)

@@ -12,11 +12,6 @@
 int elf_has_gil_probes(const char *path);
 /* Whether every gil probe of path has argument N in call register N (gil_usdt.h). */
 bool elf_gil_args_in_regs(const char *path);
-/* 1 if path is an ELF executable that needs a dynamic loader, 0 if not, -errno on error. */
-int elf_is_dynamic(const char *path);
-
-/* Looks up cmd as execvp() would; 0 with the path in out, or -ENOENT / -EACCES. */
-int resolve_command(const char *cmd, char *out, size_t out_len);
 
 /*
  * The file holding the gil:* probes for a running process (its executable or a library in

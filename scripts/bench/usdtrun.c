@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "command.h"
 #include "floor.skel.h"
 #include "target.h"
 
