@@ -202,7 +202,7 @@ $(OUTPUT)/bench/uprobe_floor: scripts/bench/uprobe_floor.c runtime/now_ns.h | $(
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Iruntime $< $(LDFLAGS) -o $@
 
-USDTRUN_OBJS := $(addprefix $(OUTPUT)/userspace/,target.o command.o elffile.o)
+USDTRUN_OBJS := $(addprefix $(OUTPUT)/userspace/,target.o command.o elffile.o procfs.o)
 $(OUTPUT)/bench/usdtrun: scripts/bench/usdtrun.c $(OUTPUT)/bench/floor.skel.h $(USDTRUN_OBJS) \
 		| $(OUTPUT)/bench
 	$(call msg,CC,$@)

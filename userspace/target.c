@@ -14,6 +14,7 @@
 #include "command.h"
 #include "elffile.h"
 #include "gil_usdt.h"
+#include "procfs.h"
 #include "target.h"
 
 #define STAPSDT_NOTE_TYPE 3
@@ -115,11 +116,18 @@ bool elf_gil_args_in_regs(const char *path)
 	return elf_gil_probes(path, &in_regs) == 1 && in_regs;
 }
 
+/* An executable mapping of a file that carries the gil probes. */
+static bool mapping_has_probes(const struct proc_mapping *m, void *ctx)
+{
+	return m->perms[2] == 'x' && elf_has_gil_probes(m->name) == 1;
+}
+
 int find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t err_len)
 {
-	char maps_path[64], line[PATH_MAX + 256], exe[PATH_MAX];
-	FILE *maps;
+	char maps_path[64], exe[PATH_MAX];
+	struct proc_mapping m;
 	ssize_t n;
+	int ret;
 
 	snprintf(maps_path, sizeof(maps_path), "/proc/%d/exe", pid);
 	n = readlink(maps_path, exe, sizeof(exe) - 1);
@@ -142,25 +150,14 @@ int find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t
 		snprintf(path, path_len, "%s", exe);
 		return 0;
 	}
-	snprintf(maps_path, sizeof(maps_path), "/proc/%d/maps", pid);
-	maps = fopen(maps_path, "re");
-	if (!maps) {
-		snprintf(err, err_len, "cannot read %s: %s", maps_path, strerror(errno));
-		return -errno;
+	ret = proc_find_mapping(pid, mapping_has_probes, NULL, &m);
+	if (ret < 0) {
+		snprintf(err, err_len, "cannot read /proc/%d/maps: %s", pid, strerror(-ret));
+		return ret;
 	}
 	path[0] = '\0';
-	while (fgets(line, sizeof(line), maps)) {
-		char perms[8], *file = strchr(line, '/');
-
-		if (!file || sscanf(line, "%*s %7s", perms) != 1 || perms[2] != 'x')
-			continue;
-		file[strcspn(file, "\n")] = '\0';
-		if (elf_has_gil_probes(file) == 1) {
-			snprintf(path, path_len, "%s", file);
-			break;
-		}
-	}
-	fclose(maps);
+	if (ret)
+		snprintf(path, path_len, "%s", m.name);
 	if (!path[0]) {
 		snprintf(err, err_len, "PID %d has no gil probes (libgil is not loaded in %s)", pid,
 			 exe);
