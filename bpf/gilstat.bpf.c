@@ -127,6 +127,14 @@ struct {
 	__type(value, struct py_cond);
 } py_conds SEC(".maps");
 
+/* Condition variables of the target that were tested and are no GIL's: tested once each. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_PY_CONDS);
+	__type(key, struct py_cond_key);
+	__type(value, __u8);
+} py_other_conds SEC(".maps");
+
 /* Too large for the BPF stack: the initial value of a new key_stats entry. */
 static const struct gil_stats zero_stats;
 
@@ -568,10 +576,72 @@ static __always_inline struct py_thread *py_thread_of(__u32 tid)
 	return bpf_map_lookup_elem(&py_threads, &tid);
 }
 
+/* Both condition variables of the GIL whose cond is at cond, in process tgid. */
+static __always_inline void py_gil_add(__u32 tgid, __u64 cond)
+{
+	struct py_cond_key key = { .tgid = tgid, .addr = cond };
+	struct py_cond val = { .gil = cond - targ_py_cond_offset, .role = PY_COND_GIL };
+
+	bpf_map_update_elem(&py_conds, &key, &val, BPF_ANY);
+	bpf_map_delete_elem(&py_other_conds, &key);
+	key.addr = cond + PY_SWITCH_COND_OFFSET;
+	val.role = PY_COND_SWITCH;
+	bpf_map_update_elem(&py_conds, &key, &val, BPF_ANY);
+	bpf_map_delete_elem(&py_other_conds, &key);
+}
+
+static __always_inline bool py_is_monotonic_private(__u32 wrefs)
+{
+	return (wrefs & GLIBC_COND_WREFS_CLOCK) && !(wrefs & GLIBC_COND_WREFS_SHARED);
+}
+
+/* A cond of a GIL's, and the mutex after it, at addr? Either glibc's layout (gilstat.h). */
+static __always_inline bool py_is_gil_cond_pair(__u64 addr)
+{
+	__u32 cond[10] = {}, kind = 1;
+
+	if (bpf_probe_read_user(cond, sizeof(cond), (void *)addr) ||
+	    bpf_probe_read_user(&kind, sizeof(kind),
+				(void *)(addr + PY_GIL_MUTEX_AFTER_COND + GLIBC_MUTEX_KIND)))
+		return false;
+	return !kind && (py_is_monotonic_private(cond[GLIBC_COND_WREFS / 4]) ||
+			 py_is_monotonic_private(cond[GLIBC_2_41_COND_WREFS / 4]));
+}
+
+/* Is there a GIL around a cond at addr, as gilstat.h describes one? */
+static __always_inline bool py_is_gil_cond(__u64 addr)
+{
+	__u32 locked[2] = { 2, 1 };
+	__u64 interval_us = 0;
+
+	if (bpf_probe_read_user(&interval_us, sizeof(interval_us),
+				(void *)(addr - PY_GIL_INTERVAL_BEFORE_COND)) ||
+	    bpf_probe_read_user(locked, sizeof(locked), (void *)(addr - PY_GIL_LOCKED_BEFORE_COND)))
+		return false;
+	return interval_us && interval_us <= PY_GIL_MAX_INTERVAL_US && locked[0] <= 1 &&
+	       !locked[1] && py_is_gil_cond_pair(addr) &&
+	       py_is_gil_cond_pair(addr + PY_SWITCH_COND_OFFSET);
+}
+
+/*
+ * The GIL role of the condition variable at addr in the calling process, or NULL. One the
+ * collector did not find and py_cond_init() did not see created (a sub-interpreter's that
+ * existed before -p attached) is tested once, as the cond or the switch_cond of a GIL.
+ */
 static __always_inline struct py_cond *py_cond_of(__u64 id, __u64 addr)
 {
 	struct py_cond_key key = { .tgid = id >> 32, .addr = addr };
+	struct py_cond *c = bpf_map_lookup_elem(&py_conds, &key);
+	__u8 tested = 1;
 
+	if (c || bpf_map_lookup_elem(&py_other_conds, &key))
+		return c;
+	if (py_is_gil_cond(addr))
+		py_gil_add(key.tgid, addr);
+	else if (py_is_gil_cond(addr - PY_SWITCH_COND_OFFSET))
+		py_gil_add(key.tgid, addr - PY_SWITCH_COND_OFFSET);
+	else
+		bpf_map_update_elem(&py_other_conds, &key, &tested, BPF_ANY);
 	return bpf_map_lookup_elem(&py_conds, &key);
 }
 
@@ -718,8 +788,6 @@ SEC("uprobe")
 int BPF_KPROBE(py_cond_init, void *cond)
 {
 	__u64 id = bpf_get_current_pid_tgid(), addr = (__u64)cond, gil;
-	struct py_cond_key key = { .tgid = id >> 32 };
-	struct py_cond val = {};
 	struct py_thread *pt;
 	__s32 locked = 0;
 	__u64 interval_us = 0;
@@ -740,13 +808,19 @@ int BPF_KPROBE(py_cond_init, void *cond)
 				(void *)(gil + targ_py_cond_offset - 32)) ||
 	    locked != -1 || !interval_us)
 		return 0;
-	val.gil = gil;
-	val.role = PY_COND_GIL;
-	key.addr = gil + targ_py_cond_offset;
-	bpf_map_update_elem(&py_conds, &key, &val, BPF_ANY);
-	val.role = PY_COND_SWITCH;
-	key.addr = addr;
-	bpf_map_update_elem(&py_conds, &key, &val, BPF_ANY);
+	py_gil_add(id >> 32, gil + targ_py_cond_offset);
+	return 0;
+}
+
+/* destroy_gil() (a sub-interpreter's end): its memory may hold other condition variables next. */
+SEC("uprobe")
+int BPF_KPROBE(py_cond_destroy, void *cond)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct py_cond_key key = { .tgid = id >> 32, .addr = (__u64)cond };
+
+	if (wanted(id >> 32))
+		bpf_map_delete_elem(&py_conds, &key);
 	return 0;
 }
 

@@ -142,6 +142,26 @@ struct gil_key {
 #define PY_COND_SWITCH	      2 /* gil->switch_cond */
 #define PY_SWITCH_COND_OFFSET 88 /* &gil->switch_cond - &gil->cond */
 
+/*
+ * A GIL in memory, around its cond, as glibc lays its types out and CPython 3.8-3.15 its struct:
+ * the interval (µs) 32 bytes before it, locked (0 or 1 outside create_gil) 16 bytes before it and
+ * 4 bytes of padding after that; a CLOCK_MONOTONIC, process-private cond (glibc's __wrefs, at byte
+ * 36 up to glibc 2.40 and at byte 28 since 2.41 dropped __g_refs: bit 1 is the clock, bit 0
+ * process-shared) followed by a default mutex (__kind at byte 16 is 0, PTHREAD_MUTEX_TIMED_NP);
+ * and the same pair, switch_cond and switch_mutex, 88 bytes on. Both
+ * sides test it: the collector on a running process's _PyRuntime, the BPF side on a condition
+ * variable it has not seen before.
+ */
+#define PY_GIL_INTERVAL_BEFORE_COND 32
+#define PY_GIL_LOCKED_BEFORE_COND   16
+#define PY_GIL_MUTEX_AFTER_COND	    48
+#define PY_GIL_MAX_INTERVAL_US	    1000000000ull
+#define GLIBC_COND_WREFS	    36
+#define GLIBC_2_41_COND_WREFS	    28
+#define GLIBC_COND_WREFS_SHARED	    0x1
+#define GLIBC_COND_WREFS_CLOCK	    0x2
+#define GLIBC_MUTEX_KIND	    16
+
 struct py_cond_key {
 	__u32 tgid;
 	__u32 pad;

@@ -59,6 +59,16 @@ run() {
 		>"$out.out" 2>"$out.err"
 }
 
+# with_env NAME OUT: the interpreter NAME running ARGS in the background (target), stdout to OUT.
+with_env() {
+	local py lib home
+	read -r py lib home <<<"$(awk -v n="$1" '$1 == n { print $2, $3, $4 }' "$pythons")"
+	[ "$lib" = - ] && lib= || lib="LD_LIBRARY_PATH=$lib"
+	[ "$home" = - ] && home= || home="PYTHONHOME=$home"
+	env $lib $home "$py" "${ARGS[@]}" >"$2" &
+	target=$!
+}
+
 # field FILE EXPR: a Python expression on the last JSON report in FILE (r), printed.
 field() {
 	python3 -c 'import json, sys
@@ -115,6 +125,39 @@ while read -r name _ <&3; do
 		forced_ok
 done 3<"$pythons"
 
+# -p: the main GIL found in a running process's _PyRuntime (both glibc layouts of a cond: Debian
+# 12's 2.36 and sid's 2.43), then N os.read calls once gilstat has attached: N more cycles, and
+# the few of reading the go-ahead line.
+attach_run() {
+	local name=$1 py lib home
+	read -r py lib home <<<"$(awk -v n="$name" '$1 == n { print $2, $3, $4 }' "$pythons")"
+	[ "$lib" = - ] && lib= || lib="LD_LIBRARY_PATH=$lib"
+	[ "$home" = - ] && home= || home="PYTHONHOME=$home"
+	rm -f "$tmp/go" "$tmp/p.err"
+	mkfifo "$tmp/go"
+	env $lib $home "$py" -c 'import os, sys
+sys.stdin.readline()
+fd = os.open("/dev/zero", os.O_RDONLY)
+for _ in range(int(sys.argv[1])):
+    os.read(fd, 1)' $N <"$tmp/go" &
+	target=$!
+	exec 7>"$tmp/go"
+	$GILSTAT --python -p $target -j -o "$tmp/$name-p.json" 2>"$tmp/p.err" &
+	tracer=$!
+	wait_attached "$tmp/p.err" || cat "$tmp/p.err"
+	echo go >&7
+	exec 7>&-
+	wait $target
+	wait $tracer
+}
+while read -r name _ <&3; do
+	case $name in *-stripped) continue ;; esac
+	attach_run "$name"
+	got=$(field "$tmp/$name-p.json" "r['acquisitions']")
+	check "$name -p: the GIL found in _PyRuntime, $N os.read calls seen ($got acquisitions)" \
+		[ -n "$got" ] && [ "${got:-0}" -ge $N ] && [ "${got:-0}" -le $((N + 20)) ]
+done 3<"$pythons"
+
 # Per-interpreter GILs (3.12 and later): each sub-interpreter's GIL apart, none over 100%.
 while read -r name _ <&3; do
 	case $name in 3.8* | 3.9* | 3.10* | 3.11* | debian-3.11) continue ;; esac
@@ -127,6 +170,17 @@ while read -r name _ <&3; do
 max(u) <= 100 and u[1] >= 25))' "${gils:-[]}"
 	check "$name: no utilisation summed over the GILs" \
 		[ -n "$(field "$tmp/$name-sub.json" "r['utilisation_unavailable']")" ]
+	# created before -p attached, the sub-interpreters' GILs are found by the BPF side
+	ARGS=("$PROGS/subinterp.py" 3 io)
+	rm -f "$tmp/sub.out"
+	with_env "$name" "$tmp/sub.out"
+	for _ in $(seq 50); do grep -q ready "$tmp/sub.out" && break; sleep 0.1; done
+	sleep 0.5
+	$GILSTAT --python -p $target -G -d 1 -j -o "$tmp/$name-subp.json" 2>/dev/null
+	wait $target
+	busy=$(field "$tmp/$name-subp.json" "sum(g['acquisitions'] >= 1000 for g in r['groups'])")
+	check "$name -p: two sub-interpreters' GILs that existed before the attach ($busy busy)" \
+		[ "$busy" = 2 ]
 done 3<"$pythons"
 
 check_schema "$tmp"/*.json

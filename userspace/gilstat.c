@@ -403,8 +403,10 @@ static int attach_uprobes(struct bpf_program *prog, pid_t pid, const char *path,
 }
 
 /*
- * The condition-variable view: libc's functions, and the GILs that already exist in a running
- * process (a command's are created after this, and py_cond_init() finds them).
+ * The condition-variable view: libc's functions, and the main GIL of a running process, found
+ * in its _PyRuntime (one that -p cannot find there is an error worth one line). A command's GILs
+ * are created after this, and py_cond_init() finds them; the BPF side tests any other condition
+ * variable once (a sub-interpreter's GIL created before -p).
  */
 static int attach_python_conds(struct gilstat_bpf *skel, pid_t pid, const struct py_target *t,
 			       bool running, struct links *l)
@@ -412,6 +414,7 @@ static int attach_python_conds(struct gilstat_bpf *skel, pid_t pid, const struct
 	const struct py_libc *c = &t->libc;
 	struct py_probe signal = {"pthread_cond_signal", c->cond_signal},
 			init = {"pthread_cond_init", c->cond_init},
+			destroy = {"pthread_cond_destroy", c->cond_destroy},
 			waits[2] = {{"pthread_cond_timedwait", c->cond_timedwait},
 				    {"pthread_cond_clockwait", c->cond_clockwait}};
 	int nr_waits = c->cond_clockwait ? 2 : 1, err;
@@ -452,6 +455,7 @@ static int attach_python_conds(struct gilstat_bpf *skel, pid_t pid, const struct
 	if (!c->cond_timedwait)
 		waits[0] = waits[1], nr_waits = 1;
 	return attach_uprobes(skel->progs.py_cond_init, pid, c->path, &init, 1, false, l) ?:
+	       attach_uprobes(skel->progs.py_cond_destroy, pid, c->path, &destroy, 1, false, l) ?:
 	       attach_uprobes(skel->progs.py_cond_signal, pid, c->path, &signal, 1, false, l) ?:
 	       attach_uprobes(skel->progs.py_cond_wait, pid, c->path, waits, nr_waits, false, l) ?:
 	       attach_uprobes(skel->progs.py_cond_wait_return, pid, c->path, waits, nr_waits, true,
@@ -707,7 +711,7 @@ static int resolve_target(struct traced *t, struct report_meta *meta)
  */
 static int attach(struct tracer *tr, const struct traced *t, struct snapshot *first)
 {
-	struct bpf_program *cond_progs[4];
+	struct bpf_program *cond_progs[5];
 	int err;
 
 	libbpf_set_print(libbpf_print_fn);
@@ -739,6 +743,7 @@ static int attach(struct tracer *tr, const struct traced *t, struct snapshot *fi
 	cond_progs[1] = tr->skel->progs.py_cond_signal;
 	cond_progs[2] = tr->skel->progs.py_cond_wait;
 	cond_progs[3] = tr->skel->progs.py_cond_wait_return;
+	cond_progs[4] = tr->skel->progs.py_cond_destroy;
 	bpf_program__set_autoload(tr->skel->progs.gil_acquire, !env.python);
 	bpf_program__set_autoload(tr->skel->progs.gil_release, !env.python);
 	bpf_program__set_autoload(tr->skel->progs.gil_wait_start, !env.python);

@@ -27,18 +27,8 @@
 
 /* .gnu.version: a symbol version with this bit set is not the default one (name@VERSION). */
 #define VERSYM_HIDDEN 0x8000
-/* Switch intervals above this many microseconds (17 minutes) are not a GIL's. */
-#define MAX_INTERVAL_US 1000000000ull
-/* glibc's pthread_cond_t: __wrefs at byte 36; bit 0 process-shared, bit 1 CLOCK_MONOTONIC. */
-#define COND_WREFS_OFFSET 36
-#define COND_WREFS_SHARED 0x1
-#define COND_WREFS_CLOCK  0x2
-/* glibc's pthread_mutex_t: __kind at byte 16; 0 is PTHREAD_MUTEX_TIMED_NP, the default. */
-#define MUTEX_KIND_OFFSET 16
-/* &gil->mutex - &gil->cond: a pthread_cond_t */
-#define GIL_MUTEX_AFTER_COND 48
 /* the bytes from &gil->cond to the end of the struct: cond, mutex, switch_cond, switch_mutex */
-#define GIL_TAIL_BYTES (PY_SWITCH_COND_OFFSET + GIL_MUTEX_AFTER_COND + 40)
+#define GIL_TAIL_BYTES (PY_SWITCH_COND_OFFSET + PY_GIL_MUTEX_AFTER_COND + 40)
 /* _PyRuntime is a few hundred kilobytes (3.12: 450 KB); never read more than this of it. */
 #define MAX_RUNTIME_BYTES (16u << 20)
 
@@ -237,21 +227,26 @@ static __u32 get_u32(const unsigned char *p)
 	return v;
 }
 
-static bool is_gil_cond(const unsigned char *cond)
+static bool is_monotonic_private(__u32 wrefs)
 {
-	__u32 wrefs = get_u32(cond + COND_WREFS_OFFSET);
-
-	return (wrefs & COND_WREFS_CLOCK) && !(wrefs & COND_WREFS_SHARED) &&
-	       get_u32(cond + GIL_MUTEX_AFTER_COND + MUTEX_KIND_OFFSET) == 0;
+	return (wrefs & GLIBC_COND_WREFS_CLOCK) && !(wrefs & GLIBC_COND_WREFS_SHARED);
 }
 
-/* Does a GIL's cond sit at p, in the layout pygil.h describes? */
+static bool is_gil_cond(const unsigned char *cond)
+{
+	return (is_monotonic_private(get_u32(cond + GLIBC_COND_WREFS)) ||
+		is_monotonic_private(get_u32(cond + GLIBC_2_41_COND_WREFS))) &&
+	       get_u32(cond + PY_GIL_MUTEX_AFTER_COND + GLIBC_MUTEX_KIND) == 0;
+}
+
+/* Does a GIL's cond sit at p, in the layout gilstat.h describes? */
 static bool looks_like_gil(const unsigned char *p)
 {
-	__u64 interval_us = get_u64(p - 32);
-	__u32 locked = get_u32(p - 16), pad = get_u32(p - 12);
+	__u64 interval_us = get_u64(p - PY_GIL_INTERVAL_BEFORE_COND);
+	__u32 locked = get_u32(p - PY_GIL_LOCKED_BEFORE_COND);
+	__u32 pad = get_u32(p - PY_GIL_LOCKED_BEFORE_COND + 4);
 
-	return interval_us && interval_us <= MAX_INTERVAL_US && locked <= 1 && !pad &&
+	return interval_us && interval_us <= PY_GIL_MAX_INTERVAL_US && locked <= 1 && !pad &&
 	       is_gil_cond(p) && is_gil_cond(p + PY_SWITCH_COND_OFFSET);
 }
 

@@ -29,6 +29,7 @@ struct py_libc {
 	__u64 cond_signal;
 	__u64 cond_timedwait;
 	__u64 cond_clockwait;
+	__u64 cond_destroy;
 };
 
 /*

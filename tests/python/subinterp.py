@@ -1,29 +1,30 @@
 # SPDX-License-Identifier: GPL-2.0
-# Two sub-interpreters, each with its own GIL (PEP 684), spinning SECONDS at once in two threads:
-# concurrent.interpreters' InterpreterPoolExecutor from 3.14, the private modules before.
+# Two sub-interpreters, each with its own GIL (PEP 684), busy SECONDS at once in two threads:
+# concurrent.interpreters' InterpreterPoolExecutor from 3.14, the private modules before. They
+# spin, or with "io" call os.read in a loop, which releases and takes their GILs. Prints "ready"
+# once they run.
 import sys
 import threading
 
 seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-code = """
-import time
-end = time.monotonic() + %r
-while time.monotonic() < end:
-    pass
-""" % seconds
+io = sys.argv[2:] == ["io"]
 
 
-def spin(seconds):
+def busy(seconds, io):
+    import os
     import time
+    fd = os.open("/dev/zero", os.O_RDONLY)
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        pass
+        if io:
+            os.read(fd, 1)
 
 
+print("ready", flush=True)
 if sys.version_info >= (3, 14):
     from concurrent.futures import InterpreterPoolExecutor
     with InterpreterPoolExecutor(max_workers=2) as pool:
-        list(pool.map(spin, [seconds, seconds]))
+        list(pool.map(busy, [seconds] * 2, [io] * 2))
     sys.exit(0)
 if sys.version_info >= (3, 13):
     import _interpreters as interpreters
@@ -31,6 +32,14 @@ if sys.version_info >= (3, 13):
 else:
     import _xxsubinterpreters as interpreters
     ids = [interpreters.create(isolated=True) for _ in range(2)]
+code = "import os, time\n%s\nbusy(%r, %r)\n" % (
+    "def busy(seconds, io):\n" + "".join(
+        "    " + line + "\n" for line in [
+            "fd = os.open('/dev/zero', os.O_RDONLY)",
+            "end = time.monotonic() + seconds",
+            "while time.monotonic() < end:",
+            "    if io:",
+            "        os.read(fd, 1)"]), seconds, io)
 threads = [threading.Thread(target=interpreters.run_string, args=(i, code)) for i in ids]
 for t in threads:
     t.start()
