@@ -12,7 +12,7 @@
 /* struct gil_counters is nothing but __u64 fields, so it can be walked as an array. */
 #define NR_COUNTERS (sizeof(struct gil_counters) / sizeof(__u64))
 
-static const char *const hist_titles[NR_HISTS] = {
+const char *const hist_titles[NR_HISTS] = {
 	[HIST_WAIT] = "GIL wait (asking -> holding)",
 	[HIST_HOLD] = "GIL hold (holding -> releasing)",
 	[HIST_HANDOFF] = "Handoff (release -> a waiting thread holds it)",

@@ -42,6 +42,9 @@ struct report_meta {
 	bool final;
 };
 
+/* What each histogram measures, as the text report titles it. */
+extern const char *const hist_titles[NR_HISTS];
+
 void stats_add(struct gil_stats *dst, const struct gil_stats *src);
 void stats_sub(struct gil_stats *dst, const struct gil_stats *cur, const struct gil_stats *prev,
 	       __u64 unit_ns);
