@@ -41,7 +41,7 @@ static const char *const axis_names[NR_HISTS] = {
 #define PLOT_WIDTH_PX	 (WIDTH_PX - MARGIN_LEFT_PX - MARGIN_RIGHT_PX)
 #define PLOT_HEIGHT_PX	 360
 #define ROW_MIN_PX	 14
-#define ROW_MAX_PX	 28
+#define ROW_MAX_PX	 40
 #define LEGEND_BAR_PX	 16
 /* Fewer rows than this look like a bar, not a map: the range is widened upwards. */
 #define MIN_ROWS	 6
