@@ -5,11 +5,13 @@
 set -eu
 
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
-      systemtap-sdt-dev pkg-config binutils python3 valgrind man-db libxml2-utils chromium)
+      systemtap-sdt-dev pkg-config binutils python3 valgrind man-db libxml2-utils chromium
+      python3-pil)
 # python3 reads the JSON reports in the integration tests; valgrind runs drd and helgrind on
 # libgil, whose headers let libgil mark its lock-free atomics for them. man-db renders the man
-# pages (tests/install.sh); xmllint (libxml2-utils) and a headless chromium check gilstat's SVG
-# heatmap (tests/heatmap.sh). bpftrace is needed only by the benchmarks, which compare against it.
+# pages (tests/install.sh); xmllint (libxml2-utils), a headless chromium and python3-pil, which
+# reads its screenshot, check gilstat's SVG heatmap (tests/heatmap.sh). bpftrace is needed only by
+# the benchmarks, which compare against it.
 [ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
 
 missing=()
