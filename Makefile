@@ -258,16 +258,18 @@ install: $(OUTPUT)/gilstat $(OUTPUT)/libgil.a $(OUTPUT)/libgil.so $(GILWORK_OBJS
 	$(Q)$(INSTALL) -d $(addprefix $(DESTDIR),$(SBINDIR) $(BINDIR) $(LIBDIR) $(INCLUDEDIR) \
 		$(PKGCONFIGDIR) $(MANDIR)/man1 $(MANDIR)/man3 $(MANDIR)/man8)
 	$(Q)$(INSTALL) -m 755 $(OUTPUT)/gilstat $(DESTDIR)$(SBINDIR)/gilstat
-	$(Q)$(CC) $(LDFLAGS) $(GILWORK_OBJS) -L$(OUTPUT) -lgil -Wl,-rpath,'$$ORIGIN/$(BIN_TO_LIBDIR)' \
-		-lm -lpthread -o $(DESTDIR)$(BINDIR)/gilwork
+	$(Q)$(CC) $(LDFLAGS) $(GILWORK_OBJS) -L$(OUTPUT) -lgil \
+		-Wl,-rpath,'$$ORIGIN/$(BIN_TO_LIBDIR)' -lm -lpthread -o $(DESTDIR)$(BINDIR)/gilwork
 	$(Q)$(INSTALL) -m 644 $(OUTPUT)/libgil.a $(DESTDIR)$(LIBDIR)/libgil.a
 	$(Q)$(INSTALL) -m 755 $(OUTPUT)/$(LIBGIL_REALNAME) $(DESTDIR)$(LIBDIR)/$(LIBGIL_REALNAME)
 	$(Q)ln -sfn $(LIBGIL_REALNAME) $(DESTDIR)$(LIBDIR)/$(LIBGIL_SONAME)
 	$(Q)ln -sfn $(LIBGIL_SONAME) $(DESTDIR)$(LIBDIR)/libgil.so
 	$(Q)$(INSTALL) -m 644 $(LIBGIL_PUBLIC_HDRS) $(DESTDIR)$(INCLUDEDIR)/
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' \
+		-e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
 		-e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
-		-e 's|@VERSION@|$(LIBGIL_VERSION)|' runtime/libgil.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/libgil.pc
+		-e 's|@VERSION@|$(LIBGIL_VERSION)|' runtime/libgil.pc.in \
+		>$(DESTDIR)$(PKGCONFIGDIR)/libgil.pc
 	$(Q)$(foreach p,$(MAN_PAGES),$(INSTALL) -m 644 $(p) \
 		$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)) &&) true
 	$(Q)$(if $(DESTDIR),,ldconfig 2>/dev/null || true)

@@ -63,7 +63,7 @@ static const char doc[] =
 	"  gilstat -C -L -- ./build/gilwork cpu  # per-core histograms, per thread\n"
 	"  gilstat -m -d 10 -p 4242           # milliseconds, stop after 10 s\n"
 	"  gilstat -j -o gil.json -- ./build/gilwork io  # JSON, into a file\n"
-	"  gilstat --heatmap wait.svg -p 4242 0.2 50  # a heatmap of 50 intervals of 0.2 s\n"
+	"  gilstat --heatmap w.svg -p 4242 0.5 20  # heatmap, 20 columns of 0.5 s\n"
 	"  gilstat --python -- python3 app.py  # the GIL of a real CPython";
 static const char args_doc[] = "(-p PID | -- COMMAND [ARGS...]) [INTERVAL [COUNT]]";
 
@@ -196,8 +196,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			if (!strcmp(arg, heatmap_hist_names[env.heatmap_of]))
 				break;
 		if (env.heatmap_of == NR_HISTS)
-			die_usage(state, "invalid --heatmap-of '%s': expected wait, hold, handoff or "
-					 "sched-delay", arg);
+			die_usage(state, "invalid --heatmap-of '%s': expected wait, hold, "
+					 "handoff or sched-delay", arg);
 		break;
 	case OPT_MAX_KEYS:
 		env.max_keys = parse_long(state, "--max-keys", arg, 1, 1 << 24);
@@ -216,8 +216,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			errno = 0;
 			sec = strtod(arg, &end);
 			if (errno || end == arg || *end || !(sec >= 0.01) || sec > 86400)
-				die_usage(state, "invalid interval '%s': expected seconds from 0.01 "
-						 "to 86400", arg);
+				die_usage(state, "invalid interval '%s': expected seconds "
+						 "from 0.01 to 86400", arg);
 			env.interval_ns = (__u64)(sec * 1e9 + 0.5);
 		} else if (pos_args == 1)
 			env.count = parse_long(state, "count", arg, 1, LONG_MAX);

@@ -43,6 +43,9 @@ static const char *const axis_names[NR_HISTS] = {
 #define ROW_MIN_PX	 14
 #define ROW_MAX_PX	 40
 #define LEGEND_BAR_PX	 16
+/* The legend's bar: below its two lines of title, at most this tall. */
+#define LEGEND_TOP_PX	 28
+#define LEGEND_MAX_PX	 240
 /* Fewer rows than this look like a bar, not a map: the range is widened upwards. */
 #define MIN_ROWS	 6
 #define X_TICKS		 8
@@ -261,8 +264,8 @@ static void write_cells(const struct heatmap *hm, const struct layout *l)
 			sum += col->slots[i];
 		/* crispEdges: no anti-aliased seam between two cells that touch. */
 		fprintf(f,
-			"<g class=\"column\" shape-rendering=\"crispEdges\" data-interval=\"%zu\" data-start-s=\"%.3f\" "
-			"data-duration-s=\"%.3f\" data-count=\"%llu\">\n",
+			"<g class=\"column\" shape-rendering=\"crispEdges\" data-interval=\"%zu\" "
+			"data-start-s=\"%.3f\" data-duration-s=\"%.3f\" data-count=\"%llu\">\n",
 			c + 1, start_ns / 1e9, col->duration_ns / 1e9, (unsigned long long)sum);
 		for (int i = l->lo_slot; i <= l->hi_slot; i++) {
 			__u64 n = col->slots[i];
@@ -270,7 +273,8 @@ static void write_cells(const struct heatmap *hm, const struct layout *l)
 			if (!n)
 				continue;
 			format_ns(low, sizeof(low), (double)hist_slot_low(i) * hm->unit_ns);
-			format_ns(high, sizeof(high), (double)(hist_slot_high(i) + 1) * hm->unit_ns);
+			format_ns(high, sizeof(high),
+				  (double)(hist_slot_high(i) + 1) * hm->unit_ns);
 			fprintf(f,
 				"<rect class=\"cell\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" "
 				"height=\"%.2f\" fill=\"#%06x\" data-slot=\"%d\" data-low=\"%llu\" "
@@ -279,9 +283,9 @@ static void write_cells(const struct heatmap *hm, const struct layout *l)
 				x, slot_bottom_px(l, i + 1), w, l->row_px,
 				colour_of(scale_of(n, l->max_count)), i,
 				(unsigned long long)hist_slot_low(i),
-				(unsigned long long)hist_slot_high(i), (unsigned long long)n, name, low,
-				high, c + 1, start_ns / 1e9, (start_ns + col->duration_ns) / 1e9,
-				(unsigned long long)n);
+				(unsigned long long)hist_slot_high(i), (unsigned long long)n, name,
+				low, high, c + 1, start_ns / 1e9,
+				(start_ns + col->duration_ns) / 1e9, (unsigned long long)n);
 		}
 		fprintf(f, "</g>\n");
 		start_ns += col->duration_ns;
@@ -340,14 +344,16 @@ static void write_axes(const struct heatmap *hm, const struct layout *l)
 static void write_legend(const struct heatmap *hm, const struct layout *l)
 {
 	FILE *f = hm->f;
-	double x = MARGIN_LEFT_PX + PLOT_WIDTH_PX + 36, top = MARGIN_TOP_PX + 28;
-	double height = l->plot_height_px - 28 < 240 ? l->plot_height_px - 28 : 240, last_y = 1e9;
+	double x = MARGIN_LEFT_PX + PLOT_WIDTH_PX + 36, top = MARGIN_TOP_PX + LEGEND_TOP_PX;
+	double height = l->plot_height_px - LEGEND_TOP_PX, last_y = 1e9;
 
 	fprintf(f, "<defs><linearGradient id=\"scale\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">");
 	for (size_t i = 0; i < NR_PALETTE; i++)
 		fprintf(f, "<stop offset=\"%.3f\" stop-color=\"#%06x\"/>",
 			(double)i / (NR_PALETTE - 1), palette_rgb[i]);
 	fprintf(f, "</linearGradient></defs>\n");
+	if (height > LEGEND_MAX_PX)
+		height = LEGEND_MAX_PX;
 	fprintf(f, "<g class=\"legend\" font-size=\"11\">\n");
 	fprintf(f, "<text x=\"%.2f\" y=\"%d\" font-size=\"12\">count per cell</text>\n", x - 8,
 		MARGIN_TOP_PX);
@@ -357,10 +363,9 @@ static void write_legend(const struct heatmap *hm, const struct layout *l)
 		"<rect x=\"%.2f\" y=\"%.2f\" width=\"%d\" height=\"%.2f\" fill=\"url(#scale)\" "
 		"stroke=\"#555\"/>\n",
 		x, top, LEGEND_BAR_PX, height);
-	if (!l->max_count) {
+	if (!l->max_count)
 		fprintf(f, "<text x=\"%.2f\" y=\"%.2f\">none</text>\n", x + LEGEND_BAR_PX + 6,
 			top + height);
-	}
 	for (__u64 n = 1; l->max_count && n <= l->max_count; n *= 10) {
 		double y = top + height - height * scale_of(n, l->max_count);
 
@@ -401,14 +406,16 @@ int heatmap_write(struct heatmap *hm, int pid, const char *comm)
 	put_xml(f, comm);
 	fprintf(f, ")</title>\n");
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
-	fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">", MARGIN_LEFT_PX);
+	fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">",
+		MARGIN_LEFT_PX);
 	put_xml(f, hist_titles[hm->hist]);
 	fprintf(f, ", PID %d (", pid);
 	put_xml(f, comm);
 	fprintf(f, ")</text>\n");
 	fprintf(f,
-		"<text x=\"%d\" y=\"44\" font-size=\"12\" fill=\"#444\">%zu interval%s over %.2f s, "
-		"%llu %s times in all; a column per interval, a row per log2 bucket</text>\n",
+		"<text x=\"%d\" y=\"44\" font-size=\"12\" fill=\"#444\">"
+		"%zu interval%s over %.2f s, %llu %s times in all; a column per interval, "
+		"a row per log2 bucket</text>\n",
 		MARGIN_LEFT_PX, hm->nr_cols, hm->nr_cols == 1 ? "" : "s", l.total_s,
 		(unsigned long long)l.total_count, axis_names[hm->hist]);
 	write_cells(hm, &l);
