@@ -14,6 +14,7 @@
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
+#include <linux/errno.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/usdt.bpf.h>
@@ -21,6 +22,8 @@
 #include "gil_usdt.h"
 
 /* Set by the collector before load. */
+/* CPython (--python, condition-variable view): offsetof(struct _gil_runtime_state, cond) */
+const volatile __u64 targ_py_cond_offset = 32;
 const volatile __u32 targ_tgid = 0;	  /* 0: every process that has the probes attached */
 const volatile __u64 targ_unit_ns = 1000; /* histogram unit: 1000 for us, 1000000 for ms */
 const volatile __u32 targ_group = 0;	  /* GROUP_* breakdown into key_stats */
@@ -38,6 +41,9 @@ struct gil_state {
 	/* For CPython, whose GIL does not say who held it or why it was released. */
 	__u32 holder_tid;
 	__u32 last_release_requested;
+	/* CPython's switch_number and drop request, as the condition-variable view follows them */
+	__u64 switch_count;
+	__u32 drop_requested;
 };
 
 /* A CPython thread's pending times: its take_gil() entry, its acquisition. */
@@ -45,6 +51,11 @@ struct py_thread {
 	__u64 request_ns;
 	__u64 acquired_ns;
 	__u32 forced;
+	/* condition-variable view: a timed wait on a GIL's cond in progress, and what it saw */
+	__u64 wait_gil;
+	__u64 wait_switch_count;
+	/* the thread's latest pthread_cond_init(), the first half of a create_gil() */
+	__u64 init_cond;
 };
 
 /* A thread that has waited for a GIL; waiting while it does. */
@@ -104,6 +115,17 @@ struct {
 	__type(key, __u32);
 	__type(value, struct py_thread);
 } py_threads SEC(".maps");
+
+/*
+ * The condition variables of CPython's GILs, by process and address (PY_COND_*): the collector
+ * adds the ones that exist when it attaches, py_cond_init() the ones created later.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PY_CONDS);
+	__type(key, struct py_cond_key);
+	__type(value, struct py_cond);
+} py_conds SEC(".maps");
 
 /* Too large for the BPF stack: the initial value of a new key_stats entry. */
 static const struct gil_stats zero_stats;
@@ -523,6 +545,208 @@ int BPF_KPROBE(py_forced)
 		pt->forced = 1;
 	else
 		bpf_map_update_elem(&py_threads, &tid, &fresh, BPF_NOEXIST);
+	return 0;
+}
+
+/*
+ * CPython, condition-variable view (--python on stripped and LTO builds, where take_gil() and
+ * drop_gil() have no symbol and are inlined into a dozen callers): uprobes on libc's
+ * pthread_cond_signal(), pthread_cond_timedwait() and pthread_cond_init() in the target process,
+ * kept only when the condition variable is a GIL's. Every take_gil() signals gil->switch_cond
+ * right after it sets gil->locked, every drop_gil() signals gil->cond right after it clears it,
+ * whichever copy of them runs: two hits per uncontended cycle, neither of them a return probe.
+ * A waiter sleeps in pthread_cond_timedwait(&gil->cond, ...): its wait starts at the first one;
+ * an acquisition that never slept waited no time worth measuring (the GIL's mutex only).
+ */
+static __always_inline struct py_thread *py_thread_of(__u32 tid)
+{
+	struct py_thread *pt = bpf_map_lookup_elem(&py_threads, &tid), fresh = {};
+
+	if (pt)
+		return pt;
+	bpf_map_update_elem(&py_threads, &tid, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&py_threads, &tid);
+}
+
+static __always_inline struct py_cond *py_cond_of(__u64 id, __u64 addr)
+{
+	struct py_cond_key key = { .tgid = id >> 32, .addr = addr };
+
+	return bpf_map_lookup_elem(&py_conds, &key);
+}
+
+static __always_inline void py_cond_acquired(__u64 id, __u64 gil, __u64 now)
+{
+	__u32 tid = (__u32)id, flags = 0;
+	struct py_thread *pt = py_thread_of(tid);
+	struct gil_stats *cs = this_cpu_stats();
+	struct gil_state *st;
+	__u64 request_ns = now;
+
+	if (!pt || !cs)
+		return;
+	st = find_gil(cs, gil, true);
+	if (pt->request_ns) {
+		request_ns = pt->request_ns;
+		flags |= GIL_ACQ_WAITED;
+	}
+	if (st && st->holder_tid != tid) {
+		flags |= GIL_ACQ_SWITCH;
+		if (st->last_release_requested)
+			flags |= GIL_ACQ_FORCED;
+	}
+	/* drop requests are counted as they are made, in py_cond_wait_return() */
+	on_acquire(gil, request_ns, now, flags, 0);
+	if (st) {
+		if (flags & GIL_ACQ_SWITCH)
+			st->switch_count++;
+		/* take_gil() resets a pending drop request once it holds the GIL */
+		st->drop_requested = 0;
+	}
+	pt->request_ns = 0;
+	pt->acquired_ns = now;
+}
+
+static __always_inline void py_cond_released(__u64 id, __u64 gil, __u64 now)
+{
+	struct py_thread *pt = bpf_map_lookup_elem(&py_threads, &(__u32){ (__u32)id });
+	struct gil_state *st = find_gil(NULL, gil, false);
+	__u64 acquired_ns = 0;
+
+	if (pt) {
+		acquired_ns = pt->acquired_ns;
+		pt->acquired_ns = 0;
+	}
+	on_release(gil, acquired_ns, now, st && st->drop_requested ? GIL_REL_REQUESTED : 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(py_cond_signal, void *cond)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct py_cond *c;
+
+	if (!wanted(id >> 32))
+		return 0;
+	c = py_cond_of(id, (__u64)cond);
+	if (!c)
+		return 0;
+	if (c->role == PY_COND_SWITCH)
+		py_cond_acquired(id, c->gil, bpf_ktime_get_ns());
+	else
+		py_cond_released(id, c->gil, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* take_gil() found the GIL held and sleeps, at most one interval, until a release signals it. */
+SEC("uprobe")
+int BPF_KPROBE(py_cond_wait, void *cond)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now;
+	struct gil_stats *cs;
+	struct py_thread *pt;
+	struct gil_state *st;
+	struct py_cond *c;
+
+	if (!wanted(id >> 32))
+		return 0;
+	c = py_cond_of(id, (__u64)cond);
+	if (!c || c->role != PY_COND_GIL)
+		return 0;
+	pt = py_thread_of((__u32)id);
+	cs = this_cpu_stats();
+	if (!pt || !cs)
+		return 0;
+	st = find_gil(cs, c->gil, true);
+	if (!st)
+		return 0;
+	if (!pt->request_ns) {
+		now = bpf_ktime_get_ns();
+		pt->request_ns = now;
+		on_wait_start(c->gil, now);
+	}
+	pt->wait_gil = c->gil;
+	pt->wait_switch_count = st->switch_count;
+	return 0;
+}
+
+/*
+ * The wait's end. take_gil() sets the drop request when the wait timed out, the GIL is still
+ * locked and switch_number has not moved: the same test, on the same state, here.
+ */
+SEC("uretprobe")
+int BPF_KRETPROBE(py_cond_wait_return, int ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct py_thread *pt = bpf_map_lookup_elem(&py_threads, &(__u32){ (__u32)id });
+	struct gil_stats *cs, *ks;
+	struct gil_state *st;
+	__s32 locked = 0;
+	__u64 gil;
+
+	if (!pt || !pt->wait_gil)
+		return 0;
+	gil = pt->wait_gil;
+	pt->wait_gil = 0;
+	if (ret != ETIMEDOUT)
+		return 0;
+	st = find_gil(NULL, gil, false);
+	if (!st || st->switch_count != pt->wait_switch_count)
+		return 0;
+	/* gil->locked: 16 bytes before gil->cond in every layout */
+	if (bpf_probe_read_user(&locked, sizeof(locked), (void *)(gil + targ_py_cond_offset - 16)) ||
+	    locked != 1)
+		return 0;
+	st->drop_requested = 1;
+	cs = this_cpu_stats();
+	if (!cs)
+		return 0;
+	COUNT(cs, drop_requests, 1);
+	ks = key_entry(cs, gil, id);
+	if (ks)
+		COUNT(ks, drop_requests, 1);
+	return 0;
+}
+
+/*
+ * create_gil() initialises gil->cond and then gil->switch_cond, 88 bytes further, in two
+ * consecutive calls; _gil_initialize() has just set gil->locked to -1 and gil->interval. That
+ * pair, with those values, is a new GIL: a sub-interpreter's own (PEP 684), or the main one of
+ * a command started under gilstat.
+ */
+SEC("uprobe")
+int BPF_KPROBE(py_cond_init, void *cond)
+{
+	__u64 id = bpf_get_current_pid_tgid(), addr = (__u64)cond, gil;
+	struct py_cond_key key = { .tgid = id >> 32 };
+	struct py_cond val = {};
+	struct py_thread *pt;
+	__s32 locked = 0;
+	__u64 interval_us = 0;
+
+	if (!wanted(id >> 32))
+		return 0;
+	pt = py_thread_of((__u32)id);
+	if (!pt)
+		return 0;
+	if (!pt->init_cond || addr != pt->init_cond + PY_SWITCH_COND_OFFSET) {
+		pt->init_cond = addr;
+		return 0;
+	}
+	gil = pt->init_cond - targ_py_cond_offset;
+	pt->init_cond = 0;
+	if (bpf_probe_read_user(&locked, sizeof(locked), (void *)(gil + targ_py_cond_offset - 16)) ||
+	    bpf_probe_read_user(&interval_us, sizeof(interval_us),
+				(void *)(gil + targ_py_cond_offset - 32)) ||
+	    locked != -1 || !interval_us)
+		return 0;
+	val.gil = gil;
+	val.role = PY_COND_GIL;
+	key.addr = gil + targ_py_cond_offset;
+	bpf_map_update_elem(&py_conds, &key, &val, BPF_ANY);
+	val.role = PY_COND_SWITCH;
+	key.addr = addr;
+	bpf_map_update_elem(&py_conds, &key, &val, BPF_ANY);
 	return 0;
 }
 

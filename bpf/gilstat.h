@@ -26,11 +26,22 @@
 /* log2 slots of the report's unit (us, or ms with -m): slot 31 starts at 2^31 units. */
 #define MAX_SLOTS 32
 
+/*
+ * Every histogram, once: X(id, keyed, json, prom, title): counted in the -L/-P/-G breakdown too
+ * when keyed; its JSON name, its Prometheus name after "gilstat_", and the report's title.
+ */
+#define GIL_HISTS(X)                                                                               \
+	X(HIST_WAIT, 1, "wait_ns", "gil_wait_seconds", "GIL wait (asking -> holding)")              \
+	X(HIST_HOLD, 1, "hold_ns", "gil_hold_seconds", "GIL hold (holding -> releasing)")          \
+	X(HIST_HANDOFF, 1, "handoff_ns", "gil_handoff_seconds",                                    \
+	  "Handoff (release -> a waiting thread holds it)")                                        \
+	X(HIST_SCHED_DELAY, 0, "sched_delay_ns", "gil_sched_delay_seconds",                        \
+	  "Scheduler delay of waiters (woken -> on CPU)")
+
+#define GIL_HIST_ID(id, keyed, json, prom, title) id,
+
 enum gilstat_hist {
-	HIST_WAIT,
-	HIST_HOLD,
-	HIST_HANDOFF,
-	HIST_SCHED_DELAY,
+	GIL_HISTS(GIL_HIST_ID)
 	NR_HISTS,
 };
 
@@ -41,20 +52,45 @@ struct hist {
 	__u64 max_ns;
 };
 
+/*
+ * Every counter, once: X(field, unit, keyed, prom, help), in the order of struct gil_counters.
+ * unit is GIL_EVENTS or GIL_NS; keyed counters are counted in the -L/-P/-G breakdown too, the
+ * others in the per-CPU totals only; prom is the Prometheus name after "gilstat_" and before
+ * "_total" (in seconds for GIL_NS), NULL for a counter that is not exported. The BPF side only
+ * declares the struct from it; the report, JSON and Prometheus printers walk it.
+ */
+#define GIL_COUNTERS(X)                                                                            \
+	X(acquisitions, GIL_EVENTS, 1, "gil_acquisitions", "Acquisitions of the GIL")              \
+	X(switches, GIL_EVENTS, 1, "gil_switches", "Changes of the GIL's holder")                  \
+	X(forced_switches, GIL_EVENTS, 1, "gil_forced_switches",                                   \
+	  "Switches whose previous release honoured a drop request")                               \
+	X(drop_requests, GIL_EVENTS, 1, "gil_drop_requests",                                       \
+	  "Times a waiter asked the holder to drop the GIL")                                       \
+	X(releases, GIL_EVENTS, 1, "gil_releases", "Releases of the GIL")                          \
+	X(voluntary_releases, GIL_EVENTS, 1, "gil_voluntary_releases",                             \
+	  "Releases no drop request asked for (blocking calls, C work, thread end)")               \
+	X(migrations_in, GIL_EVENTS, 0, "gil_migrations",                                          \
+	  "Acquisitions on a CPU other than the one of the GIL's previous release")                \
+	X(migrations_out, GIL_EVENTS, 0, NULL, "Migrations counted on the CPU the GIL left")       \
+	X(waiter_switches, GIL_EVENTS, 0, "gil_waiter_context_switches",                           \
+	  "Times a thread waiting for the GIL was switched out")                                   \
+	X(contended_ns, GIL_NS, 1, "gil_contended_seconds",                                        \
+	  "Time during which at least one thread waited for the GIL")                              \
+	/* Events that could not be counted in full: a missing start time, a full map. */          \
+	X(missing_start, GIL_EVENTS, 1, "dropped_events",                                          \
+	  "Events not counted in full: no start time seen, or a BPF map was full")                 \
+	X(map_full, GIL_EVENTS, 0, "dropped_events",                                               \
+	  "Events not counted in full: no start time seen, or a BPF map was full")
+
+enum gil_counter_unit {
+	GIL_EVENTS,
+	GIL_NS,
+};
+
+#define GIL_COUNTER_FIELD(field, unit, keyed, prom, help) __u64 field;
+
 struct gil_counters {
-	__u64 acquisitions;
-	__u64 switches;
-	__u64 forced_switches;
-	__u64 drop_requests;
-	__u64 releases;
-	__u64 voluntary_releases;
-	__u64 migrations_in;
-	__u64 migrations_out;
-	__u64 waiter_switches;
-	__u64 contended_ns;
-	/* Events that could not be counted in full: a missing start time, a full map. */
-	__u64 missing_start;
-	__u64 map_full;
+	GIL_COUNTERS(GIL_COUNTER_FIELD)
 };
 
 struct gil_stats {
@@ -73,9 +109,32 @@ struct gil_key {
 #define GROUP_PROCESS 0x2
 #define GROUP_GIL     0x4
 
+/*
+ * CPython's GIL (struct _gil_runtime_state, 3.8 and later) signals one condition variable at each
+ * release, cond, and another at each acquisition, switch_cond, 88 bytes further (a pthread_cond_t
+ * and a pthread_mutex_t apart); its waiters sleep on cond. The collector and py_cond_init() say
+ * which addresses those are, keyed by process; a signal on any other address is not the GIL's.
+ */
+#define PY_COND_GIL	      1 /* gil->cond */
+#define PY_COND_SWITCH	      2 /* gil->switch_cond */
+#define PY_SWITCH_COND_OFFSET 88 /* &gil->switch_cond - &gil->cond */
+
+struct py_cond_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr;
+};
+
+struct py_cond {
+	__u64 gil; /* the address of the GIL's struct */
+	__u32 role;
+	__u32 pad;
+};
+
 #define MAX_KEYS       10240
 #define MAX_WAITERS    16384
 #define MAX_GILS_SHIFT 10
 #define MAX_GILS       (1 << MAX_GILS_SHIFT)
+#define MAX_PY_CONDS   (2 * MAX_GILS)
 
 #endif /* GILSTAT_H */

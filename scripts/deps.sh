@@ -5,14 +5,17 @@
 set -eu
 
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
-      systemtap-sdt-dev pkg-config binutils python3 valgrind man-db libxml2-utils chromium
-      python3-pil)
+      systemtap-sdt-dev pkg-config binutils python3 valgrind libmicrohttpd-dev
+      prometheus prometheus-node-exporter curl man-db libxml2-utils chromium python3-pil)
 # python3 reads the JSON reports in the integration tests; valgrind runs drd and helgrind on
-# libgil, whose headers let libgil mark its lock-free atomics for them. man-db renders the man
-# pages (tests/install.sh); xmllint (libxml2-utils), a headless chromium and python3-pil, which
-# reads its screenshot, check gilstat's SVG heatmap (tests/heatmap.sh). bpftrace is needed only by
-# the benchmarks, which compare against it.
+# libgil, whose headers let libgil mark its lock-free atomics for them. bpftrace is needed only
+# by the benchmarks, which compare against it. libmicrohttpd serves --prometheus; Prometheus (with
+# promtool), node_exporter and curl are what tests/prometheus.sh runs gilstat against. man-db
+# renders the man pages (tests/install.sh); xmllint (libxml2-utils), a headless chromium and
+# python3-pil, which reads its screenshot, check gilstat's SVG heatmap (tests/heatmap.sh).
 [ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
+# patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.
+pkgs+=(patchelf)
 
 missing=()
 for p in "${pkgs[@]}"; do

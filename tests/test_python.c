@@ -755,6 +755,30 @@ static void test_free_threaded_pid_reads_its_environment(void **state)
 	stop_spawned();
 }
 
+/* A stripped free-threaded build says what it is in _Py_DebugOffsets only. */
+static void test_free_threaded_from_debug_offsets(void **state)
+{
+	char fake[PATH_MAX];
+	char *argv[] = {fake, NULL};
+	struct py_target t;
+
+	need_fake_python(fake, sizeof(fake));
+	strcat(fake, "_ft");
+	if (access(fake, X_OK))
+		skip_because("%s is not built (make tests)", fake);
+	assert_int_equal(python_target_from_file(fake, &t, err, sizeof(err)), 0);
+	assert_true(t.free_threaded);
+	check_version(&t, "3.14");
+	unsetenv("PYTHON_GIL");
+	assert_int_equal(python_target_from_command(argv, NULL, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.view, PY_VIEW_NOGIL);
+	/* with its GIL on, the GIL's struct starts with the int enabled */
+	setenv("PYTHON_GIL", "1", 1);
+	assert_int_equal(python_target_from_command(argv, NULL, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.view, PY_VIEW_CONDVAR);
+	assert_int_equal(t.cond_offset, PY_GIL_COND_OFFSET_FT);
+}
+
 static void test_c_api_with_inlined_drop_gil_is_probed(void **state)
 {
 	char fake[PATH_MAX];
@@ -853,6 +877,7 @@ int main(void)
 		TEST(test_pid_override_must_be_mapped),
 		TEST(test_free_threaded_runs_without_gil),
 		TEST(test_free_threaded_pid_reads_its_environment),
+		TEST(test_free_threaded_from_debug_offsets),
 		TEST(test_c_api_with_inlined_drop_gil_is_probed),
 		TEST(test_gil_setting_precedence),
 	};

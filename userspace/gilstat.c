@@ -12,17 +12,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "exporter.h"
 #include "gilstat.h"
 #include "gilstat.skel.h"
 #include "heatmap.h"
 #include "python.h"
+#include "pygil.h"
 #include "report.h"
 #include "target.h"
 
@@ -38,6 +42,11 @@ static struct env {
 	bool python;
 	long max_keys;
 	const char *python_path;
+	const char *prometheus; /* [ADDR:]PORT */
+	const char *textfile_dir;
+	long grace_sec;
+	long max_series;
+	bool out_given;
 	FILE *out;
 	struct report_opts report;
 	char **command;
@@ -45,12 +54,15 @@ static struct env {
 	enum gilstat_hist heatmap_of;
 	struct heatmap *heatmap;
 } env = {
-	.report = { .unit_ns = 1000, .unit_name = "usecs", .sched = true },
+	.report = {.unit_ns = 1000, .unit_name = "usecs", .sched = true},
+	.grace_sec = EXPORTER_DEFAULT_GRACE_SEC,
+	.max_series = EXPORTER_DEFAULT_MAX_SERIES,
 };
 
 static volatile sig_atomic_t exiting;
 
-const char *argp_program_version = "gilstat 0.1";
+#define GILSTAT_VERSION "0.1"
+const char *argp_program_version = "gilstat " GILSTAT_VERSION;
 const char *argp_program_bug_address = NULL;
 static const char doc[] =
 	"Show how threads wait for, hold and hand over a GIL: per-core histograms and switch "
@@ -64,39 +76,58 @@ static const char doc[] =
 	"  gilstat -m -d 10 -p 4242           # milliseconds, stop after 10 s\n"
 	"  gilstat -j -o gil.json -- ./build/gilwork io  # JSON, into a file\n"
 	"  gilstat --heatmap w.svg -p 4242 0.5 20  # heatmap, 20 columns of 0.5 s\n"
-	"  gilstat --python -- python3 app.py  # the GIL of a real CPython";
+	"  gilstat --python -- python3 app.py  # the GIL of a real CPython\n"
+	"  gilstat --python --prometheus 9464 -p 4242  # serve http://127.0.0.1:9464/metrics";
 static const char args_doc[] = "(-p PID | -- COMMAND [ARGS...]) [INTERVAL [COUNT]]";
 
 enum {
 	OPT_NO_SCHED = 0x100,
 	OPT_PYTHON,
+	OPT_PYTHON_PROBES,
 	OPT_MAX_KEYS,
+	OPT_PROMETHEUS,
+	OPT_TEXTFILE,
+	OPT_GRACE,
+	OPT_MAX_SERIES,
 	OPT_HEATMAP,
 	OPT_HEATMAP_OF,
 };
 
 static const struct argp_option opts[] = {
-	{ "pid", 'p', "PID", 0, "Trace this process", 0 },
-	{ "per-cpu", 'C', NULL, 0, "Also print wait and hold histograms per CPU", 0 },
-	{ "threads", 'L', NULL, 0, "One section per thread", 0 },
-	{ "processes", 'P', NULL, 0, "One section per process", 0 },
-	{ "gils", 'G', NULL, 0, "One section per GIL (per-interpreter GILs)", 0 },
-	{ "milliseconds", 'm', NULL, 0, "Histograms in milliseconds (default: microseconds)", 0 },
-	{ "timestamp", 'T', NULL, 0, "Print a timestamp with each report", 0 },
-	{ "duration", 'd', "SECONDS", 0, "Stop after this many seconds", 0 },
-	{ "json", 'j', NULL, 0, "Print reports as JSON, one object per line", 0 },
-	{ "output", 'o', "FILE", 0, "Write reports to FILE instead of standard output", 0 },
-	{ "no-sched", OPT_NO_SCHED, NULL, 0, "Do not trace the scheduler (no sched delay)", 0 },
-	{ "python", OPT_PYTHON, "PATH", OPTION_ARG_OPTIONAL,
-	  "Trace a CPython interpreter's own GIL; PATH names the interpreter or libpython", 0 },
-	{ "max-keys", OPT_MAX_KEYS, "N", 0,
-	  "Size of the -L/-P/-G breakdown map; events of keys beyond it count in the totals only", 0 },
-	{ "heatmap", OPT_HEATMAP, "FILE", 0,
-	  "With INTERVAL: write a latency heatmap (SVG) to FILE, a column per interval", 0 },
-	{ "heatmap-of", OPT_HEATMAP_OF, "HIST", 0,
-	  "The heatmap's histogram: wait (default), hold, handoff or sched-delay", 0 },
-	{ "verbose", 'v', NULL, 0, "Print libbpf debug output", 0 },
-	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
+	{"pid", 'p', "PID", 0, "Trace this process", 0},
+	{"per-cpu", 'C', NULL, 0, "Also print wait and hold histograms per CPU", 0},
+	{"threads", 'L', NULL, 0, "One section per thread", 0},
+	{"processes", 'P', NULL, 0, "One section per process", 0},
+	{"gils", 'G', NULL, 0, "One section per GIL (per-interpreter GILs)", 0},
+	{"milliseconds", 'm', NULL, 0, "Histograms in milliseconds (default: microseconds)", 0},
+	{"timestamp", 'T', NULL, 0, "Print a timestamp with each report", 0},
+	{"duration", 'd', "SECONDS", 0, "Stop after this many seconds", 0},
+	{"json", 'j', NULL, 0, "Print reports as JSON, one object per line", 0},
+	{"output", 'o', "FILE", 0, "Write reports to FILE instead of standard output", 0},
+	{"no-sched", OPT_NO_SCHED, NULL, 0, "Do not trace the scheduler (no sched delay)", 0},
+	{"python", OPT_PYTHON, "PATH", OPTION_ARG_OPTIONAL,
+	 "Trace a CPython interpreter's own GIL; PATH names the interpreter or libpython", 0},
+	{"python-probes", OPT_PYTHON_PROBES, "KIND", 0,
+	 "With --python: 'libc' (default: libc's pthread_cond_* on the GIL, 3.8 and later, any "
+	 "build) or 'symbols' (the interpreter's own functions only)",
+	 0},
+	{"max-keys", OPT_MAX_KEYS, "N", 0,
+	 "Size of the -L/-P/-G breakdown map; events of keys beyond it count in the totals only",
+	 0},
+	{"prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0,
+	 "Serve /metrics for Prometheus on ADDR (default 127.0.0.1) until stopped", 0},
+	{"textfile", OPT_TEXTFILE, "DIR", 0,
+	 "Write DIR/gilstat.prom for node_exporter every INTERVAL (default 15 s)", 0},
+	{"grace", OPT_GRACE, "SECONDS", 0,
+	 "Keep the series of an ended process this long (default 60)", 0},
+	{"max-series", OPT_MAX_SERIES, "N", 0,
+	 "Fold the -G series beyond N into one labelled other (default 1000)", 0},
+	{"heatmap", OPT_HEATMAP, "FILE", 0,
+	 "With INTERVAL: write a latency heatmap (SVG) to FILE, a column per interval", 0},
+	{"heatmap-of", OPT_HEATMAP_OF, "HIST", 0,
+	 "The heatmap's histogram: wait (default), hold, handoff or sched-delay", 0},
+	{"verbose", 'v', NULL, 0, "Print libbpf debug output", 0},
+	{NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0},
 	{},
 };
 
@@ -175,6 +206,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
 			exit(2);
 		}
+		env.out_given = true;
 		break;
 	case OPT_NO_SCHED:
 		env.report.sched = false;
@@ -182,6 +214,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_PYTHON:
 		env.python = true;
 		env.python_path = arg;
+		break;
+	case OPT_PYTHON_PROBES:
+		if (!strcmp(arg, "symbols"))
+			python_set_probes(PY_PROBES_SYMBOLS);
+		else if (strcmp(arg, "libc"))
+			die_usage(state, "invalid --python-probes '%s': expected libc or symbols",
+				  arg);
 		break;
 	case OPT_HEATMAP:
 		/* Refused now, like -o, rather than after a whole trace. */
@@ -201,6 +240,18 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MAX_KEYS:
 		env.max_keys = parse_long(state, "--max-keys", arg, 1, 1 << 24);
+		break;
+	case OPT_PROMETHEUS:
+		env.prometheus = arg;
+		break;
+	case OPT_TEXTFILE:
+		env.textfile_dir = arg;
+		break;
+	case OPT_GRACE:
+		env.grace_sec = parse_long(state, "--grace", arg, 0, 86400);
+		break;
+	case OPT_MAX_SERIES:
+		env.max_series = parse_long(state, "--max-series", arg, 1, 1 << 20);
 		break;
 	case 'v':
 		env.verbose = true;
@@ -260,7 +311,7 @@ static __u64 now_ns(void)
  */
 static int check_privileges(void)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2] = {};
 
 	if (syscall(SYS_capget, &hdr, data)) {
@@ -307,6 +358,8 @@ static int attach_usdt(struct bpf_program *prog, pid_t pid, const char *path, co
  * scheduler tracepoints.
  */
 #define MAX_LINKS (4 * PY_MAX_PROBES + 3)
+/* the GILs a running process has in its _PyRuntime: the main interpreter's, one as a rule */
+#define MAX_GILS_SEEN 8
 
 struct links {
 	struct bpf_link *link[MAX_LINKS];
@@ -315,9 +368,9 @@ struct links {
 
 static int attach_libgil(struct gilstat_bpf *skel, pid_t pid, const char *path, struct links *l)
 {
-	struct bpf_program *progs[] = { skel->progs.gil_acquire, skel->progs.gil_release,
-					skel->progs.gil_wait_start };
-	const char *names[] = { "acquire", "release", "wait__start" };
+	struct bpf_program *progs[] = {skel->progs.gil_acquire, skel->progs.gil_release,
+				       skel->progs.gil_wait_start};
+	const char *names[] = {"acquire", "release", "wait__start"};
 	int err;
 
 	for (int i = 0; i < 3; i++) {
@@ -330,7 +383,8 @@ static int attach_libgil(struct gilstat_bpf *skel, pid_t pid, const char *path, 
 }
 
 static int attach_uprobes(struct bpf_program *prog, pid_t pid, const char *path,
-			  const struct py_probe *sites, int nr_sites, bool retprobe, struct links *l)
+			  const struct py_probe *sites, int nr_sites, bool retprobe,
+			  struct links *l)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
 
@@ -349,9 +403,60 @@ static int attach_uprobes(struct bpf_program *prog, pid_t pid, const char *path,
 	return 0;
 }
 
-static int attach_python(struct gilstat_bpf *skel, pid_t pid, const struct py_target *t,
-			 struct links *l)
+/*
+ * The condition-variable view: libc's functions, and the GILs that already exist in a running
+ * process (a command's are created after this, and py_cond_init() finds them).
+ */
+static int attach_python_conds(struct gilstat_bpf *skel, pid_t pid, const struct py_target *t,
+			       bool running, struct links *l)
 {
+	const struct py_libc *c = &t->libc;
+	struct py_probe signal = {"pthread_cond_signal", c->cond_signal},
+			init = {"pthread_cond_init", c->cond_init},
+			waits[2] = {{"pthread_cond_timedwait", c->cond_timedwait},
+				    {"pthread_cond_clockwait", c->cond_clockwait}};
+	int nr_waits = c->cond_clockwait ? 2 : 1, err;
+	__u64 gils[MAX_GILS_SEEN];
+	char why[PATH_MAX + 128];
+	int nr_gils = 0;
+
+	if (running) {
+		nr_gils = pygil_find_gils(pid, t->path, t->cond_offset, gils, MAX_GILS_SEEN, why,
+					  sizeof(why));
+		if (nr_gils <= 0) {
+			fprintf(stderr, "gilstat: %s\n", why);
+			return nr_gils ?: -ENOENT;
+		}
+	}
+	for (int i = 0; i < nr_gils; i++) {
+		struct py_cond_key key = {.tgid = pid, .addr = gils[i] + t->cond_offset};
+		struct py_cond val = {.gil = gils[i], .role = PY_COND_GIL};
+		int fd = bpf_map__fd(skel->maps.py_conds);
+
+		err = bpf_map_update_elem(fd, &key, &val, BPF_ANY);
+		key.addr += PY_SWITCH_COND_OFFSET;
+		val.role = PY_COND_SWITCH;
+		err = err ?: bpf_map_update_elem(fd, &key, &val, BPF_ANY);
+		if (err) {
+			fprintf(stderr, "gilstat: cannot record the GIL at 0x%llx: %s\n",
+				(unsigned long long)gils[i], strerror(errno));
+			return -errno;
+		}
+	}
+	if (!c->cond_timedwait)
+		waits[0] = waits[1], nr_waits = 1;
+	return attach_uprobes(skel->progs.py_cond_init, pid, c->path, &init, 1, false, l) ?:
+	       attach_uprobes(skel->progs.py_cond_signal, pid, c->path, &signal, 1, false, l) ?:
+	       attach_uprobes(skel->progs.py_cond_wait, pid, c->path, waits, nr_waits, false, l) ?:
+	       attach_uprobes(skel->progs.py_cond_wait_return, pid, c->path, waits, nr_waits, true,
+			      l);
+}
+
+static int attach_python(struct gilstat_bpf *skel, pid_t pid, const struct py_target *t,
+			 bool running, struct links *l)
+{
+	if (t->view == PY_VIEW_CONDVAR)
+		return attach_python_conds(skel, pid, t, running, l);
 	return attach_uprobes(skel->progs.py_acquire_entry, pid, t->path, t->acquire,
 			      t->nr_acquire, false, l) ?:
 	       attach_uprobes(skel->progs.py_acquire_return, pid, t->path, t->acquire,
@@ -376,12 +481,20 @@ static int run_without_gil(struct child *c)
 {
 	int err = child_start(c), status;
 
-	printf("PID %d runs CPython without a GIL (free-threaded build): no GIL to measure\n",
+	printf("PID %d: this interpreter runs without a GIL (free-threaded build): nothing to "
+	       "measure\n",
 	       c->pid);
 	fflush(stdout);
 	if (waitpid(c->pid, &status, 0) != c->pid)
 		return 1;
 	return err ? 127 : exit_status_of(status);
+}
+
+static bool is_directory(const char *path)
+{
+	struct stat st;
+
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
 }
 
 static int pidfd_open(pid_t pid)
@@ -396,7 +509,7 @@ static int pidfd_open(pid_t pid)
  */
 static bool wait_until(int pidfd, __u64 deadline_ns, const sigset_t *wait_mask)
 {
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
 	__u64 now = now_ns();
 	struct timespec timeout = {}, *tp = &timeout;
 
@@ -407,6 +520,21 @@ static bool wait_until(int pidfd, __u64 deadline_ns, const sigset_t *wait_mask)
 		timeout.tv_nsec = (deadline_ns - now) % 1000000000ull;
 	}
 	return ppoll(&pfd, 1, tp, wait_mask) > 0;
+}
+
+/* The GILs the BPF side has seen: a used slot of the gils array starts with the GIL's key. */
+static int count_gils(const struct bpf_map *gils)
+{
+	__u32 value_size = bpf_map__value_size(gils), nr_slots = bpf_map__max_entries(gils);
+	int fd = bpf_map__fd(gils), nr = 0;
+	__u64 *state = calloc(1, value_size);
+
+	for (__u32 slot = 0; state && slot < nr_slots; slot++) {
+		if (!bpf_map_lookup_elem(fd, &slot, state) && state[0])
+			nr++;
+	}
+	free(state);
+	return nr;
 }
 
 static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd, int key_fd,
@@ -433,6 +561,320 @@ static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd,
 	return err;
 }
 
+/*
+ * The exporter's loop: it outlives its target, whose series stay for the grace period, and ends on
+ * a stop signal or -d. It wakes each second to drop expired series, and rewrites the textfile
+ * every interval.
+ */
+static void run_exporter(struct exporter *ex, int pidfd, __u64 end_ns, const sigset_t *wait_mask,
+			 bool *target_gone)
+{
+	__u64 period_ns = env.interval_ns ?: EXPORTER_DEFAULT_TEXTFILE_SEC * 1000000000ull;
+	__u64 next_write_ns = now_ns(), deadline;
+	int err;
+
+	while (!exiting && now_ns() < end_ns) {
+		if (env.textfile_dir && now_ns() >= next_write_ns) {
+			err = exporter__write_textfile(ex, env.textfile_dir);
+			if (err)
+				fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n",
+					env.textfile_dir, strerror(-err));
+			next_write_ns += period_ns;
+		}
+		deadline = now_ns() + 1000000000ull;
+		if (env.textfile_dir && next_write_ns < deadline)
+			deadline = next_write_ns;
+		if (end_ns < deadline)
+			deadline = end_ns;
+		/* Once the target has ended its pidfd stays readable: it is no longer polled. */
+		if (wait_until(*target_gone ? -1 : pidfd, deadline, wait_mask) && !*target_gone) {
+			*target_gone = true;
+			exporter__target_ended(ex, env.pid);
+		}
+		exporter__expire(ex);
+	}
+	if (env.textfile_dir) {
+		err = exporter__write_textfile(ex, env.textfile_dir);
+		if (err)
+			fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n",
+				env.textfile_dir, strerror(-err));
+	}
+}
+
+/* What is traced, found before anything is loaded. */
+struct traced {
+	char probe_path[PATH_MAX];
+	struct py_target py;
+	char python_version[16]; /* "3.12", or empty */
+	struct child child;
+};
+
+/* The loaded BPF object, its links and the maps the reports read. */
+struct tracer {
+	struct gilstat_bpf *skel;
+	struct links links;
+	int nr_cpus, cpu_fd, key_fd;
+};
+
+/*
+ * Part one: what to trace, before anything is loaded: the probes of the process, the command or
+ * its CPython, and the command forked, held until the probes are attached. -1 to go on, or the
+ * exit status to end with.
+ */
+static int resolve_target(struct traced *t, struct report_meta *meta)
+{
+	char exe[PATH_MAX], err_msg[PATH_MAX + 128];
+	int err;
+
+	if (env.python) {
+		err = env.pid ? python_target_from_pid(env.pid, env.python_path, &t->py, err_msg,
+						       sizeof(err_msg))
+			      : python_target_from_command(env.command, env.python_path, &t->py,
+							   err_msg, sizeof(err_msg));
+		if (err) {
+			fprintf(stderr, "gilstat: %s\n", err_msg);
+			/* 127 is for a command that is not there, not for one that is not Python */
+			if (err == -ENOENT && env.command &&
+			    resolve_command(env.command[0], exe, sizeof(exe)))
+				return 127;
+			return 1;
+		}
+		snprintf(t->probe_path, sizeof(t->probe_path), "%s", t->py.path);
+		if (t->py.major)
+			snprintf(t->python_version, sizeof(t->python_version), "%d.%d", t->py.major,
+				 t->py.minor);
+		meta->note = t->py.blind_spot[0] ? t->py.blind_spot : NULL;
+		meta->view = python_view_name(t->py.view);
+		if (t->py.view == PY_VIEW_THREADSTATE)
+			meta->no_utilisation = "not measured: this view sees the releases around "
+					       "blocking calls only";
+		else if (t->py.view == PY_VIEW_GIL && (t->py.major > 3 || t->py.minor >= 12))
+			meta->no_utilisation = "not measured: take_gil/drop_gil do not say which "
+					       "interpreter's GIL they take (3.12 has one each)";
+	} else if (env.pid) {
+		if (find_probes_in_pid(env.pid, t->probe_path, sizeof(t->probe_path), err_msg,
+				       sizeof(err_msg))) {
+			fprintf(stderr, "gilstat: %s\n", err_msg);
+			return 1;
+		}
+	} else {
+		err = resolve_command(env.command[0], exe, sizeof(exe));
+		if (err) {
+			fprintf(stderr, "gilstat: %s: %s\n", env.command[0],
+				err == -EACCES ? "permission denied (not executable)"
+					       : "command not found");
+			/* What a shell returns for each. */
+			return err == -EACCES ? 126 : 127;
+		}
+		if (find_probes_in_exe(exe, t->probe_path, sizeof(t->probe_path), err_msg,
+				       sizeof(err_msg))) {
+			fprintf(stderr, "gilstat: %s\n", err_msg);
+			return 1;
+		}
+	}
+	if (env.python && t->py.view == PY_VIEW_NOGIL && env.pid) {
+		printf("PID %d: this interpreter runs without a GIL (free-threaded build): nothing "
+		       "to measure\n",
+		       env.pid);
+		return 0;
+	}
+	if (env.command) {
+		err = child_fork(&t->child, env.command);
+		if (err) {
+			fprintf(stderr, "gilstat: cannot start %s: %s\n", env.command[0],
+				strerror(-err));
+			return 1;
+		}
+		env.pid = t->child.pid;
+		if (env.python && t->py.view == PY_VIEW_NOGIL)
+			return run_without_gil(&t->child);
+	}
+	return -1;
+}
+
+/*
+ * Part two: the BPF object loaded and attached to the target. The first snapshot is taken in
+ * between, before anything is attached.
+ */
+static int attach(struct tracer *tr, const struct traced *t, struct snapshot *first)
+{
+	struct bpf_program *cond_progs[4];
+	int err;
+
+	libbpf_set_print(libbpf_print_fn);
+	tr->skel = gilstat_bpf__open();
+	if (!tr->skel) {
+		err = -errno;
+		fprintf(stderr, "gilstat: failed to open BPF object: %s\n", strerror(-err));
+		return err;
+	}
+	tr->skel->rodata->targ_tgid = env.pid;
+	tr->skel->rodata->targ_unit_ns = env.report.unit_ns;
+	tr->skel->rodata->targ_group = env.report.group;
+	tr->skel->rodata->targ_args_in_regs = !env.python && elf_gil_args_in_regs(t->probe_path);
+	if (env.verbose && !env.python)
+		fprintf(stderr, "gilstat: probe arguments read %s\n",
+			tr->skel->rodata->targ_args_in_regs
+				? "from the call registers"
+				: "through bpf_usdt_arg() (as the notes place them)");
+	if (!env.report.sched) {
+		bpf_program__set_autoload(tr->skel->progs.gil_sched_wakeup, false);
+		bpf_program__set_autoload(tr->skel->progs.gil_sched_switch, false);
+	}
+	if (!env.report.group)
+		bpf_map__set_max_entries(tr->skel->maps.key_stats, 1);
+	else if (env.max_keys)
+		bpf_map__set_max_entries(tr->skel->maps.key_stats, env.max_keys);
+	/* Only the programs of the target's kind of GIL are loaded. */
+	cond_progs[0] = tr->skel->progs.py_cond_init;
+	cond_progs[1] = tr->skel->progs.py_cond_signal;
+	cond_progs[2] = tr->skel->progs.py_cond_wait;
+	cond_progs[3] = tr->skel->progs.py_cond_wait_return;
+	bpf_program__set_autoload(tr->skel->progs.gil_acquire, !env.python);
+	bpf_program__set_autoload(tr->skel->progs.gil_release, !env.python);
+	bpf_program__set_autoload(tr->skel->progs.gil_wait_start, !env.python);
+	bpf_program__set_autoload(tr->skel->progs.py_acquire_entry, env.python);
+	bpf_program__set_autoload(tr->skel->progs.py_acquire_return, env.python);
+	bpf_program__set_autoload(tr->skel->progs.py_release, env.python);
+	bpf_program__set_autoload(tr->skel->progs.py_forced, env.python);
+	for (size_t i = 0; i < sizeof(cond_progs) / sizeof(cond_progs[0]); i++)
+		bpf_program__set_autoload(cond_progs[i],
+					  env.python && t->py.view == PY_VIEW_CONDVAR);
+	tr->skel->rodata->targ_py_cond_offset = t->py.cond_offset;
+
+	err = gilstat_bpf__load(tr->skel);
+	if (err) {
+		fprintf(stderr, "gilstat: failed to load BPF object: %s\n", strerror(-err));
+		return err;
+	}
+	/*
+	 * The first snapshot is read before anything is attached: one taken after the command
+	 * starts would have the events of its first moments subtracted from every report.
+	 */
+	tr->nr_cpus = libbpf_num_possible_cpus();
+	if (tr->nr_cpus < 0) {
+		err = tr->nr_cpus;
+		fprintf(stderr, "gilstat: cannot count CPUs: %s\n", strerror(-err));
+		return err;
+	}
+	tr->cpu_fd = bpf_map__fd(tr->skel->maps.cpu_stats);
+	tr->key_fd = env.report.group ? bpf_map__fd(tr->skel->maps.key_stats) : -1;
+	err = snapshot_read(first, tr->cpu_fd, tr->key_fd, tr->nr_cpus);
+	if (err)
+		return err;
+	err = env.python ? attach_python(tr->skel, env.pid, &t->py, !t->child.pid, &tr->links)
+			 : attach_libgil(tr->skel, env.pid, t->probe_path, &tr->links);
+	if (err)
+		return err;
+	if (env.report.sched) {
+		struct bpf_program *progs[] = {tr->skel->progs.gil_sched_wakeup,
+					       tr->skel->progs.gil_sched_switch};
+
+		for (int i = 0; i < 2; i++) {
+			tr->links.link[tr->links.nr] = bpf_program__attach(progs[i]);
+			if (!tr->links.link[tr->links.nr]) {
+				err = -errno;
+				fprintf(stderr,
+					"gilstat: cannot attach to the scheduler "
+					"tracepoints: %s\n",
+					strerror(-err));
+				return err;
+			}
+			tr->links.nr++;
+		}
+	}
+	/* Whatever the options: the report must say when the target forked children it ignores. */
+	tr->links.link[tr->links.nr] = bpf_program__attach(tr->skel->progs.gil_fork);
+	if (!tr->links.link[tr->links.nr]) {
+		err = -errno;
+		fprintf(stderr, "gilstat: cannot attach to the task_newtask tracepoint: %s\n",
+			strerror(-err));
+		return err;
+	}
+	tr->links.nr++;
+	return 0;
+}
+
+/*
+ * Part three, the report loop: one report at the end, or one every interval, each of the events
+ * since the previous one; it ends with the target, -d, COUNT or a stop signal.
+ */
+static int run_reports(struct tracer *tr, int pidfd, struct snapshot *prev,
+		       struct report_meta *meta, __u64 end_ns, const sigset_t *wait_mask,
+		       bool *target_gone)
+{
+	struct snapshot cur = {};
+	long reports_left = env.count ? env.count : LONG_MAX;
+	__u64 last_ns = now_ns();
+	int err;
+
+	for (;;) {
+		__u64 deadline = end_ns;
+
+		if (env.interval_ns && last_ns + env.interval_ns < deadline)
+			deadline = last_ns + env.interval_ns;
+		while (!exiting && !*target_gone && now_ns() < deadline)
+			*target_gone = wait_until(pidfd, deadline, wait_mask);
+		meta->final = exiting || *target_gone || now_ns() >= end_ns || reports_left == 1;
+		meta->duration_ns = now_ns() - last_ns;
+		meta->forks = tr->skel->bss->target_forks;
+		meta->nr_gils = count_gils(tr->skel->maps.gils);
+		last_ns += meta->duration_ns;
+		err = report(prev, &cur, tr->cpu_fd, tr->key_fd, meta);
+		if (err) {
+			snapshot_free(&cur);
+			return err;
+		}
+		if (ferror(env.out)) {
+			fprintf(stderr, "gilstat: cannot write the report: %s\n", strerror(errno));
+			snapshot_free(&cur);
+			return -EPIPE;
+		}
+		snapshot_free(prev);
+		*prev = cur;
+		memset(&cur, 0, sizeof(cur));
+		reports_left--;
+		if (meta->final)
+			break;
+	}
+	return 0;
+}
+
+/* The exporter of the attached target, serving on listen_fd (which it takes) if there is one. */
+static struct exporter *start_exporter(const struct tracer *tr, const char *comm,
+				       const char *python, int listen_fd)
+{
+	struct exporter_opts eo = {
+		.cpu_fd = tr->cpu_fd,
+		.key_fd = tr->key_fd,
+		.nr_cpus = tr->nr_cpus,
+		.unit_ns = env.report.unit_ns,
+		.grace_ns = env.grace_sec * 1000000000ull,
+		.max_series = env.max_series,
+		.verbose = env.verbose,
+		.version = GILSTAT_VERSION,
+	};
+	struct exporter *ex = exporter__new(&eo);
+	char err_msg[128];
+
+	if (!ex || exporter__add_target(ex, env.pid, comm, python)) {
+		fprintf(stderr, "gilstat: out of memory\n");
+		if (listen_fd >= 0)
+			close(listen_fd);
+		exporter__free(ex);
+		return NULL;
+	}
+	if (listen_fd < 0)
+		return ex;
+	if (exporter__serve(ex, listen_fd, err_msg, sizeof(err_msg))) {
+		fprintf(stderr, "gilstat: %s\n", err_msg);
+		exporter__free(ex);
+		return NULL;
+	}
+	fprintf(stderr, "Serving http://%s/metrics\n", env.prometheus);
+	return ex;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct argp argp = {
@@ -441,18 +883,17 @@ int main(int argc, char **argv)
 		.args_doc = args_doc,
 		.doc = doc,
 	};
-	struct links links = {};
-	struct py_target py = {};
+	static struct traced traced = {.child = {.pid = 0, .go_fd = -1, .error_fd = -1}};
+	struct tracer tracer = {};
 	struct snapshot prev = {}, cur = {};
 	struct report_meta meta = {};
-	struct child child = { .pid = 0, .go_fd = -1, .error_fd = -1 };
-	char probe_path[PATH_MAX], exe[PATH_MAX], err_msg[PATH_MAX + 128], comm[64];
-	struct sigaction stop_action = { .sa_handler = sig_handler };
+	char err_msg[PATH_MAX + 128], comm[64];
+	struct sigaction stop_action = {.sa_handler = sig_handler};
 	sigset_t stop_signals, wait_mask;
-	struct gilstat_bpf *skel = NULL;
-	__u64 start_ns, last_ns, end_ns = UINT64_MAX;
-	int err, pidfd = -1, nr_cpus, cpu_fd, key_fd, dashdash, exit_code = 0;
-	long reports_left;
+	struct exporter *ex = NULL;
+	int listen_fd = -1;
+	__u64 start_ns, end_ns = UINT64_MAX;
+	int err, pidfd = -1, dashdash, exit_code = 0;
 	bool target_gone = false;
 
 	/* Everything after "--" is the command, untouched by option parsing. */
@@ -482,10 +923,27 @@ int main(int argc, char **argv)
 				"(see gilstat --help)\n");
 		return 2;
 	}
+	if (env.textfile_dir &&
+	    (access(env.textfile_dir, W_OK | X_OK) || !is_directory(env.textfile_dir))) {
+		fprintf(stderr, "gilstat: --textfile %s: not a writable directory\n",
+			env.textfile_dir);
+		return 2;
+	}
+	/* Before anything is loaded: a port in use is a usage error, told at once. */
+	if (env.prometheus &&
+	    exporter_listen(env.prometheus, &listen_fd, err_msg, sizeof(err_msg))) {
+		fprintf(stderr, "gilstat: %s\n", err_msg);
+		return 2;
+	}
 	if (env.heatmap_file) {
 		if (!env.interval_ns) {
 			fprintf(stderr, "gilstat: --heatmap needs an INTERVAL: each of its columns is "
 					"one interval\n");
+			return 2;
+		}
+		if (env.prometheus || env.textfile_dir) {
+			fprintf(stderr, "gilstat: --heatmap draws the interval reports, which "
+					"--prometheus and --textfile do not make\n");
 			return 2;
 		}
 		if (env.heatmap_of == HIST_SCHED_DELAY && !env.report.sched) {
@@ -499,6 +957,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* The exporter's per-GIL series are labelled with their process too. */
+	if ((env.prometheus || env.textfile_dir) && (env.report.group & GROUP_GIL))
+		env.report.group |= GROUP_PROCESS;
 
 	/*
 	 * The stop signals are caught from the start, so that one sent while the BPF object loads
@@ -521,141 +982,14 @@ int main(int argc, char **argv)
 	if (check_privileges())
 		return 1;
 
-	if (env.python) {
-		err = env.pid ? python_target_from_pid(env.pid, env.python_path, &py, err_msg,
-						       sizeof(err_msg)) :
-				python_target_from_command(env.command, env.python_path, &py,
-							   err_msg, sizeof(err_msg));
-		if (err) {
-			fprintf(stderr, "gilstat: %s\n", err_msg);
-			/* 127 is for a command that is not there, not for one that is not Python */
-			if (err == -ENOENT && env.command &&
-			    resolve_command(env.command[0], exe, sizeof(exe)))
-				return 127;
-			return 1;
-		}
-		snprintf(probe_path, sizeof(probe_path), "%s", py.path);
-		meta.note = py.blind_spot[0] ? py.blind_spot : NULL;
-		meta.view = python_view_name(py.view);
-	} else if (env.pid) {
-		if (find_probes_in_pid(env.pid, probe_path, sizeof(probe_path), err_msg,
-				       sizeof(err_msg))) {
-			fprintf(stderr, "gilstat: %s\n", err_msg);
-			return 1;
-		}
-	} else {
-		err = resolve_command(env.command[0], exe, sizeof(exe));
-		if (err) {
-			fprintf(stderr, "gilstat: %s: %s\n", env.command[0],
-				err == -EACCES ? "permission denied (not executable)" :
-						 "command not found");
-			/* What a shell returns for each. */
-			return err == -EACCES ? 126 : 127;
-		}
-		if (find_probes_in_exe(exe, probe_path, sizeof(probe_path), err_msg,
-				       sizeof(err_msg))) {
-			fprintf(stderr, "gilstat: %s\n", err_msg);
-			return 1;
-		}
-	}
-	if (env.python && py.view == PY_VIEW_NOGIL && env.pid) {
-		printf("PID %d runs CPython without a GIL (free-threaded build): no GIL to measure\n",
-		       env.pid);
-		return 0;
-	}
-	if (env.command) {
-		err = child_fork(&child, env.command);
-		if (err) {
-			fprintf(stderr, "gilstat: cannot start %s: %s\n", env.command[0],
-				strerror(-err));
-			return 1;
-		}
-		env.pid = child.pid;
-		if (env.python && py.view == PY_VIEW_NOGIL)
-			return run_without_gil(&child);
-	}
+	exit_code = resolve_target(&traced, &meta);
+	if (exit_code >= 0)
+		return exit_code;
+	exit_code = 0;
 
-	libbpf_set_print(libbpf_print_fn);
-	skel = gilstat_bpf__open();
-	if (!skel) {
-		err = -errno;
-		fprintf(stderr, "gilstat: failed to open BPF object: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	skel->rodata->targ_tgid = env.pid;
-	skel->rodata->targ_unit_ns = env.report.unit_ns;
-	skel->rodata->targ_group = env.report.group;
-	skel->rodata->targ_args_in_regs = !env.python && elf_gil_args_in_regs(probe_path);
-	if (env.verbose && !env.python)
-		fprintf(stderr, "gilstat: probe arguments read %s\n",
-			skel->rodata->targ_args_in_regs ? "from the call registers" :
-							  "through bpf_usdt_arg() (as the notes place them)");
-	if (!env.report.sched) {
-		bpf_program__set_autoload(skel->progs.gil_sched_wakeup, false);
-		bpf_program__set_autoload(skel->progs.gil_sched_switch, false);
-	}
-	if (!env.report.group)
-		bpf_map__set_max_entries(skel->maps.key_stats, 1);
-	else if (env.max_keys)
-		bpf_map__set_max_entries(skel->maps.key_stats, env.max_keys);
-	/* Only the programs of the target's kind of GIL are loaded. */
-	bpf_program__set_autoload(skel->progs.gil_acquire, !env.python);
-	bpf_program__set_autoload(skel->progs.gil_release, !env.python);
-	bpf_program__set_autoload(skel->progs.gil_wait_start, !env.python);
-	bpf_program__set_autoload(skel->progs.py_acquire_entry, env.python);
-	bpf_program__set_autoload(skel->progs.py_acquire_return, env.python);
-	bpf_program__set_autoload(skel->progs.py_release, env.python);
-	bpf_program__set_autoload(skel->progs.py_forced, env.python);
-
-	err = gilstat_bpf__load(skel);
-	if (err) {
-		fprintf(stderr, "gilstat: failed to load BPF object: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	/*
-	 * The first snapshot is read before anything is attached: one taken after the command
-	 * starts would have the events of its first moments subtracted from every report.
-	 */
-	nr_cpus = libbpf_num_possible_cpus();
-	if (nr_cpus < 0) {
-		err = nr_cpus;
-		fprintf(stderr, "gilstat: cannot count CPUs: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	cpu_fd = bpf_map__fd(skel->maps.cpu_stats);
-	key_fd = env.report.group ? bpf_map__fd(skel->maps.key_stats) : -1;
-	err = snapshot_read(&prev, cpu_fd, key_fd, nr_cpus);
+	err = attach(&tracer, &traced, &prev);
 	if (err)
 		goto cleanup;
-	err = env.python ? attach_python(skel, env.pid, &py, &links) :
-			   attach_libgil(skel, env.pid, probe_path, &links);
-	if (err)
-		goto cleanup;
-	if (env.report.sched) {
-		struct bpf_program *progs[] = { skel->progs.gil_sched_wakeup,
-						 skel->progs.gil_sched_switch };
-
-		for (int i = 0; i < 2; i++) {
-			links.link[links.nr] = bpf_program__attach(progs[i]);
-			if (!links.link[links.nr]) {
-				err = -errno;
-				fprintf(stderr, "gilstat: cannot attach to the scheduler "
-						"tracepoints: %s\n",
-					strerror(-err));
-				goto cleanup;
-			}
-			links.nr++;
-		}
-	}
-	/* Whatever the options: the report must say when the target forked children it ignores. */
-	links.link[links.nr] = bpf_program__attach(skel->progs.gil_fork);
-	if (!links.link[links.nr]) {
-		err = -errno;
-		fprintf(stderr, "gilstat: cannot attach to the task_newtask tracepoint: %s\n",
-			strerror(-err));
-		goto cleanup;
-	}
-	links.nr++;
 
 	pidfd = pidfd_open(env.pid);
 	if (pidfd < 0) {
@@ -664,8 +998,8 @@ int main(int argc, char **argv)
 			err == -ESRCH ? "exited before tracing started" : strerror(-err));
 		goto cleanup;
 	}
-	if (child.pid) {
-		err = child_start(&child);
+	if (traced.child.pid) {
+		err = child_start(&traced.child);
 		if (err) {
 			fprintf(stderr, "gilstat: cannot run %s: %s\n", env.command[0],
 				strerror(-err));
@@ -675,45 +1009,39 @@ int main(int argc, char **argv)
 	}
 	read_comm(env.pid, comm, sizeof(comm));
 	if (env.verbose)
-		fprintf(stderr, "gilstat: probes attached to PID %d in %s\n", env.pid, probe_path);
+		fprintf(stderr, "gilstat: probes attached to PID %d in %s\n", env.pid,
+			traced.probe_path);
 	fprintf(stderr, "Tracing the GIL of PID %d (%s)... %s\n", env.pid, comm,
 		env.interval_ns ? "Hit Ctrl-C to end." : "Hit Ctrl-C to end and report.");
 
 	start_ns = now_ns();
 	if (env.duration_sec)
 		end_ns = start_ns + (__u64)(env.duration_sec * 1e9);
-	reports_left = env.count ? env.count : LONG_MAX;
 	meta.pid = env.pid;
 	meta.comm = comm;
-	meta.probe_path = probe_path;
-	last_ns = start_ns;
-	for (;;) {
-		__u64 deadline = end_ns;
-
-		if (env.interval_ns && last_ns + env.interval_ns < deadline)
-			deadline = last_ns + env.interval_ns;
-		while (!exiting && !target_gone && now_ns() < deadline)
-			target_gone = wait_until(pidfd, deadline, &wait_mask);
-		meta.final = exiting || target_gone || now_ns() >= end_ns || reports_left == 1;
-		meta.duration_ns = now_ns() - last_ns;
-		meta.forks = skel->bss->target_forks;
-		last_ns += meta.duration_ns;
-		err = report(&prev, &cur, cpu_fd, key_fd, &meta);
-		if (err)
-			goto cleanup;
-		if (ferror(env.out)) {
-			fprintf(stderr, "gilstat: cannot write the report: %s\n", strerror(errno));
-			err = -EPIPE;
+	meta.probe_path = traced.probe_path;
+	if (env.prometheus || env.textfile_dir) {
+		ex = start_exporter(&tracer, comm, traced.python_version, listen_fd);
+		listen_fd = -1;
+		if (!ex) {
+			err = -EIO;
 			goto cleanup;
 		}
-		snapshot_free(&prev);
-		prev = cur;
-		memset(&cur, 0, sizeof(cur));
-		reports_left--;
-		if (meta.final)
-			break;
+		run_exporter(ex, pidfd, end_ns, &wait_mask, &target_gone);
+		/* A report only when one was asked for: a service's log is no place for it. */
+		if (env.out_given || env.report.json) {
+			meta.final = true;
+			meta.duration_ns = now_ns() - start_ns;
+			meta.forks = tracer.skel->bss->target_forks;
+			meta.nr_gils = count_gils(tracer.skel->maps.gils);
+			err = report(&prev, &cur, tracer.cpu_fd, tracer.key_fd, &meta);
+		}
+		goto cleanup;
 	}
-	if (target_gone && !child.pid)
+	err = run_reports(&tracer, pidfd, &prev, &meta, end_ns, &wait_mask, &target_gone);
+	if (err)
+		goto cleanup;
+	if (target_gone && !traced.child.pid)
 		fprintf(stderr, "gilstat: PID %d exited\n", env.pid);
 	if (env.heatmap) {
 		err = heatmap_write(env.heatmap, env.pid, comm);
@@ -722,20 +1050,25 @@ int main(int argc, char **argv)
 	}
 
 cleanup:
-	for (int i = 0; i < links.nr; i++)
-		bpf_link__destroy(links.link[i]);
-	gilstat_bpf__destroy(skel);
+	/* The server reads the maps: it stops first. */
+	exporter__free(ex);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	for (int i = 0; i < tracer.links.nr; i++)
+		bpf_link__destroy(tracer.links.link[i]);
+	gilstat_bpf__destroy(tracer.skel);
 	snapshot_free(&prev);
 	snapshot_free(&cur);
-	if (child.pid) {
+	if (traced.child.pid) {
 		int status;
 
-		/* A child that never started, or that outlives the trace (-d, a signal), ends now. */
-		if (child.go_fd >= 0)
-			close(child.go_fd);
+		/* A child that never started, or that outlives the trace (-d, a signal), ends now.
+		 */
+		if (traced.child.go_fd >= 0)
+			close(traced.child.go_fd);
 		else if (!target_gone)
-			kill(child.pid, SIGTERM);
-		if (waitpid(child.pid, &status, 0) == child.pid && !err && !exit_code)
+			kill(traced.child.pid, SIGTERM);
+		if (waitpid(traced.child.pid, &status, 0) == traced.child.pid && !err && !exit_code)
 			exit_code = exit_status_of(status);
 	}
 	if (pidfd >= 0)

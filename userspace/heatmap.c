@@ -15,7 +15,6 @@
 
 #include "heatmap.h"
 #include "hist.h"
-#include "report.h"
 
 const char *const heatmap_hist_names[NR_HISTS] = {
 	[HIST_WAIT] = "wait",
@@ -23,6 +22,9 @@ const char *const heatmap_hist_names[NR_HISTS] = {
 	[HIST_HANDOFF] = "handoff",
 	[HIST_SCHED_DELAY] = "sched-delay",
 };
+
+#define HIST_TITLE(id, keyed, json, prom, title) [id] = title,
+static const char *const hist_titles[NR_HISTS] = { GIL_HISTS(HIST_TITLE) };
 
 /* The y axis's title. */
 static const char *const axis_names[NR_HISTS] = {

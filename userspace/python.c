@@ -118,6 +118,13 @@ struct py_elf {
 	size_t nr_funcs, funcs_cap;
 };
 
+static enum py_probes probes_wanted = PY_PROBES_AUTO;
+
+void python_set_probes(enum py_probes probes)
+{
+	probes_wanted = probes;
+}
+
 const char *python_view_name(enum py_view view)
 {
 	switch (view) {
@@ -127,6 +134,8 @@ const char *python_view_name(enum py_view view)
 		return "PyEval_SaveThread/PyEval_RestoreThread";
 	case PY_VIEW_NOGIL:
 		return "no GIL";
+	case PY_VIEW_CONDVAR:
+		return "pthread_cond_signal/pthread_cond_timedwait on the GIL";
 	}
 	return "?";
 }
@@ -520,6 +529,9 @@ static void read_version(const struct py_elf *pe, struct py_target *t)
 static int fill_target(const struct py_elf *pe, const char *path, const char *name,
 		       struct py_target *t, char *err, size_t err_len)
 {
+	__u64 runtime_vaddr, runtime_size, version_hex;
+	bool free_threaded;
+
 	memset(t, 0, sizeof(*t));
 	snprintf(t->path, sizeof(t->path), "%s", path);
 	/* "python3" says less than the file it links to, "python3.12" */
@@ -528,11 +540,21 @@ static int fill_target(const struct py_elf *pe, const char *path, const char *na
 	read_version(pe, t);
 	if (has_role(pe, SYM_FREE_THREADED))
 		t->free_threaded = true;
+	/* 3.13 and later say both in _PyRuntime, which even a stripped build exports */
+	if (!pygil_debug_offsets(path, &version_hex, &free_threaded)) {
+		t->major = (version_hex >> 24) & 0xff;
+		t->minor = (version_hex >> 16) & 0xff;
+		t->free_threaded |= free_threaded;
+	}
 	if (t->major && (t->major < 3 || (t->major == 3 && t->minor < 2))) {
 		snprintf(err, err_len, "%s is CPython %d.%d: gilstat needs the GIL of 3.2 or later",
 			 name, t->major, t->minor);
 		return -ENOTSUP;
 	}
+	/* the condition-variable view, once the process's libc is known (use_libc()) */
+	if ((!t->major || t->major > 3 || (t->major == 3 && t->minor >= 8)) &&
+	    !pygil_runtime_symbol(path, &runtime_vaddr, &runtime_size))
+		t->cond_offset = t->free_threaded ? PY_GIL_COND_OFFSET_FT : PY_GIL_COND_OFFSET;
 	if (has_role(pe, SYM_TAKE_GIL) && has_role(pe, SYM_DROP_GIL)) {
 		t->view = PY_VIEW_GIL;
 		add_probes(pe, SYM_TAKE_GIL, t->acquire, &t->nr_acquire);
@@ -676,6 +698,39 @@ static void canonical(const char *path, char *out, size_t out_len)
 	char real[PATH_MAX];
 
 	snprintf(out, out_len, "%s", realpath(path, real) ? real : path);
+}
+
+/*
+ * The condition-variable view needs the libc the process calls: found in a running process's
+ * maps (pid), or asked of the dynamic loader for the executable a command runs (exe). Without it
+ * the view stays PyEval_SaveThread/RestoreThread, and the report says why.
+ */
+static void use_libc(struct py_target *t, pid_t pid, const char *exe)
+{
+	char lib[PATH_MAX], why[PATH_MAX + 64];
+	int ret;
+
+	if (!t->cond_offset || probes_wanted == PY_PROBES_SYMBOLS ||
+	    (t->view != PY_VIEW_GIL && t->view != PY_VIEW_THREADSTATE))
+		return;
+	if (pid) {
+		ret = pygil_libc_of_pid(pid, &t->libc, why, sizeof(why));
+	} else if (exe && !loader_path(exe, "libc.so.6", lib, sizeof(lib))) {
+		ret = pygil_libc_open(lib, &t->libc, why, sizeof(why));
+	} else {
+		snprintf(why, sizeof(why), "the dynamic loader names no libc.so.6 for %s",
+			 exe ? exe : t->path);
+		ret = -ENOENT;
+	}
+	if (ret) {
+		/* the symbols' view sees everything too, at a higher cost: keep it quiet */
+		if (t->view == PY_VIEW_THREADSTATE)
+			snprintf(t->blind_spot, sizeof(t->blind_spot),
+				 "%.100s: only blocking calls are seen, not forced switches", why);
+		return;
+	}
+	t->view = PY_VIEW_CONDVAR;
+	t->blind_spot[0] = '\0';
 }
 
 int python_target_from_file(const char *path, struct py_target *t, char *err, size_t err_len)
@@ -935,6 +990,7 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 			return -ENOENT;
 		}
 		apply_pid_gil_setting(t, pid);
+		use_libc(t, pid, NULL);
 		return 0;
 	}
 
@@ -954,6 +1010,7 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 		if (ret)
 			return ret;
 		apply_pid_gil_setting(t, pid);
+		use_libc(t, pid, NULL);
 		return 0;
 	}
 
@@ -973,6 +1030,7 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 	if (ret)
 		return ret;
 	apply_pid_gil_setting(t, pid);
+	use_libc(t, pid, NULL);
 	return 0;
 }
 
@@ -1282,6 +1340,10 @@ int python_target_from_command(char *const argv[], const char *path_override, st
 	if (path_override) {
 		ret = python_target_from_file(path_override, t, err, err_len);
 		x = x_gil_option(a.v);
+		/* the libc comes from the command's interpreter, the code from PATH */
+		if (!ret && !resolve_interpreter(&a, file, sizeof(file), wrapper, sizeof(wrapper),
+						 python_gil, sizeof(python_gil), err, err_len))
+			use_libc(t, 0, file);
 		goto gil;
 	}
 
@@ -1307,6 +1369,10 @@ int python_target_from_command(char *const argv[], const char *path_override, st
 			goto out;
 		}
 		ret = python_target_from_file(exe, t, err, err_len);
+		if (!ret)
+			use_libc(t, 0, exe);
+	} else if (!ret) {
+		use_libc(t, 0, file);
 	} else if (ret == -ENOENT && strcmp(base_name(argv[0]), base_name(file))) {
 		snprintf(err, err_len, "%s runs %s, which holds no CPython interpreter", argv[0],
 			 file);

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "pygil.h"
+
 enum py_view {
 	/* take_gil()/drop_gil() (symbol table): every acquisition and every release */
 	PY_VIEW_GIL,
@@ -19,7 +21,25 @@ enum py_view {
 	PY_VIEW_THREADSTATE,
 	/* a free-threaded build (3.13t) running without its GIL: nothing to measure */
 	PY_VIEW_NOGIL,
+	/*
+	 * libc's pthread_cond_signal()/_timedwait()/_init() on the GIL's condition variables
+	 * (3.8 and later, any build, stripped or LTO): every acquisition and every release.
+	 */
+	PY_VIEW_CONDVAR,
 };
+
+/*
+ * Which probes --python uses: libc's condition-variable functions on 3.8 and later (two uprobe
+ * hits per uncontended GIL cycle, any build: the default), or the interpreter's own symbols only,
+ * take_gil()/drop_gil() where the build names them (three hits, one of them a return probe) and
+ * else the exported PyEval_SaveThread()/RestoreThread().
+ */
+enum py_probes {
+	PY_PROBES_AUTO,
+	PY_PROBES_SYMBOLS,
+};
+
+void python_set_probes(enum py_probes probes);
 
 /* compiler clones of one function (take_gil and take_gil.constprop.0 in 3.8) each need a probe */
 #define PY_MAX_PROBES 8
@@ -51,6 +71,9 @@ struct py_target {
 	 */
 	int nr_forced;
 	struct py_probe forced[PY_MAX_PROBES];
+	/* PY_VIEW_CONDVAR: the libc the process calls, and offsetof(gil, cond) (PY_GIL_COND_*) */
+	struct py_libc libc;
+	__u64 cond_offset;
 	/* what this view cannot see, one line for the report; empty when it sees everything */
 	char blind_spot[192];
 };

@@ -1,129 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <bpf/bpf.h>
 
 #include "hist.h"
 #include "json.h"
 #include "report.h"
 
-/* struct gil_counters is nothing but __u64 fields, so it can be walked as an array. */
-#define NR_COUNTERS (sizeof(struct gil_counters) / sizeof(__u64))
+#define HIST_TITLE(id, keyed, json, prom, title) [id] = title,
+static const char *const hist_titles[NR_HISTS] = { GIL_HISTS(HIST_TITLE) };
 
-const char *const hist_titles[NR_HISTS] = {
-	[HIST_WAIT] = "GIL wait (asking -> holding)",
-	[HIST_HOLD] = "GIL hold (holding -> releasing)",
-	[HIST_HANDOFF] = "Handoff (release -> a waiting thread holds it)",
-	[HIST_SCHED_DELAY] = "Scheduler delay of waiters (woken -> on CPU)",
-};
+#define HIST_JSON_NAME(id, keyed, json, prom, title) [id] = json,
+static const char *const hist_json_names[NR_HISTS] = { GIL_HISTS(HIST_JSON_NAME) };
 
-static const char *const hist_json_names[NR_HISTS] = {
-	[HIST_WAIT] = "wait_ns",
-	[HIST_HOLD] = "hold_ns",
-	[HIST_HANDOFF] = "handoff_ns",
-	[HIST_SCHED_DELAY] = "sched_delay_ns",
-};
-
-void stats_add(struct gil_stats *dst, const struct gil_stats *src)
+/* The counters of events not counted in full, which the JSON report groups under "dropped". */
+static bool is_dropped(const char *prom)
 {
-	__u64 *d = (__u64 *)&dst->c;
-	const __u64 *s = (const __u64 *)&src->c;
-
-	for (size_t i = 0; i < NR_COUNTERS; i++)
-		d[i] += s[i];
-	for (int h = 0; h < NR_HISTS; h++)
-		hist_add(&dst->hists[h], &src->hists[h]);
-}
-
-void stats_sub(struct gil_stats *dst, const struct gil_stats *cur, const struct gil_stats *prev,
-	       __u64 unit_ns)
-{
-	__u64 *d = (__u64 *)&dst->c;
-	const __u64 *c = (const __u64 *)&cur->c, *p = (const __u64 *)&prev->c;
-
-	for (size_t i = 0; i < NR_COUNTERS; i++)
-		d[i] = c[i] - p[i];
-	for (int h = 0; h < NR_HISTS; h++)
-		hist_sub(&dst->hists[h], &cur->hists[h], &prev->hists[h], unit_ns);
-}
-
-static int key_cmp(const void *a, const void *b)
-{
-	return memcmp(&((const struct key_stats *)a)->key, &((const struct key_stats *)b)->key,
-		      sizeof(struct gil_key));
-}
-
-int snapshot_read(struct snapshot *s, int cpu_fd, int key_fd, int nr_cpus)
-{
-	struct gil_key key, next;
-	struct key_stats *grown;
-	size_t cap = 0;
-	__u32 zero = 0;
-	void *prev_key = NULL;
-
-	memset(s, 0, sizeof(*s));
-	s->nr_cpus = nr_cpus;
-	s->cpu = calloc(nr_cpus, sizeof(*s->cpu));
-	if (!s->cpu)
-		return -ENOMEM;
-	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned as ours are. */
-	if (bpf_map_lookup_elem(cpu_fd, &zero, s->cpu))
-		return -errno;
-	for (int i = 0; i < nr_cpus; i++)
-		stats_add(&s->total, &s->cpu[i]);
-	if (key_fd < 0)
-		return 0;
-	while (bpf_map_get_next_key(key_fd, prev_key, &next) == 0) {
-		if (s->nr_keys == cap) {
-			cap = cap ? cap * 2 : 64;
-			grown = realloc(s->keys, cap * sizeof(*s->keys));
-			if (!grown)
-				return -ENOMEM;
-			s->keys = grown;
-		}
-		/* An entry can vanish between the two calls only if the BPF side deleted it. */
-		if (bpf_map_lookup_elem(key_fd, &next, &s->keys[s->nr_keys].s) == 0) {
-			s->keys[s->nr_keys].key = next;
-			s->nr_keys++;
-		}
-		key = next;
-		prev_key = &key;
-	}
-	qsort(s->keys, s->nr_keys, sizeof(*s->keys), key_cmp);
-	return 0;
-}
-
-int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struct snapshot *prev,
-		   __u64 unit_ns)
-{
-	static const struct gil_stats none;
-
-	out->nr_cpus = cur->nr_cpus;
-	out->cpu = calloc(cur->nr_cpus, sizeof(*out->cpu));
-	out->keys = calloc(cur->nr_keys ? cur->nr_keys : 1, sizeof(*out->keys));
-	if (!out->cpu || !out->keys)
-		return -ENOMEM;
-	for (int i = 0; i < cur->nr_cpus; i++)
-		stats_sub(&out->cpu[i], &cur->cpu[i], &prev->cpu[i], unit_ns);
-	stats_sub(&out->total, &cur->total, &prev->total, unit_ns);
-	for (size_t i = 0; i < cur->nr_keys; i++) {
-		const struct key_stats *old = bsearch(&cur->keys[i], prev->keys, prev->nr_keys,
-						      sizeof(*prev->keys), key_cmp);
-
-		out->keys[i].key = cur->keys[i].key;
-		stats_sub(&out->keys[i].s, &cur->keys[i].s, old ? &old->s : &none, unit_ns);
-	}
-	out->nr_keys = cur->nr_keys;
-	return 0;
-}
-
-void snapshot_free(struct snapshot *s)
-{
-	free(s->cpu);
-	free(s->keys);
-	memset(s, 0, sizeof(*s));
+	return prom && !strcmp(prom, "dropped_events");
 }
 
 static double pct(__u64 part, __u64 whole)
@@ -133,7 +25,11 @@ static double pct(__u64 part, __u64 whole)
 
 static __u64 dropped(const struct gil_counters *c)
 {
-	return c->missing_start + c->map_full;
+	__u64 sum = 0;
+
+#define ADD_DROPPED(field, unit, keyed, prom, help) sum += is_dropped(prom) ? c->field : 0;
+	GIL_COUNTERS(ADD_DROPPED)
+	return sum;
 }
 
 static void print_timestamp(FILE *f)
@@ -145,7 +41,21 @@ static void print_timestamp(FILE *f)
 	fprintf(f, "%-8s\n", buf);
 }
 
-static void print_counters(FILE *f, const struct gil_counters *c, __u64 hold_ns, __u64 duration_ns)
+/*
+ * Why held time over wall time is not a utilisation here, or NULL: summed over several GILs it
+ * can pass 100%, and a view that misses releases would print a number made of half the events.
+ */
+static const char *no_utilisation(const struct report_meta *m, bool one_gil)
+{
+	if (m->no_utilisation)
+		return m->no_utilisation;
+	if (!one_gil && m->nr_gils > 1)
+		return "per GIL only (several GILs: -G shows each)";
+	return NULL;
+}
+
+static void print_counters(FILE *f, const struct gil_counters *c, __u64 hold_ns, __u64 duration_ns,
+			   const char *why_not)
 {
 	fprintf(f,
 		"acquisitions %llu, switches %llu (forced %llu), drop requests %llu, "
@@ -153,10 +63,12 @@ static void print_counters(FILE *f, const struct gil_counters *c, __u64 hold_ns,
 		(unsigned long long)c->acquisitions, (unsigned long long)c->switches,
 		(unsigned long long)c->forced_switches, (unsigned long long)c->drop_requests,
 		(unsigned long long)c->voluntary_releases);
-	fprintf(f,
-		"GIL utilisation %.1f%%, contention %.1f%%, migrations %llu, "
-		"waiter context switches %llu, dropped %llu\n",
-		pct(hold_ns, duration_ns), pct(c->contended_ns, duration_ns),
+	if (why_not)
+		fprintf(f, "GIL utilisation and contention: %s\n", why_not);
+	else
+		fprintf(f, "GIL utilisation %.1f%%, contention %.1f%%, ", pct(hold_ns, duration_ns),
+			pct(c->contended_ns, duration_ns));
+	fprintf(f, "migrations %llu, waiter context switches %llu, dropped %llu\n",
 		(unsigned long long)c->migrations_in, (unsigned long long)c->waiter_switches,
 		(unsigned long long)dropped(c));
 }
@@ -222,7 +134,8 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 		fprintf(f, "note: PID %d forked %llu process%s since tracing began; children are "
 			   "not followed\n",
 			m->pid, (unsigned long long)m->forks, m->forks == 1 ? "" : "es");
-	print_counters(f, &t->c, t->hists[HIST_HOLD].total_ns, m->duration_ns);
+	print_counters(f, &t->c, t->hists[HIST_HOLD].total_ns, m->duration_ns,
+		       no_utilisation(m, false));
 	if (t->c.missing_start)
 		fprintf(f, "warning: %llu events had no start time (a wait or hold that began "
 			   "before the probes saw it): their durations are not in the histograms\n",
@@ -246,7 +159,8 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 		const struct gil_stats *k = &s->keys[i].s;
 
 		print_key_header(f, &s->keys[i].key, o->group);
-		print_counters(f, &k->c, k->hists[HIST_HOLD].total_ns, m->duration_ns);
+		print_counters(f, &k->c, k->hists[HIST_HOLD].total_ns, m->duration_ns,
+			       no_utilisation(m, o->group & (GROUP_GIL | GROUP_THREAD)));
 		print_hists(f, k, o, HIST_HOLD + 1);
 	}
 	fprintf(f, "\n");
@@ -283,19 +197,15 @@ static void json_stats(struct json *j, const struct gil_stats *s, const struct r
 {
 	const struct gil_counters *c = &s->c;
 
-	json_u64(j, "acquisitions", c->acquisitions);
-	json_u64(j, "switches", c->switches);
-	json_u64(j, "forced_switches", c->forced_switches);
-	json_u64(j, "drop_requests", c->drop_requests);
-	json_u64(j, "releases", c->releases);
-	json_u64(j, "voluntary_releases", c->voluntary_releases);
-	json_u64(j, "migrations_in", c->migrations_in);
-	json_u64(j, "migrations_out", c->migrations_out);
-	json_u64(j, "waiter_switches", c->waiter_switches);
-	json_u64(j, "contended_ns", c->contended_ns);
+#define JSON_COUNTER(field, unit, keyed, prom, help)                                               \
+	if (!is_dropped(prom))                                                                     \
+		json_u64(j, #field, c->field);
+#define JSON_DROPPED(field, unit, keyed, prom, help)                                               \
+	if (is_dropped(prom))                                                                      \
+		json_u64(j, #field, c->field);
+	GIL_COUNTERS(JSON_COUNTER)
 	json_object_begin(j, "dropped");
-	json_u64(j, "missing_start", c->missing_start);
-	json_u64(j, "map_full", c->map_full);
+	GIL_COUNTERS(JSON_DROPPED)
 	json_object_end(j);
 	for (int h = 0; h < nr_hists; h++)
 		json_hist(j, hist_json_names[h], &s->hists[h], o);
@@ -320,8 +230,13 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 	json_bool(&j, "children_followed", false);
 	json_u64(&j, "timestamp", (unsigned long long)time(NULL));
 	json_u64(&j, "duration_ns", m->duration_ns);
-	json_double(&j, "utilisation_pct", pct(t->hists[HIST_HOLD].total_ns, m->duration_ns));
-	json_double(&j, "contention_pct", pct(t->c.contended_ns, m->duration_ns));
+	if (no_utilisation(m, false)) {
+		json_string(&j, "utilisation_unavailable", no_utilisation(m, false));
+	} else {
+		json_double(&j, "utilisation_pct",
+			    pct(t->hists[HIST_HOLD].total_ns, m->duration_ns));
+		json_double(&j, "contention_pct", pct(t->c.contended_ns, m->duration_ns));
+	}
 	json_u64(&j, "dropped_total", dropped(&t->c));
 	json_stats(&j, t, o, NR_HISTS);
 	json_array_begin(&j, "per_cpu");
@@ -347,6 +262,10 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 				snprintf(gil, sizeof(gil), "0x%llx", (unsigned long long)k->gil);
 				json_string(&j, "gil", gil);
 			}
+			if (!no_utilisation(m, o->group & (GROUP_GIL | GROUP_THREAD)))
+				json_double(&j, "utilisation_pct",
+					    pct(s->keys[i].s.hists[HIST_HOLD].total_ns,
+						m->duration_ns));
 			json_stats(&j, &s->keys[i].s, o, HIST_HOLD + 1);
 			json_object_end(&j);
 		}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Reading the BPF maps into snapshots, and printing a snapshot as text or JSON. */
+/* Printing a snapshot as text or JSON. */
 #ifndef GILSTAT_REPORT_H
 #define GILSTAT_REPORT_H
 
@@ -7,19 +7,7 @@
 #include <stdio.h>
 #include <linux/types.h>
 #include "gilstat.h"
-
-struct key_stats {
-	struct gil_key key;
-	struct gil_stats s;
-};
-
-struct snapshot {
-	int nr_cpus;
-	struct gil_stats *cpu; /* nr_cpus entries */
-	struct gil_stats total;
-	struct key_stats *keys;
-	size_t nr_keys;
-};
+#include "snapshot.h"
 
 struct report_opts {
 	__u64 unit_ns;
@@ -39,22 +27,12 @@ struct report_meta {
 	const char *note; /* what this view cannot see, or NULL */
 	__u64 forks;	  /* processes the target forked since tracing began: not followed */
 	__u64 duration_ns;
+	/* GILs seen since tracing began: held time over wall time is a utilisation of one only */
+	int nr_gils;
+	/* why utilisation and contention cannot be computed (a view that misses releases), or NULL */
+	const char *no_utilisation;
 	bool final;
 };
-
-/* What each histogram measures, as the text report titles it. */
-extern const char *const hist_titles[NR_HISTS];
-
-void stats_add(struct gil_stats *dst, const struct gil_stats *src);
-void stats_sub(struct gil_stats *dst, const struct gil_stats *cur, const struct gil_stats *prev,
-	       __u64 unit_ns);
-
-/* Reads cpu_stats (a per-CPU array) and key_stats (a hash, fd < 0 for none). */
-int snapshot_read(struct snapshot *s, int cpu_fd, int key_fd, int nr_cpus);
-/* out = cur - prev, entry by entry; out must be zeroed. */
-int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struct snapshot *prev,
-		   __u64 unit_ns);
-void snapshot_free(struct snapshot *s);
 
 void report_print(FILE *f, const struct snapshot *s, const struct report_meta *m,
 		  const struct report_opts *o);

@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <microhttpd.h>
+
+#include "exporter.h"
+#include "snapshot.h"
+
+#define CONTAINER_ID_LEN 64
+/* Scrapers beyond these wait in the kernel's backlog; a silent one is dropped at the timeout. */
+#define HTTP_MAX_CONNECTIONS 512
+#define HTTP_TIMEOUT_SEC     10
+#define TEXTFILE_NAME	     "gilstat.prom"
+
+struct target {
+	pid_t pid;
+	char labels[PROM_LABELS_MAX];
+	__u64 ended_ns; /* 0 while it runs */
+};
+
+/* A breakdown entry seen once keeps its series, or its place in the folded one, for good. */
+struct known_key {
+	struct gil_key key;
+	bool folded;
+};
+
+struct exporter {
+	struct exporter_opts o;
+	pthread_mutex_t lock; /* everything below, against the server's thread */
+	struct target *targets;
+	size_t nr_targets;
+	struct known_key *keys;
+	size_t nr_keys, nr_own_series;
+	__u64 folded_series;
+	/* Folded entries of ended processes: the folded series stays monotonic without them. */
+	struct gil_stats folded_retired;
+	struct MHD_Daemon *daemon;
+};
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int exporter_listen(const char *spec, int *fd, char *err, size_t err_len)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char host[256], *end;
+	const char *colon = strrchr(spec, ':'), *port = colon ? colon + 1 : spec;
+	size_t host_len = colon ? (size_t)(colon - spec) : 0;
+	long port_nr;
+	int one = 1, rc;
+
+	errno = 0;
+	port_nr = strtol(port, &end, 10);
+	if (!*port || *end || errno || port_nr < 1 || port_nr > 65535 || !isdigit(*port) ||
+	    host_len >= sizeof(host)) {
+		snprintf(err, err_len, "invalid address '%s': expected [ADDR:]PORT, PORT 1-65535",
+			 spec);
+		return -EINVAL;
+	}
+	memcpy(host, spec, host_len);
+	host[host_len] = '\0';
+	if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+		memmove(host, host + 1, host_len - 2);
+		host[host_len - 2] = '\0';
+	}
+	rc = getaddrinfo(host[0] ? host : EXPORTER_DEFAULT_ADDR, port, &hints, &res);
+	if (rc) {
+		snprintf(err, err_len, "invalid address '%s': %s", spec, gai_strerror(rc));
+		return -EINVAL;
+	}
+	/* Close-on-exec: the traced command must not hold our port. */
+	*fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (*fd < 0 || setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(*fd, res->ai_addr, res->ai_addrlen) || listen(*fd, SOMAXCONN)) {
+		rc = -errno;
+		snprintf(err, err_len, "cannot listen on %s: %s", spec, strerror(-rc));
+		if (*fd >= 0)
+			close(*fd);
+		freeaddrinfo(res);
+		return rc;
+	}
+	freeaddrinfo(res);
+	return 0;
+}
+
+static bool is_hex_run(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+bool cgroup_container_id(const char *text, char *out, size_t out_len)
+{
+	const char *found = NULL;
+
+	/* A run of exactly 64 lowercase hex digits, not part of a longer word of them. */
+	for (const char *p = text; *p; p++) {
+		if (p != text && isxdigit((unsigned char)p[-1]))
+			continue;
+		if (strlen(p) >= CONTAINER_ID_LEN && is_hex_run(p, CONTAINER_ID_LEN) &&
+		    !isxdigit((unsigned char)p[CONTAINER_ID_LEN]))
+			found = p;
+	}
+	if (out_len)
+		out[0] = '\0';
+	if (!found || out_len <= CONTAINER_ID_LEN)
+		return false;
+	memcpy(out, found, CONTAINER_ID_LEN);
+	out[CONTAINER_ID_LEN] = '\0';
+	return true;
+}
+
+static void read_container(pid_t pid, char *out, size_t out_len)
+{
+	char path[64], text[4096];
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	f = fopen(path, "re");
+	if (f) {
+		len = fread(text, 1, sizeof(text) - 1, f);
+		fclose(f);
+	}
+	text[len] = '\0';
+	cgroup_container_id(text, out, out_len);
+}
+
+struct exporter *exporter__new(const struct exporter_opts *opts)
+{
+	struct exporter *ex = calloc(1, sizeof(*ex));
+
+	if (!ex)
+		return NULL;
+	ex->o = *opts;
+	pthread_mutex_init(&ex->lock, NULL);
+	return ex;
+}
+
+int exporter__add_target(struct exporter *ex, pid_t pid, const char *comm, const char *python)
+{
+	char pid_str[16], container[CONTAINER_ID_LEN + 1];
+	struct target *grown, *t;
+
+	pthread_mutex_lock(&ex->lock);
+	grown = realloc(ex->targets, (ex->nr_targets + 1) * sizeof(*grown));
+	if (!grown) {
+		pthread_mutex_unlock(&ex->lock);
+		return -ENOMEM;
+	}
+	ex->targets = grown;
+	t = &ex->targets[ex->nr_targets++];
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	snprintf(pid_str, sizeof(pid_str), "%d", pid);
+	read_container(pid, container, sizeof(container));
+	prom_label_append(t->labels, sizeof(t->labels), "pid", pid_str);
+	prom_label_append(t->labels, sizeof(t->labels), "comm", comm);
+	if (python && python[0])
+		prom_label_append(t->labels, sizeof(t->labels), "python", python);
+	if (container[0])
+		prom_label_append(t->labels, sizeof(t->labels), "container", container);
+	pthread_mutex_unlock(&ex->lock);
+	return 0;
+}
+
+void exporter__target_ended(struct exporter *ex, pid_t pid)
+{
+	pthread_mutex_lock(&ex->lock);
+	for (size_t i = 0; i < ex->nr_targets; i++)
+		if (ex->targets[i].pid == pid && !ex->targets[i].ended_ns)
+			ex->targets[i].ended_ns = now_ns();
+	pthread_mutex_unlock(&ex->lock);
+}
+
+static struct target *find_target(struct exporter *ex, __u32 pid)
+{
+	for (size_t i = 0; i < ex->nr_targets; i++)
+		if (ex->targets[i].pid == (pid_t)pid)
+			return &ex->targets[i];
+	return NULL;
+}
+
+/* The entry of key, created on first sight: its own series while the cap allows, else folded. */
+static struct known_key *know_key(struct exporter *ex, const struct gil_key *key)
+{
+	struct known_key *grown;
+
+	for (size_t i = 0; i < ex->nr_keys; i++)
+		if (!memcmp(&ex->keys[i].key, key, sizeof(*key)))
+			return &ex->keys[i];
+	grown = realloc(ex->keys, (ex->nr_keys + 1) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	ex->keys = grown;
+	grown = &ex->keys[ex->nr_keys++];
+	grown->key = *key;
+	/* Each process has a series of its own besides its breakdown entries. */
+	grown->folded = ex->nr_targets + ex->nr_own_series >= ex->o.max_series;
+	if (grown->folded)
+		ex->folded_series++;
+	else
+		ex->nr_own_series++;
+	return grown;
+}
+
+size_t exporter__expire(struct exporter *ex)
+{
+	struct snapshot snap = {};
+	__u64 now = now_ns();
+	size_t kept = 0, left;
+
+	pthread_mutex_lock(&ex->lock);
+	if (ex->o.key_fd >= 0 && snapshot_read(&snap, ex->o.cpu_fd, ex->o.key_fd, ex->o.nr_cpus))
+		snapshot_free(&snap);
+	for (size_t i = 0; i < ex->nr_targets; i++) {
+		struct target *t = &ex->targets[i];
+
+		if (!t->ended_ns || now - t->ended_ns < ex->o.grace_ns) {
+			ex->targets[kept++] = *t;
+			continue;
+		}
+		/* Its breakdown entries go too, from the map and from what is known. */
+		for (size_t k = 0; k < snap.nr_keys; k++) {
+			if (snap.keys[k].key.tgid != (__u32)t->pid)
+				continue;
+			bpf_map_delete_elem(ex->o.key_fd, &snap.keys[k].key);
+			for (size_t j = 0; j < ex->nr_keys; j++) {
+				if (memcmp(&ex->keys[j].key, &snap.keys[k].key,
+					   sizeof(struct gil_key)))
+					continue;
+				if (ex->keys[j].folded)
+					stats_add(&ex->folded_retired, &snap.keys[k].s);
+				else
+					ex->nr_own_series--;
+				ex->keys[j] = ex->keys[--ex->nr_keys];
+				break;
+			}
+		}
+	}
+	ex->nr_targets = left = kept;
+	pthread_mutex_unlock(&ex->lock);
+	snapshot_free(&snap);
+	return left;
+}
+
+/*
+ * One target per run so far: the per-CPU totals are its figures. The breakdown by GIL, when
+ * asked for, adds a series per GIL of the figures the BPF side splits by key.
+ */
+static int collect(struct exporter *ex, const struct snapshot *snap, struct prom_series **out,
+		   size_t *nr_out, struct gil_stats *folded, unsigned int *nr_live)
+{
+	size_t cap = ex->nr_targets + snap->nr_keys + 1, n = 0;
+	struct prom_series *series = calloc(cap, sizeof(*series));
+	bool any_folded = ex->folded_series > 0;
+	char gil[32];
+
+	if (!series)
+		return -ENOMEM;
+	*nr_live = 0;
+	for (size_t i = 0; i < ex->nr_targets; i++) {
+		series[n] = (struct prom_series){ .s = &snap->total, .process = true,
+						  .keyed = ex->o.key_fd < 0 };
+		memcpy(series[n].labels, ex->targets[i].labels, sizeof(series[n].labels));
+		n++;
+		*nr_live += !ex->targets[i].ended_ns;
+	}
+	*folded = ex->folded_retired;
+	for (size_t k = 0; k < snap->nr_keys; k++) {
+		const struct key_stats *ks = &snap->keys[k];
+		struct target *t = find_target(ex, ks->key.tgid);
+		struct known_key *known;
+
+		if (!t)
+			continue;
+		known = know_key(ex, &ks->key);
+		if (!known || known->folded) {
+			stats_add(folded, &ks->s);
+			any_folded = true;
+			continue;
+		}
+		series[n] = (struct prom_series){ .s = &ks->s, .keyed = true };
+		memcpy(series[n].labels, t->labels, sizeof(series[n].labels));
+		snprintf(gil, sizeof(gil), "0x%llx", (unsigned long long)ks->key.gil);
+		prom_label_append(series[n].labels, sizeof(series[n].labels), "gil", gil);
+		n++;
+	}
+	if (any_folded) {
+		series[n] = (struct prom_series){ .s = folded, .keyed = true };
+		prom_label_append(series[n].labels, sizeof(series[n].labels), "pid", "other");
+		prom_label_append(series[n].labels, sizeof(series[n].labels), "gil", "other");
+		n++;
+	}
+	*out = series;
+	*nr_out = n;
+	return 0;
+}
+
+int exporter__write(struct exporter *ex, FILE *f, enum prom_format fmt)
+{
+	struct prom_scrape scrape = { .unit_ns = ex->o.unit_ns, .version = ex->o.version };
+	struct prom_series *series = NULL;
+	struct snapshot snap = {};
+	struct gil_stats folded;
+	int err;
+
+	pthread_mutex_lock(&ex->lock);
+	err = snapshot_read(&snap, ex->o.cpu_fd, ex->o.key_fd, ex->o.nr_cpus);
+	if (!err)
+		err = collect(ex, &snap, &series, &scrape.nr_series, &folded, &scrape.nr_targets);
+	if (!err) {
+		scrape.series = series;
+		scrape.folded_series = ex->folded_series;
+		prom_write(f, &scrape, fmt);
+	}
+	pthread_mutex_unlock(&ex->lock);
+	free(series);
+	snapshot_free(&snap);
+	return err;
+}
+
+int exporter__write_textfile(struct exporter *ex, const char *dir)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	int fd, err = 0;
+	FILE *f;
+
+	/* node_exporter reads only *.prom: the temporary file is never half-read. */
+	snprintf(path, sizeof(path), "%s/%s", dir, TEXTFILE_NAME);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, TEXTFILE_NAME);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		unlink(tmp);
+		return err;
+	}
+	err = exporter__write(ex, f, PROM_TEXT);
+	if (!err && (fflush(f) || fchmod(fd, 0644)))
+		err = -errno;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static const char landing_page[] =
+	"<!DOCTYPE html>\n<html><head><title>gilstat</title></head><body>\n"
+	"<h1>gilstat</h1>\n<p>The GIL of traced Python processes: waits, holds, handoffs and "
+	"switches.</p>\n<p><a href=\"/metrics\">Metrics</a></p>\n</body></html>\n";
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned int status, const char *type,
+			     char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned int status, const char *text)
+{
+	return queue(c, status, "text/plain; charset=utf-8", (char *)text, strlen(text),
+		     MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload_data,
+			      size_t *upload_data_size, void **req_cls)
+{
+	static int first_call;
+	struct exporter *ex = cls;
+	enum prom_format fmt;
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
+	/* The first call only announces the request; the answer goes with the second. */
+	if (!*req_cls) {
+		*req_cls = &first_call;
+		return MHD_YES;
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return queue_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (!strcmp(url, "/"))
+		return queue(c, MHD_HTTP_OK, "text/html; charset=utf-8", (char *)landing_page,
+			     sizeof(landing_page) - 1, MHD_RESPMEM_PERSISTENT);
+	if (strcmp(url, "/metrics"))
+		return queue_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
+
+	fmt = prom_negotiate(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							  MHD_HTTP_HEADER_ACCEPT));
+	f = open_memstream(&body, &len);
+	if (!f)
+		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	err = exporter__write(ex, f, fmt);
+	if (fclose(f) || err) {
+		free(body);
+		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the BPF maps\n");
+	}
+	return queue(c, MHD_HTTP_OK, prom_content_type(fmt), body, len, MHD_RESPMEM_MUST_FREE);
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "gilstat: http: ");
+	vfprintf(stderr, fmt, ap);
+}
+
+int exporter__serve(struct exporter *ex, int listen_fd, char *err, size_t err_len)
+{
+	/*
+	 * One thread polling every connection, never blocked by one: a scraper that does not read
+	 * fills only its own socket's buffer, and the tracing never waits for the server.
+	 */
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | (ex->o.verbose ? MHD_USE_ERROR_LOG : 0);
+
+	ex->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, ex, MHD_OPTION_LISTEN_SOCKET,
+				      listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+				      (unsigned int)HTTP_MAX_CONNECTIONS,
+				      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_TIMEOUT_SEC,
+				      MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_END);
+	if (!ex->daemon) {
+		snprintf(err, err_len, "cannot start the HTTP server");
+		close(listen_fd);
+		return -EIO;
+	}
+	return 0;
+}
+
+void exporter__free(struct exporter *ex)
+{
+	if (!ex)
+		return;
+	if (ex->daemon)
+		MHD_stop_daemon(ex->daemon);
+	pthread_mutex_destroy(&ex->lock);
+	free(ex->targets);
+	free(ex->keys);
+	free(ex);
+}

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "hist.h"
+#include "snapshot.h"
+
+/* struct gil_counters is nothing but __u64 fields, so it can be walked as an array. */
+#define NR_COUNTERS (sizeof(struct gil_counters) / sizeof(__u64))
+
+void stats_add(struct gil_stats *dst, const struct gil_stats *src)
+{
+	__u64 *d = (__u64 *)&dst->c;
+	const __u64 *s = (const __u64 *)&src->c;
+
+	for (size_t i = 0; i < NR_COUNTERS; i++)
+		d[i] += s[i];
+	for (int h = 0; h < NR_HISTS; h++)
+		hist_add(&dst->hists[h], &src->hists[h]);
+}
+
+void stats_sub(struct gil_stats *dst, const struct gil_stats *cur, const struct gil_stats *prev,
+	       __u64 unit_ns)
+{
+	__u64 *d = (__u64 *)&dst->c;
+	const __u64 *c = (const __u64 *)&cur->c, *p = (const __u64 *)&prev->c;
+
+	for (size_t i = 0; i < NR_COUNTERS; i++)
+		d[i] = c[i] - p[i];
+	for (int h = 0; h < NR_HISTS; h++)
+		hist_sub(&dst->hists[h], &cur->hists[h], &prev->hists[h], unit_ns);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct key_stats *)a)->key, &((const struct key_stats *)b)->key,
+		      sizeof(struct gil_key));
+}
+
+int snapshot_read(struct snapshot *s, int cpu_fd, int key_fd, int nr_cpus)
+{
+	struct gil_key key, next;
+	struct key_stats *grown;
+	size_t cap = 0;
+	__u32 zero = 0;
+	void *prev_key = NULL;
+
+	memset(s, 0, sizeof(*s));
+	s->nr_cpus = nr_cpus;
+	s->cpu = calloc(nr_cpus, sizeof(*s->cpu));
+	if (!s->cpu)
+		return -ENOMEM;
+	/* A per-CPU lookup fills one value per possible CPU, each 8-byte aligned as ours are. */
+	if (bpf_map_lookup_elem(cpu_fd, &zero, s->cpu))
+		return -errno;
+	for (int i = 0; i < nr_cpus; i++)
+		stats_add(&s->total, &s->cpu[i]);
+	if (key_fd < 0)
+		return 0;
+	while (bpf_map_get_next_key(key_fd, prev_key, &next) == 0) {
+		if (s->nr_keys == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(s->keys, cap * sizeof(*s->keys));
+			if (!grown)
+				return -ENOMEM;
+			s->keys = grown;
+		}
+		/* An entry can vanish between the two calls only if the BPF side deleted it. */
+		if (bpf_map_lookup_elem(key_fd, &next, &s->keys[s->nr_keys].s) == 0) {
+			s->keys[s->nr_keys].key = next;
+			s->nr_keys++;
+		}
+		key = next;
+		prev_key = &key;
+	}
+	qsort(s->keys, s->nr_keys, sizeof(*s->keys), key_cmp);
+	return 0;
+}
+
+int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struct snapshot *prev,
+		   __u64 unit_ns)
+{
+	static const struct gil_stats none;
+
+	out->nr_cpus = cur->nr_cpus;
+	out->cpu = calloc(cur->nr_cpus, sizeof(*out->cpu));
+	out->keys = calloc(cur->nr_keys ? cur->nr_keys : 1, sizeof(*out->keys));
+	if (!out->cpu || !out->keys)
+		return -ENOMEM;
+	for (int i = 0; i < cur->nr_cpus; i++)
+		stats_sub(&out->cpu[i], &cur->cpu[i], &prev->cpu[i], unit_ns);
+	stats_sub(&out->total, &cur->total, &prev->total, unit_ns);
+	for (size_t i = 0; i < cur->nr_keys; i++) {
+		const struct key_stats *old = bsearch(&cur->keys[i], prev->keys, prev->nr_keys,
+						      sizeof(*prev->keys), key_cmp);
+
+		out->keys[i].key = cur->keys[i].key;
+		stats_sub(&out->keys[i].s, &cur->keys[i].s, old ? &old->s : &none, unit_ns);
+	}
+	out->nr_keys = cur->nr_keys;
+	return 0;
+}
+
+void snapshot_free(struct snapshot *s)
+{
+	free(s->cpu);
+	free(s->keys);
+	memset(s, 0, sizeof(*s));
+}

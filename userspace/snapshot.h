@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The BPF maps read into snapshots, and the arithmetic on them: sums, and deltas between two. */
+#ifndef GILSTAT_SNAPSHOT_H
+#define GILSTAT_SNAPSHOT_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include "gilstat.h"
+
+struct key_stats {
+	struct gil_key key;
+	struct gil_stats s;
+};
+
+struct snapshot {
+	int nr_cpus;
+	struct gil_stats *cpu; /* nr_cpus entries */
+	struct gil_stats total;
+	struct key_stats *keys;
+	size_t nr_keys;
+};
+
+void stats_add(struct gil_stats *dst, const struct gil_stats *src);
+void stats_sub(struct gil_stats *dst, const struct gil_stats *cur, const struct gil_stats *prev,
+	       __u64 unit_ns);
+
+/* Reads cpu_stats (a per-CPU array) and key_stats (a hash, fd < 0 for none). */
+int snapshot_read(struct snapshot *s, int cpu_fd, int key_fd, int nr_cpus);
+/* out = cur - prev, entry by entry; out must be zeroed. */
+int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struct snapshot *prev,
+		   __u64 unit_ns);
+void snapshot_free(struct snapshot *s);
+
+#endif
