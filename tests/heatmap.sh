@@ -35,6 +35,9 @@ expect "an unwritable heatmap" \
 expect "a heatmap without an interval" \
 	"gilstat: --heatmap needs an INTERVAL: each of its columns is one interval" \
 	$GILSTAT --heatmap "$tmp/h.svg" -- $GILWORK cpu --work 1000
+expect "a heatmap of an exporter" \
+	"gilstat: --heatmap draws the interval reports, which --prometheus and --textfile do not make" \
+	$GILSTAT --heatmap "$tmp/h.svg" --textfile "$tmp" 1 -- $GILWORK cpu --work 1000
 expect "an unknown --heatmap-of" \
 	"gilstat: invalid --heatmap-of 'latency': expected wait, hold, handoff or sched-delay" \
 	$GILSTAT --heatmap "$tmp/h.svg" --heatmap-of latency 0.2 -- $GILWORK cpu --work 1000
