@@ -11,7 +11,10 @@ override OUTPUT := $(OUTPUT)/san-$(SANITIZE)
 endif
 endif
 
-CC ?= gcc
+# make predefines CC (as cc), so `CC ?= gcc` would never apply: only a CC nobody set is replaced.
+ifeq ($(origin CC),default)
+CC := gcc
+endif
 CLANG ?= clang
 BPFTOOL ?= bpftool
 LLVM_STRIP ?= llvm-strip
@@ -25,6 +28,9 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 INCLUDES := -Iruntime -Ibpf -Iuserspace -I$(OUTPUT)
 LIBS := -lbpf -lelf -lz -lpthread
+# debug files of stripped CPythons (userspace/debuginfo.c): dwelf and MiniDebugInfo's xz; it opens
+# libdebuginfod itself, only when it asks a server
+LIBS += -ldw -llzma
 
 ifeq ($(V),1)
 Q =
@@ -50,7 +56,7 @@ GILWORK_OBJS := $(patsubst runtime/gilwork/%.c,$(OUTPUT)/obj/gilwork/%.o,$(GILWO
 USER_SRCS := $(wildcard userspace/*.c)
 USER_OBJS := $(patsubst userspace/%.c,$(OUTPUT)/userspace/%.o,$(USER_SRCS))
 USER_LIB_OBJS := $(filter-out $(OUTPUT)/userspace/gilstat.o,$(USER_OBJS))
-USER_HDRS := $(wildcard userspace/*.h) bpf/gilstat.h
+USER_HDRS := $(wildcard userspace/*.h) bpf/gilstat.h runtime/now_ns.h
 
 # The benchmarks' own tools (scripts/bench/): a USDT site in a loop and a loader for an empty or
 # counting BPF program, whose object stays out of bpf/ so that gilstat does not embed it.
@@ -82,7 +88,7 @@ deps:
 	$(Q)scripts/deps.sh
 
 # The runtime's unit tests again, under ThreadSanitizer, for tests/racecheck.sh.
-RACE_TESTS := tests/test_gil tests/test_gil_fuzz
+RACE_TESTS := $(patsubst %.c,%,$(wildcard tests/test_gil*.c))
 
 # The README's two commands: both install what is missing first.
 test: deps
@@ -105,6 +111,7 @@ bench: deps
 	$(Q)scripts/deps.sh --bench
 	$(Q)$(MAKE) --no-print-directory all tests $(BENCH_BINS)
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench.sh
+	$(Q)OUTPUT=$(OUTPUT) scripts/bench-python.sh
 
 .PHONY: tests
 tests: $(TEST_BINS) $(HELPER_BINS) $(SDT_ARGS_LIB)
@@ -202,9 +209,9 @@ $(OUTPUT)/gilstat: $(USER_OBJS)
 $(OUTPUT)/bench/floor.bpf.o: scripts/bench/floor.bpf.c | $(OUTPUT)/bench
 	$(bpf_compile)
 
-$(OUTPUT)/bench/uprobe_floor: scripts/bench/uprobe_floor.c | $(OUTPUT)/bench
+$(OUTPUT)/bench/uprobe_floor: scripts/bench/uprobe_floor.c runtime/now_ns.h | $(OUTPUT)/bench
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(LDFLAGS) -o $@
+	$(Q)$(CC) $(CFLAGS) -Iruntime $< $(LDFLAGS) -o $@
 
 $(OUTPUT)/bench/usdtrun: scripts/bench/usdtrun.c $(OUTPUT)/bench/floor.skel.h \
 		$(OUTPUT)/userspace/target.o | $(OUTPUT)/bench
@@ -214,7 +221,8 @@ $(OUTPUT)/bench/usdtrun: scripts/bench/usdtrun.c $(OUTPUT)/bench/floor.skel.h \
 
 # Tests: each tests/test_X.c is a cmocka program linked with libgil and the collector's modules;
 # tests/helpers/X.c are small programs the integration tests run.
-$(OUTPUT)/tests/test_%: tests/test_%.c $(OUTPUT)/libgil.a $(USER_LIB_OBJS) $(LIBGIL_HDRS) $(USER_HDRS) | $(OUTPUT)/tests
+$(OUTPUT)/tests/test_%: tests/test_%.c $(OUTPUT)/libgil.a $(USER_LIB_OBJS) $(LIBGIL_HDRS) \
+		$(USER_HDRS) $(wildcard tests/*.h) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests $< $(TEST_LIB_OBJS) $(OUTPUT)/libgil.a \
 		$(LDFLAGS) -lcmocka $(LIBS) $(TEST_LIBS) -lm -o $@
@@ -290,8 +298,8 @@ format:
 		userspace/*.[ch] tests/*.[ch] tests/helpers/*.c)
 
 clean:
-	$(call msg,CLEAN,build)
-	$(Q)rm -rf build
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)
 
 .DELETE_ON_ERROR:
 .SECONDARY:

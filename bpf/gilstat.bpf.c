@@ -164,7 +164,8 @@ static __always_inline __u32 log2_u64(__u64 v)
  */
 #define COUNT(s, field, n) __sync_fetch_and_add(&(s)->c.field, (n))
 
-static __always_inline void hist_add(struct hist *h, __u64 delta_ns)
+/* One sample into a histogram: its slot of the report's unit, its count, total and maximum. */
+static __always_inline void hist_record(struct hist *h, __u64 delta_ns)
 {
 	__u32 slot = log2_u64(delta_ns / targ_unit_ns);
 
@@ -188,6 +189,12 @@ static __always_inline struct gil_stats *this_cpu_stats(void)
 	__u32 zero = 0;
 
 	return bpf_map_lookup_elem(&cpu_stats, &zero);
+}
+
+/* This CPU's stats for an event of the thread id, or NULL when its process is not traced. */
+static __always_inline struct gil_stats *traced_cpu_stats(__u64 id)
+{
+	return wanted(id >> 32) ? this_cpu_stats() : NULL;
 }
 
 /* A hash map's entry for key, created from init if missing; NULL, counted, when the map is full. */
@@ -262,7 +269,7 @@ static __always_inline void count_acquire(struct gil_stats *s, __u64 request_ns,
 	if (drop_requests)
 		COUNT(s, drop_requests, drop_requests);
 	if (request_ns && acquired_ns >= request_ns)
-		hist_add(&s->hists[HIST_WAIT], acquired_ns - request_ns);
+		hist_record(&s->hists[HIST_WAIT], acquired_ns - request_ns);
 	else
 		COUNT(s, missing_start, 1);
 }
@@ -271,7 +278,7 @@ static __always_inline void count_handoff(struct gil_stats *s, __u64 handoff_ns,
 					  __u64 contended_ns)
 {
 	if (handoff_ns)
-		hist_add(&s->hists[HIST_HANDOFF], handoff_ns);
+		hist_record(&s->hists[HIST_HANDOFF], handoff_ns);
 	if (contended_ns)
 		COUNT(s, contended_ns, contended_ns);
 }
@@ -283,9 +290,7 @@ static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 	struct gil_stats *cs;
 	struct gil_state *st;
 
-	if (!wanted(id >> 32))
-		return;
-	cs = this_cpu_stats();
+	cs = traced_cpu_stats(id);
 	if (!cs)
 		return;
 	task = bpf_get_current_task();
@@ -317,9 +322,7 @@ static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquir
 	struct waiter *w = NULL;
 	__u32 zero = 0;
 
-	if (!wanted(id >> 32))
-		return;
-	cs = this_cpu_stats();
+	cs = traced_cpu_stats(id);
 	if (!cs)
 		return;
 	ks = key_entry(cs, gil, id);
@@ -365,7 +368,7 @@ static __always_inline void count_release(struct gil_stats *s, __u64 acquired_ns
 	if (!(flags & GIL_REL_REQUESTED))
 		COUNT(s, voluntary_releases, 1);
 	if (acquired_ns && released_ns >= acquired_ns)
-		hist_add(&s->hists[HIST_HOLD], released_ns - acquired_ns);
+		hist_record(&s->hists[HIST_HOLD], released_ns - acquired_ns);
 	else
 		COUNT(s, missing_start, 1);
 }
@@ -376,9 +379,7 @@ static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 relea
 	struct gil_stats *cs, *ks;
 	struct gil_state *st;
 
-	if (!wanted(id >> 32))
-		return;
-	cs = this_cpu_stats();
+	cs = traced_cpu_stats(id);
 	if (!cs)
 		return;
 	ks = key_entry(cs, gil, id);
@@ -459,16 +460,15 @@ int BPF_KPROBE(py_acquire_entry)
 {
 	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
 	__u32 tid = (__u32)id;
-	struct py_thread *pt = bpf_map_lookup_elem(&py_threads, &tid), fresh = {};
+	struct py_thread *pt, fresh = {};
+	struct gil_stats *cs;
 
-	if (!wanted(id >> 32))
+	cs = traced_cpu_stats(id);
+	if (!cs)
 		return 0;
-	if (!pt) {
-		bpf_map_update_elem(&py_threads, &tid, &fresh, BPF_NOEXIST);
-		pt = bpf_map_lookup_elem(&py_threads, &tid);
-		if (!pt)
-			return 0;
-	}
+	pt = lookup_or_init(&py_threads, &tid, &fresh, cs);
+	if (!pt)
+		return 0;
 	pt->request_ns = now;
 	on_wait_start(id >> 32, now);
 	return 0;
@@ -787,7 +787,7 @@ int BPF_PROG(gil_sched_switch, bool preempt, void *prev, void *next)
 		COUNT(cs, waiter_switches, 1);
 	w = waiting_task(next);
 	if (w && w->wakeup_ns && (cs || (cs = this_cpu_stats()))) {
-		hist_add(&cs->hists[HIST_SCHED_DELAY], bpf_ktime_get_ns() - w->wakeup_ns);
+		hist_record(&cs->hists[HIST_SCHED_DELAY], bpf_ktime_get_ns() - w->wakeup_ns);
 		w->wakeup_ns = 0;
 	}
 	return 0;

@@ -93,6 +93,29 @@ struct gil_counters {
 	GIL_COUNTERS(GIL_COUNTER_FIELD)
 };
 
+/*
+ * The collector adds and subtracts struct gil_counters as a __u64[] (report.c): every field must
+ * be a __u64, and one added without its line below fails the size check.
+ */
+#define GIL_COUNTER_IS_U64(f)                                                                      \
+	_Static_assert(                                                                            \
+		__builtin_types_compatible_p(__typeof__(((struct gil_counters *)0)->f), __u64),    \
+		"struct gil_counters." #f " is not a __u64")
+GIL_COUNTER_IS_U64(acquisitions);
+GIL_COUNTER_IS_U64(switches);
+GIL_COUNTER_IS_U64(forced_switches);
+GIL_COUNTER_IS_U64(drop_requests);
+GIL_COUNTER_IS_U64(releases);
+GIL_COUNTER_IS_U64(voluntary_releases);
+GIL_COUNTER_IS_U64(migrations_in);
+GIL_COUNTER_IS_U64(migrations_out);
+GIL_COUNTER_IS_U64(waiter_switches);
+GIL_COUNTER_IS_U64(contended_ns);
+GIL_COUNTER_IS_U64(missing_start);
+GIL_COUNTER_IS_U64(map_full);
+_Static_assert(sizeof(struct gil_counters) == 12 * sizeof(__u64),
+	       "a field of struct gil_counters has no GIL_COUNTER_IS_U64() line");
+
 struct gil_stats {
 	struct gil_counters c;
 	struct hist hists[NR_HISTS];

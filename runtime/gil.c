@@ -22,9 +22,51 @@
  *  - Releases signal `cond` rather than broadcast: one waiter is enough to take the GIL, and
  *    waking all of them would have them fight over `mutex` for nothing.
  *
- * USDT probes (runtime/gil_usdt.h) are 5-byte nops, the form the kernel can optimise into a jump
- * instead of a trap; their clock arguments are read only while a tracer holds the probe's
- * semaphore, so a process nobody traces pays one load per probe site.
+ * The convoy effect, and an opt-in policy against it. A thread that releases the GIL around a
+ * blocking call and wants it back while a CPU-bound thread holds it must wait out a whole interval
+ * before it may even ask, on every call: a socket round trip of tens of microseconds alone takes
+ * milliseconds beside one CPU-bound thread. David Beazley reported this as bpo-7946 ("Convoy
+ * effect with I/O bound threads and New GIL", 2010); his talk "Understanding the Python GIL"
+ * (PyCon 2010) analysed the new GIL and sketched priorities as the remedy: a thread that gives the
+ * GIL up by itself is rewarded, one that had to be asked is penalised, and a high-priority thread
+ * preempts a low-priority one at once. Patches posted to the issue made such threads' requests
+ * priority requests. CPython kept its scheduler, so libgil does by default; GIL_POLICY_IO_PRIORITY
+ * (gil_set_policy(), GIL_POLICY=io-priority) is the proposal, with one bound added (the slice) so
+ * that the CPU-bound threads keep most of their time:
+ *
+ *  - A thread whose latest release was its own (gil_release(): a blocking call) is "back from
+ *    I/O" until it is made to drop (gil_handle_pending()). The holder is CPU-bound unless it took
+ *    the GIL back from I/O.
+ *
+ *  - Back from I/O with a CPU-bound holder, a waiter raises the drop request as soon as the
+ *    holder has run for a slice of the interval (a fiftieth: 100 us of the default 5 ms) instead
+ *    of a whole interval: at once if it has. It is an ordinary request: the holder drops at its
+ *    next poll and waits in FORCE_SWITCHING, the switch is forced, and the probes and the ground
+ *    truth count the request and the switch as they count any other. The slice is the CPU-bound
+ *    threads' guarantee: however many round trips the I/O threads make, they interrupt a holder
+ *    at most once per slice.
+ *
+ *  - Waiters back from I/O wait on a condition of their own, `io_cond`, which a release signals
+ *    while any of them waits, and CPU-bound waiters leave a free GIL to them. So the GIL goes to
+ *    the thread back from I/O, not to whichever waiter the kernel happens to wake.
+ *
+ *  - A holder that is itself back from I/O is not preempted early: such threads take turns as
+ *    in CPython, and one that computes for a whole interval is asked to drop as usual, which makes
+ *    it CPU-bound.
+ *
+ *  - The handoffs the policy adds are short: a thread back from I/O runs a little bytecode and
+ *    blocks again. A waiter that sleeps pays a wake-up (5-20 us on the machines measured) on each
+ *    side of each handoff, more than the I/O thread's whole turn, and all of it comes out of the
+ *    CPU-bound threads' time. So under this policy a waiter spins, for 20 us at most, before it
+ *    sleeps, when the GIL is about to change hands (a drop request is pending, or the holder is
+ *    back from I/O), and so does the FORCE_SWITCHING wait.
+ *
+ * docs/gilwork.md has the measurements (gilwork convoy --policy io-priority).
+ *
+ * USDT probes (their contract: runtime/gil_usdt.h; their machinery: runtime/gil_probes.h) are
+ * 5-byte nops, the form the kernel can optimise into a jump instead of a trap; their clock
+ * arguments are read only while a tracer holds the probe's semaphore, so a process nobody traces
+ * pays one load per probe site.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,123 +79,15 @@
 #include <unistd.h>
 
 #include "gil.h"
+#include "gil_probes.h"
 #include "gil_usdt.h"
-
-#ifndef GIL_NO_PROBES
-#define _SDT_HAS_SEMAPHORES 1
-/*
- * GIL_SDT_DEFAULT_ARGS leaves the arguments where the compiler likes, as plain sys/sdt.h does: the
- * build the tests use to exercise a tracer's general path.
- */
-#if defined(__x86_64__) && !defined(GIL_SDT_DEFAULT_ARGS)
-#define GIL_ARGS_IN_REGS 1
-/* Every argument in a register: the probe macros below choose which. */
-#define STAP_SDT_ARG_CONSTRAINT r
-#endif
-#include <sys/sdt.h>
-/*
- * sys/sdt.h emits a 1-byte nop, on which every hit is an int3 trap. The kernel optimises uprobes
- * on the 5-byte nopl 0x0(%rax,%rax,1) into a jump, 3-4 times cheaper per hit. _SDT_NOP is expanded
- * only when a probe is used, so redefining it here changes every site. It names an assembler
- * macro because sys/sdt.h stringifies it, where a ',' would split the macro argument. The macro
- * also records each site's address in the section gil_probe_sites, for unpatch_probe_sites().
- */
-__asm__(".macro gil_probe_nop5\n"
-	"991:\t.byte 0x0f, 0x1f, 0x44, 0x00, 0x00\n"
-	"\t.pushsection gil_probe_sites, \"aw\"\n"
-	"\t.balign 8\n"
-	"\t.quad 991b\n"
-	"\t.popsection\n"
-	".endm");
-#undef _SDT_NOP
-#define _SDT_NOP gil_probe_nop5
-extern const uintptr_t __start_gil_probe_sites[] __attribute__((visibility("hidden")));
-extern const uintptr_t __stop_gil_probe_sites[] __attribute__((visibility("hidden")));
-
-/*
- * The semaphores a tracer increments when it attaches; tracers find them through the notes, so
- * they stay hidden and a check is one PC-relative load.
- */
-#define GIL_SEMAPHORE(name)                                                                        \
-	__attribute__((section(".probes"), used, visibility("hidden"))) volatile unsigned short gil_##name##_semaphore
-GIL_SEMAPHORE(acquire);
-GIL_SEMAPHORE(release);
-GIL_SEMAPHORE(wait__start);
-
-#define GIL_PROBE_ENABLED(name) __builtin_expect(gil_##name##_semaphore != 0, 0)
-#ifdef GIL_ARGS_IN_REGS
-/*
- * Argument N is in the register that carries argument N of a function call (rdi, rsi, rdx, rcx,
- * r8) and is 8 bytes wide, as the notes then say (GIL_USDT_ARGS_IN_REGS). A tracer that has checked
- * the notes reads the saved registers directly: libbpf's bpf_usdt_arg() costs a helper call per
- * argument, more than the rest of gilstat's handlers together. Untraced, the moves cost nothing
- * measurable: make bench times the detached cycle at the cost of one with the probes compiled out.
- */
-#define GIL_ARG(n, reg, v) register uint64_t gil_arg##n __asm__(reg) = (uint64_t)(v)
-#define GIL_PROBE2(name, a, b)                                                                     \
-	do {                                                                                       \
-		GIL_ARG(1, "rdi", a);                                                              \
-		GIL_ARG(2, "rsi", b);                                                              \
-		STAP_PROBE2(gil, name, gil_arg1, gil_arg2);                                        \
-	} while (0)
-#define GIL_PROBE4(name, a, b, c, d)                                                               \
-	do {                                                                                       \
-		GIL_ARG(1, "rdi", a);                                                              \
-		GIL_ARG(2, "rsi", b);                                                              \
-		GIL_ARG(3, "rdx", c);                                                              \
-		GIL_ARG(4, "rcx", d);                                                              \
-		STAP_PROBE4(gil, name, gil_arg1, gil_arg2, gil_arg3, gil_arg4);                    \
-	} while (0)
-#define GIL_PROBE5(name, a, b, c, d, e)                                                            \
-	do {                                                                                       \
-		GIL_ARG(1, "rdi", a);                                                              \
-		GIL_ARG(2, "rsi", b);                                                              \
-		GIL_ARG(3, "rdx", c);                                                              \
-		GIL_ARG(4, "rcx", d);                                                              \
-		GIL_ARG(5, "r8", e);                                                               \
-		STAP_PROBE5(gil, name, gil_arg1, gil_arg2, gil_arg3, gil_arg4, gil_arg5);          \
-	} while (0)
-#else
-#define GIL_PROBE2(name, a, b) STAP_PROBE2(gil, name, a, b)
-#define GIL_PROBE4(name, a, b, c, d) STAP_PROBE4(gil, name, a, b, c, d)
-#define GIL_PROBE5(name, a, b, c, d, e) STAP_PROBE5(gil, name, a, b, c, d, e)
-#endif
-#else
-#define GIL_PROBE_ENABLED(name) 0
-#define GIL_PROBE2(name, a, b) ((void)(a), (void)(b))
-#define GIL_PROBE4(name, a, b, c, d) ((void)(a), (void)(b), (void)(c), (void)(d))
-#define GIL_PROBE5(name, a, b, c, d, e) ((void)(a), (void)(b), (void)(c), (void)(d), (void)(e))
-#endif
-
-/*
- * valgrind's race detectors, drd and helgrind, do not know C11 atomics: a relaxed load or store is
- * a plain move to them, and every lock-free look at an atomic field would be reported as a race.
- * The fields given to GIL_UNCHECKED() are atomics that are read without a lock by design; all
- * other memory stays checked. Outside valgrind a client request is a few instructions, made only
- * when a GIL or a thread state is created or freed. Without valgrind's headers, nothing.
- */
-#if defined(__has_include) && __has_include(<valgrind/helgrind.h>) && __has_include(<valgrind/drd.h>)
-#include <valgrind/helgrind.h>
-#include <valgrind/drd.h>
-#define GIL_UNCHECKED(x, on)                                                                       \
-	do {                                                                                       \
-		if (on) {                                                                          \
-			VALGRIND_HG_DISABLE_CHECKING(&(x), sizeof(x));                             \
-			DRD_IGNORE_VAR(x);                                                         \
-		} else {                                                                           \
-			VALGRIND_HG_ENABLE_CHECKING(&(x), sizeof(x));                              \
-			DRD_STOP_IGNORING_VAR(x);                                                  \
-		}                                                                                  \
-	} while (0)
-#else
-#define GIL_UNCHECKED(x, on) ((void)(on))
-#endif
+#include "now_ns.h"
 
 /* The drop bit of struct gil_eval_breaker (CPython's _PY_GIL_DROP_REQUEST_BIT). */
 #define EVAL_DROP_REQUEST 0x1u
 
 struct gil {
-	/* Protects locked, switch_number, release_requested and the statistics. */
+	/* Protects locked, switch_number, release_requested, io_waiters, holder_io, the truth. */
 	pthread_mutex_t mutex;
 	/* Signalled when locked goes to 0. */
 	pthread_cond_t cond;
@@ -163,6 +97,8 @@ struct gil {
 	 */
 	pthread_mutex_t switch_mutex;
 	pthread_cond_t switch_cond;
+	/* GIL_POLICY_IO_PRIORITY: waiters back from I/O wait here, and releases signal it first. */
+	pthread_cond_t io_cond;
 
 	/* Atomic so that a waiter may look without the mutex (CPython's _Py_atomic_int locked). */
 	atomic_int locked;
@@ -174,10 +110,20 @@ struct gil {
 	bool release_requested;
 	atomic_int drop_request;
 	atomic_ulong interval_us;
+	atomic_int policy;
+	/*
+	 * Waiters back from I/O: while there are any, CPU-bound waiters leave a free GIL alone.
+	 * Changed under mutex; atomic so that a spinning waiter may look without it.
+	 */
+	atomic_uint io_waiters;
+	/* The holder took the GIL back from I/O, so another such thread does not preempt it. */
+	bool holder_io;
+	/* GIL_POLICY_IO_PRIORITY: when the holder took the GIL, the start of its slice. */
+	uint64_t holder_since_ns;
 
 	bool nogil;
-	atomic_bool stats_on;
-	struct gil_stats stats;
+	atomic_bool truth_on;
+	struct gil_truth truth;
 
 	/* Every thread state bound to this GIL, and every GIL, for fork(); under registry_lock. */
 	struct gil_thread *threads;
@@ -190,23 +136,17 @@ struct gil_thread {
 	struct gil *gil;
 	pthread_t owner;
 	bool holding;
+	/* Its latest release was its own (gil_release()), not asked for: it is back from I/O. */
+	bool released_itself;
 	/* When this thread got the GIL; 0 when nobody measured it. */
 	uint64_t acquired_ns;
-	struct gil_stats stats;
+	struct gil_truth truth;
 	struct gil_thread *next;
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gil *registry;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void fatal(const char *what)
 {
@@ -221,7 +161,9 @@ static void gil_atomics_unchecked(struct gil *gil, bool on)
 	GIL_UNCHECKED(gil->last_holder, on);
 	GIL_UNCHECKED(gil->drop_request, on);
 	GIL_UNCHECKED(gil->interval_us, on);
-	GIL_UNCHECKED(gil->stats_on, on);
+	GIL_UNCHECKED(gil->policy, on);
+	GIL_UNCHECKED(gil->io_waiters, on);
+	GIL_UNCHECKED(gil->truth_on, on);
 }
 
 static void init_locks(struct gil *gil)
@@ -233,7 +175,7 @@ static void init_locks(struct gil *gil)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	if (pthread_mutex_init(&gil->mutex, NULL) || pthread_cond_init(&gil->cond, &attr) ||
 	    pthread_mutex_init(&gil->switch_mutex, NULL) ||
-	    pthread_cond_init(&gil->switch_cond, NULL))
+	    pthread_cond_init(&gil->switch_cond, NULL) || pthread_cond_init(&gil->io_cond, &attr))
 		fatal("cannot initialise the GIL's locks");
 	pthread_condattr_destroy(&attr);
 }
@@ -245,7 +187,7 @@ static void add_duration(uint64_t *total, uint64_t *max, uint64_t ns)
 		*max = ns;
 }
 
-static void account_acquire(struct gil_stats *s, unsigned int flags, uint64_t drop_requests,
+static void account_acquire(struct gil_truth *s, unsigned int flags, uint64_t drop_requests,
 			    uint64_t wait_ns)
 {
 	s->acquisitions++;
@@ -255,7 +197,7 @@ static void account_acquire(struct gil_stats *s, unsigned int flags, uint64_t dr
 	add_duration(&s->wait_ns_total, &s->wait_ns_max, wait_ns);
 }
 
-static void account_release(struct gil_stats *s, bool requested, uint64_t hold_ns)
+static void account_release(struct gil_truth *s, bool requested, uint64_t hold_ns)
 {
 	s->releases++;
 	s->voluntary_releases += !requested;
@@ -280,6 +222,11 @@ static void reset_drop_request(struct gil *gil)
 struct take_wait {
 	struct gil *gil;
 	uint64_t drop_requests;
+	/* GIL_POLICY_IO_PRIORITY: the waiter may spin before it sleeps... */
+	bool spin;
+	uint64_t spin_deadline_ns;
+	/* ...and is back from I/O. */
+	bool io;
 };
 
 /*
@@ -297,6 +244,10 @@ static void take_cancelled(void *arg)
 
 	if (w->drop_requests)
 		reset_drop_request(gil);
+	/* The CPU-bound waiters that left a free GIL to this one may have it now. */
+	if (w->io && atomic_fetch_sub_explicit(&gil->io_waiters, 1, memory_order_relaxed) == 1 &&
+	    !atomic_load_explicit(&gil->locked, memory_order_relaxed))
+		pthread_cond_signal(&gil->cond);
 	pthread_mutex_unlock(&gil->mutex);
 	pthread_mutex_lock(&gil->switch_mutex);
 	pthread_cond_broadcast(&gil->switch_cond);
@@ -317,6 +268,57 @@ static int cond_timedwait_us(pthread_cond_t *cond, pthread_mutex_t *mutex, unsig
 	return pthread_cond_timedwait(cond, mutex, &deadline);
 }
 
+/* Must the waiter wait? A CPU-bound one also while a waiter back from I/O is served first. */
+static bool must_wait(const struct take_wait *w)
+{
+	struct gil *gil = w->gil;
+
+	return atomic_load_explicit(&gil->locked, memory_order_relaxed) ||
+	       (!w->io && atomic_load_explicit(&gil->io_waiters, memory_order_relaxed));
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/*
+ * GIL_POLICY_IO_PRIORITY: the share of the switch interval a CPU-bound holder runs before a thread
+ * back from I/O preempts it (100 us of the default 5 ms), and how long a waiter spins before it
+ * sleeps (SPIN_NS per take_gil() or FORCE_SWITCHING wait). The block comment at the top says why.
+ */
+#define IO_SLICE_PER_INTERVAL 50
+#define SPIN_NS 20000
+
+/*
+ * With gil->mutex released, spins until the waiter need not wait any more or its spin budget is
+ * spent; true if it spun (the caller looks again).
+ */
+static bool spin_while_waiting(struct take_wait *w)
+{
+	struct gil *gil = w->gil;
+	uint64_t now;
+
+	if (!w->spin)
+		return false;
+	now = now_ns();
+	if (!w->spin_deadline_ns)
+		w->spin_deadline_ns = now + SPIN_NS;
+	else if (now >= w->spin_deadline_ns)
+		return false;
+	pthread_mutex_unlock(&gil->mutex);
+	for (unsigned int i = 1; must_wait(w); i++) {
+		cpu_relax();
+		/* The clock every 64 turns: a turn is tens of nanoseconds, a clock read as long. */
+		if (i % 64 == 0 && now_ns() >= w->spin_deadline_ns)
+			break;
+	}
+	pthread_mutex_lock(&gil->mutex);
+	return true;
+}
+
 /*
  * The waiting half of take_gil(), with gil->mutex held. Apart so that the setjmp() behind
  * pthread_cleanup_push() leaves take_gil()'s locals alone.
@@ -326,18 +328,42 @@ static void wait_for_release(struct take_wait *w)
 	struct gil *gil = w->gil;
 
 	pthread_cleanup_push(take_cancelled, w);
-	while (atomic_load_explicit(&gil->locked, memory_order_relaxed)) {
+	while (must_wait(w)) {
 		unsigned long saved_switchnum = gil->switch_number;
 		unsigned long interval_us =
 			atomic_load_explicit(&gil->interval_us, memory_order_relaxed);
+		unsigned long wait_us = interval_us ? interval_us : 1;
+		bool dropping = atomic_load_explicit(&gil->drop_request, memory_order_relaxed);
 		int err;
 
+		/*
+		 * GIL_POLICY_IO_PRIORITY: back from I/O, with a CPU-bound holder, ask as soon as
+		 * its slice is over instead of after an interval: now, or when the timed wait
+		 * below ends (it then asks as any waiter does). A request already pending will do.
+		 */
+		if (w->io && atomic_load_explicit(&gil->locked, memory_order_relaxed) &&
+		    !gil->holder_io && !dropping) {
+			uint64_t held_ns = now_ns() - gil->holder_since_ns;
+			uint64_t slice_ns = interval_us * 1000 / IO_SLICE_PER_INTERVAL;
+
+			if (held_ns >= slice_ns) {
+				set_drop_request(gil);
+				w->drop_requests++;
+				dropping = true;
+			} else if ((slice_ns - held_ns) / 1000 + 1 < wait_us) {
+				wait_us = (slice_ns - held_ns) / 1000 + 1;
+			}
+		}
+		/* The wait is short when the holder is about to drop or is back from I/O: spin. */
+		if ((dropping || gil->holder_io) && spin_while_waiting(w))
+			continue;
+
 		/* The timer restarts on each loop: a wake-up that lost the race waits a full interval. */
-		err = cond_timedwait_us(&gil->cond, &gil->mutex, interval_us ? interval_us : 1);
+		err = cond_timedwait_us(w->io ? &gil->io_cond : &gil->cond, &gil->mutex, wait_us);
 
 		/*
 		 * Timed out, still locked and nobody else got the GIL meanwhile: the holder has run
-		 * for a whole interval while we waited, so ask it to drop. A switch during the
+		 * for a whole interval (or slice) while we waited, so ask it to drop. A switch during the
 		 * interval means the GIL is changing hands anyway, and asking would only force an
 		 * extra switch.
 		 */
@@ -354,9 +380,15 @@ static void wait_for_release(struct take_wait *w)
 static void take_gil(struct gil_thread *t)
 {
 	struct gil *gil = t->gil;
-	bool stats = atomic_load_explicit(&gil->stats_on, memory_order_relaxed);
-	bool timed = stats || GIL_PROBE_ENABLED(acquire) || GIL_PROBE_ENABLED(release);
-	struct take_wait w = { .gil = gil };
+	bool truth = atomic_load_explicit(&gil->truth_on, memory_order_relaxed);
+	bool timed = truth || GIL_PROBE_ENABLED(acquire) || GIL_PROBE_ENABLED(release);
+	bool io_priority =
+		atomic_load_explicit(&gil->policy, memory_order_relaxed) == GIL_POLICY_IO_PRIORITY;
+	struct take_wait w = {
+		.gil = gil,
+		.spin = io_priority,
+		.io = io_priority && t->released_itself,
+	};
 	uint64_t request_ns = timed ? now_ns() : 0;
 	uint64_t acquired_ns = 0;
 	unsigned int flags = 0;
@@ -375,7 +407,14 @@ static void take_gil(struct gil_thread *t)
 	}
 
 	pthread_mutex_lock(&gil->mutex);
+	if (w.io)
+		atomic_fetch_add_explicit(&gil->io_waiters, 1, memory_order_relaxed);
 	wait_for_release(&w);
+	if (w.io)
+		atomic_fetch_sub_explicit(&gil->io_waiters, 1, memory_order_relaxed);
+	gil->holder_io = w.io;
+	if (w.spin)
+		gil->holder_since_ns = now_ns();
 
 	/* last_holder changes under switch_mutex so that a FORCE_SWITCHING waiter sees it. */
 	pthread_mutex_lock(&gil->switch_mutex);
@@ -397,9 +436,9 @@ static void take_gil(struct gil_thread *t)
 
 	if (timed)
 		acquired_ns = now_ns();
-	if (stats && request_ns) {
-		account_acquire(&gil->stats, flags, w.drop_requests, acquired_ns - request_ns);
-		account_acquire(&t->stats, flags, w.drop_requests, acquired_ns - request_ns);
+	if (truth && request_ns) {
+		account_acquire(&gil->truth, flags, w.drop_requests, acquired_ns - request_ns);
+		account_acquire(&t->truth, flags, w.drop_requests, acquired_ns - request_ns);
 	}
 	pthread_mutex_unlock(&gil->mutex);
 
@@ -408,11 +447,29 @@ static void take_gil(struct gil_thread *t)
 	GIL_PROBE5(acquire, gil, request_ns, acquired_ns, flags, w.drop_requests);
 }
 
+/*
+ * GIL_POLICY_IO_PRIORITY: the FORCE_SWITCHING wait spins first, as waiters do (see
+ * spin_while_waiting()), until another thread took the GIL or the request was withdrawn.
+ */
+static void spin_until_switched(struct gil *gil, struct gil_thread *t)
+{
+	uint64_t deadline_ns = now_ns() + SPIN_NS;
+
+	for (unsigned int i = 1;
+	     atomic_load_explicit(&gil->last_holder, memory_order_relaxed) == t &&
+	     atomic_load_explicit(&gil->drop_request, memory_order_relaxed);
+	     i++) {
+		cpu_relax();
+		if (i % 64 == 0 && now_ns() >= deadline_ns)
+			break;
+	}
+}
+
 /* CPython's drop_gil(). */
 static void drop_gil(struct gil_thread *t)
 {
 	struct gil *gil = t->gil;
-	bool stats = atomic_load_explicit(&gil->stats_on, memory_order_relaxed);
+	bool truth = atomic_load_explicit(&gil->truth_on, memory_order_relaxed);
 	uint64_t released_ns = 0;
 	unsigned int flags = 0;
 	bool requested;
@@ -425,13 +482,15 @@ static void drop_gil(struct gil_thread *t)
 	/* A tracer attached during this hold still gets the release time (handoffs start there). */
 	if (t->acquired_ns || GIL_PROBE_ENABLED(release))
 		released_ns = now_ns();
-	if (stats && t->acquired_ns) {
-		account_release(&gil->stats, requested, released_ns - t->acquired_ns);
-		account_release(&t->stats, requested, released_ns - t->acquired_ns);
+	if (truth && t->acquired_ns) {
+		account_release(&gil->truth, requested, released_ns - t->acquired_ns);
+		account_release(&t->truth, requested, released_ns - t->acquired_ns);
 	}
 	t->holding = false;
 	atomic_store_explicit(&gil->locked, 0, memory_order_relaxed);
-	pthread_cond_signal(&gil->cond);
+	/* A waiter back from I/O first (GIL_POLICY_IO_PRIORITY); without one, CPython's wake-up. */
+	pthread_cond_signal(atomic_load_explicit(&gil->io_waiters, memory_order_relaxed) ?
+				    &gil->io_cond : &gil->cond);
 	/*
 	 * Fired before the mutex is given back, so that a tracer always sees a release before the
 	 * acquisition it lets in, which takes the mutex first: handoffs and migrations are measured
@@ -447,6 +506,9 @@ static void drop_gil(struct gil_thread *t)
 	if (atomic_load_explicit(&gil->drop_request, memory_order_relaxed)) {
 		int cancel_state;
 
+		if (atomic_load_explicit(&gil->policy, memory_order_relaxed) ==
+		    GIL_POLICY_IO_PRIORITY)
+			spin_until_switched(gil, t);
 		/* The wait is one-shot and its wake-up is someone's take: it must not be skipped. */
 		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
 		pthread_mutex_lock(&gil->switch_mutex);
@@ -528,7 +590,7 @@ static void gil_atfork_child(void)
 
 			if (pthread_equal(t->owner, self)) {
 				atomic_store(&t->eb.bits, 0);
-				memset(&t->stats, 0, sizeof(t->stats));
+				memset(&t->truth, 0, sizeof(t->truth));
 				if (t->holding)
 					holder = t;
 				pp = &t->next;
@@ -541,8 +603,10 @@ static void gil_atfork_child(void)
 		atomic_store(&gil->last_holder, holder);
 		atomic_store(&gil->drop_request, 0);
 		gil->release_requested = false;
+		atomic_store(&gil->io_waiters, 0);
+		gil->holder_io = false;
 		gil->switch_number = 0;
-		memset(&gil->stats, 0, sizeof(gil->stats));
+		memset(&gil->truth, 0, sizeof(gil->truth));
 	}
 	pthread_mutex_init(&registry_lock, NULL);
 }
@@ -552,21 +616,53 @@ static void register_atfork(void)
 	pthread_atfork(gil_atfork_prepare, gil_atfork_parent, gil_atfork_child);
 }
 
-static bool stats_from_env(void)
+static bool truth_from_env(void)
 {
 	const char *v = getenv("GIL_STATS");
 
 	return v && strcmp(v, "1") == 0;
 }
 
+static const char *const policy_names[] = {
+	[GIL_POLICY_CPYTHON] = "cpython",
+	[GIL_POLICY_IO_PRIORITY] = "io-priority",
+};
+
+#define NR_POLICIES (sizeof(policy_names) / sizeof(policy_names[0]))
+
+const char *gil_policy_name(enum gil_policy policy)
+{
+	return (unsigned int)policy < NR_POLICIES ? policy_names[policy] : NULL;
+}
+
+int gil_policy_from_name(const char *name)
+{
+	for (unsigned int i = 0; i < NR_POLICIES; i++)
+		if (strcmp(name, policy_names[i]) == 0)
+			return (int)i;
+	return -EINVAL;
+}
+
+/* The policy a GIL created with opts starts with; -EINVAL for an unknown one. */
+static int initial_policy(const struct gil_opts *opts)
+{
+	const char *v = getenv("GIL_POLICY");
+
+	if (opts->policy != GIL_POLICY_CPYTHON || !v || !*v)
+		return gil_policy_name(opts->policy) ? (int)opts->policy : -EINVAL;
+	return gil_policy_from_name(v);
+}
+
 struct gil *gil_new(const struct gil_opts *opts)
 {
 	struct gil_opts defaults = { 0 };
 	struct gil *gil;
+	int policy;
 
 	if (!opts)
 		opts = &defaults;
-	if (opts->interval_us < 0) {
+	policy = initial_policy(opts);
+	if (opts->interval_us < 0 || policy < 0) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -578,7 +674,8 @@ struct gil *gil_new(const struct gil_opts *opts)
 	atomic_init(&gil->interval_us,
 		    opts->interval_us ? (unsigned long)opts->interval_us : GIL_DEFAULT_INTERVAL_US);
 	gil->nogil = opts->nogil;
-	atomic_init(&gil->stats_on, opts->stats || stats_from_env());
+	atomic_init(&gil->policy, policy);
+	atomic_init(&gil->truth_on, opts->truth || truth_from_env());
 
 	pthread_once(&atfork_once, register_atfork);
 	pthread_mutex_lock(&registry_lock);
@@ -608,6 +705,7 @@ void gil_free(struct gil *gil)
 	pthread_cond_destroy(&gil->cond);
 	pthread_mutex_destroy(&gil->switch_mutex);
 	pthread_cond_destroy(&gil->switch_cond);
+	pthread_cond_destroy(&gil->io_cond);
 	gil_atomics_unchecked(gil, false);
 	free(gil);
 }
@@ -633,31 +731,44 @@ bool gil_is_nogil(const struct gil *gil)
 	return gil->nogil;
 }
 
-void gil_enable_stats(struct gil *gil, bool on)
+int gil_set_policy(struct gil *gil, enum gil_policy policy)
 {
-	atomic_store(&gil->stats_on, on);
+	if (!gil_policy_name(policy))
+		return -EINVAL;
+	atomic_store(&gil->policy, policy);
+	return 0;
 }
 
-bool gil_stats_enabled(const struct gil *gil)
+enum gil_policy gil_policy(const struct gil *gil)
 {
-	return atomic_load(&gil->stats_on);
+	return (enum gil_policy)atomic_load(&gil->policy);
 }
 
-void gil_get_stats(const struct gil *gil, struct gil_stats *out)
+void gil_enable_truth(struct gil *gil, bool on)
+{
+	atomic_store(&gil->truth_on, on);
+}
+
+bool gil_truth_enabled(const struct gil *gil)
+{
+	return atomic_load(&gil->truth_on);
+}
+
+void gil_get_truth(const struct gil *gil, struct gil_truth *out)
 {
 	struct gil *g = (struct gil *)gil;
 
 	pthread_mutex_lock(&g->mutex);
-	*out = g->stats;
+	*out = g->truth;
 	pthread_mutex_unlock(&g->mutex);
 }
 
-void gil_thread_get_stats(const struct gil_thread *t, struct gil_stats *out)
+void gil_thread_get_truth(const struct gil_thread *t, struct gil_truth *out)
 {
 	struct gil *g = t->gil;
 
 	pthread_mutex_lock(&g->mutex);
-	*out = t->stats;
+	*out = t->truth;
 	pthread_mutex_unlock(&g->mutex);
 }
 
@@ -732,6 +843,7 @@ void gil_release(struct gil_thread *t)
 		t->holding = false;
 		return;
 	}
+	t->released_itself = true;
 	drop_gil(t);
 }
 
@@ -746,6 +858,7 @@ void gil_handle_pending(struct gil_thread *t)
 	atomic_fetch_and_explicit(&t->eb.bits, ~EVAL_DROP_REQUEST, memory_order_relaxed);
 	if (!t->holding || !atomic_load_explicit(&t->gil->drop_request, memory_order_relaxed))
 		return;
+	t->released_itself = false;
 	drop_gil(t);
 	/* Other threads may run now. */
 	take_gil(t);

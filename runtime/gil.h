@@ -24,17 +24,36 @@ extern "C" {
 struct gil;
 struct gil_thread;
 
+/*
+ * Who gets the GIL when several want it. GIL_POLICY_CPYTHON is CPython's and the default. With
+ * GIL_POLICY_IO_PRIORITY a thread coming back from a blocking call (one that released the GIL
+ * itself, through gil_release()) asks a CPU-bound holder to drop at once and is served before the
+ * CPU-bound waiters: the convoy fix proposed in bpo-7946. runtime/gil.c explains it.
+ */
+enum gil_policy {
+	GIL_POLICY_CPYTHON = 0,
+	GIL_POLICY_IO_PRIORITY,
+};
+
 struct gil_opts {
 	/* Switch interval in microseconds; 0 means GIL_DEFAULT_INTERVAL_US. */
 	long interval_us;
 	/* Free-threaded mode (PEP 703): acquire and release return at once. */
 	bool nogil;
 	/* Keep ground-truth statistics (also turned on by the environment GIL_STATS=1). */
-	bool stats;
+	bool truth;
+	/*
+	 * The scheduling policy. GIL_POLICY_CPYTHON (0) here lets the environment choose:
+	 * GIL_POLICY=io-priority (or cpython); gil_new() fails with EINVAL for any other value.
+	 */
+	enum gil_policy policy;
 };
 
-/* Ground-truth counters, kept only when statistics are on. */
-struct gil_stats {
+/*
+ * The ground truth: what the GIL itself counted, kept only when asked for (gil_opts.truth,
+ * gil_enable_truth() or GIL_STATS=1). A tracer's counts of the same run must equal these.
+ */
+struct gil_truth {
 	uint64_t acquisitions;
 	uint64_t switches;	  /* holder changes: CPython's switch_number */
 	uint64_t forced_switches; /* holder changes after a release a drop request asked for */
@@ -61,11 +80,19 @@ int gil_set_interval_us(struct gil *gil, double interval_us);
 long gil_interval_us(const struct gil *gil);
 bool gil_is_nogil(const struct gil *gil);
 
-/* Statistics for the whole GIL or one thread; zeros when statistics are off. */
-void gil_enable_stats(struct gil *gil, bool on);
-bool gil_stats_enabled(const struct gil *gil);
-void gil_get_stats(const struct gil *gil, struct gil_stats *out);
-void gil_thread_get_stats(const struct gil_thread *t, struct gil_stats *out);
+/* The policy of a GIL; -EINVAL for an unknown one. Takes effect at the next acquisition. */
+int gil_set_policy(struct gil *gil, enum gil_policy policy);
+enum gil_policy gil_policy(const struct gil *gil);
+/* "cpython", "io-priority"; NULL for an unknown policy. */
+const char *gil_policy_name(enum gil_policy policy);
+/* The policy a name stands for; -EINVAL for an unknown name. */
+int gil_policy_from_name(const char *name);
+
+/* The ground truth of the whole GIL or of one thread; zeros while it is not kept. */
+void gil_enable_truth(struct gil *gil, bool on);
+bool gil_truth_enabled(const struct gil *gil);
+void gil_get_truth(const struct gil *gil, struct gil_truth *out);
+void gil_thread_get_truth(const struct gil_thread *t, struct gil_truth *out);
 
 /* A thread state bound to gil, for the calling thread; it does not hold the GIL yet. */
 struct gil_thread *gil_thread_new(struct gil *gil);

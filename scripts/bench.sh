@@ -10,6 +10,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 OUTPUT=${OUTPUT:-build}
+. scripts/lib.sh
+. tests/lib.sh
 reps=${BENCH_REPS:-5}
 out=$OUTPUT
 doc=docs/benchmarks.md
@@ -41,28 +43,10 @@ step() {
 	local now_us=${EPOCHREALTIME/./}
 
 	printf '  BENCH   %-60s (previous step: %d s)\n' "$*" $(((now_us - step_us) / 1000000)) >&2
-	wait_quiet
+	# The comparisons alternate their two sides anyway: a quiet start only spares them the
+	# worst bursts, so bench waits less than fidelity.sh, to end in minutes.
+	wait_quiet "${QUIET_WAIT_SEC:-10}"
 	step_us=$now_us
-}
-# Waits at most QUIET_WAIT_SEC (10) for the CPUs to be 90% idle over half a second, as
-# fidelity.sh does: the comparisons alternate their two sides anyway, but a quiet start spares
-# them the worst bursts of other work on the machine.
-wait_quiet() {
-	local deadline=$((SECONDS + ${QUIET_WAIT_SEC:-10})) total idle k
-	local -a a b
-
-	while ((SECONDS < deadline)); do
-		read -ra a </proc/stat
-		sleep 0.5
-		read -ra b </proc/stat
-		total=0
-		for k in 1 2 3 4 5 6 7 8; do
-			total=$((total + b[k] - a[k]))
-		done
-		idle=$((b[4] - a[4] + b[5] - a[5]))
-		((idle * 10 >= total * 9)) && return 0
-	done
-	return 0
 }
 
 # The command behind a figure, as the table shows it.
@@ -88,13 +72,10 @@ stop_target() {
 
 # Starts "$@" (a tracer given -p) in the background; returns once it printed that it is ready.
 start_tracer() {
+	rm -f "$tmp/tracer.err"
 	"$@" >/dev/null 2>"$tmp/tracer.err" &
 	tracer=$!
-	for _ in $(seq 200); do
-		grep -q "Tracing the GIL" "$tmp/tracer.err" && return 0
-		kill -0 "$tracer" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_attached "$tmp/tracer.err" && return 0
 	echo "bench.sh: $1 did not start:" >&2
 	cat "$tmp/tracer.err" >&2
 	exit 1

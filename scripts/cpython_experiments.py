@@ -79,20 +79,22 @@ def row(mode, threads, seconds, base, reason, **extra):
     return r
 
 
+def sequential_then_threads(fn, arg, a, seq_reason, par_reason):
+    """fn(arg) called a.threads times in a row, then on a.threads threads at once."""
+    seq = sequential(fn, arg, a.threads)
+    par = on_threads(fn, arg, a.threads)
+    return [row("sequential", 1, seq, seq, seq_reason, calls=a.threads),
+            row("threads", a.threads, par, seq, par_reason, calls=a.threads)]
+
+
 def scenario_cpu(a):
-    seq = sequential(cpu_work, a.work, a.threads)
-    par = on_threads(cpu_work, a.work, a.threads)
-    return [row("sequential", 1, seq, seq, "baseline", calls=a.threads),
-            row("threads", a.threads, par, seq, "one GIL: the threads take turns",
-                calls=a.threads)]
+    return sequential_then_threads(cpu_work, a.work, a, "baseline",
+                                   "one GIL: the threads take turns")
 
 
 def scenario_io(a):
-    seq = sequential(io_work, a.seconds, a.threads)
-    par = on_threads(io_work, a.seconds, a.threads)
-    return [row("sequential", 1, seq, seq, "one sleep after the other", calls=a.threads),
-            row("threads", a.threads, par, seq, "the GIL is released while sleeping",
-                calls=a.threads)]
+    return sequential_then_threads(io_work, a.seconds, a, "one sleep after the other",
+                                   "the GIL is released while sleeping")
 
 
 def scenario_procs(a):
@@ -112,11 +114,8 @@ def scenario_procs(a):
 
 
 def scenario_cext(a):
-    seq = sequential(cext_work, a.work, a.threads)
-    par = on_threads(cext_work, a.work, a.threads)
-    return [row("sequential", 1, seq, seq, "baseline", calls=a.threads),
-            row("threads", a.threads, par, seq, "the C loop runs with the GIL released",
-                calls=a.threads)]
+    return sequential_then_threads(cext_work, a.work, a, "baseline",
+                                   "the C loop runs with the GIL released")
 
 
 def scenario_subinterp(a):

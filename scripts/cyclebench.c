@@ -14,14 +14,7 @@
 #include <time.h>
 
 #include "gil.h"
-
-static uint64_t now_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "now_ns.h"
 
 /*
  * One repetition's mean cycle in wall time, and in this thread's CPU time, which leaves out the
@@ -29,14 +22,14 @@ static uint64_t now_ns(clockid_t clock)
  */
 static double run(struct gil_thread *t, long iterations, double *cpu_ns)
 {
-	uint64_t start = now_ns(CLOCK_MONOTONIC), cpu_start = now_ns(CLOCK_THREAD_CPUTIME_ID);
+	uint64_t start = now_ns(), cpu_start = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 
 	for (long i = 0; i < iterations; i++) {
 		gil_acquire(t);
 		gil_release(t);
 	}
-	*cpu_ns = (double)(now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start) / (double)iterations;
-	return (double)(now_ns(CLOCK_MONOTONIC) - start) / (double)iterations;
+	*cpu_ns = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start) / (double)iterations;
+	return (double)(now_ns() - start) / (double)iterations;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -66,7 +59,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* What is measured is the untraced path: GIL_STATS=1 in the environment must not count. */
-	gil_enable_stats(gil, false);
+	gil_enable_truth(gil, false);
 	t = gil_thread_new(gil);
 
 	run(t, iterations / 10 + 1, &warm_up_cpu_ns);

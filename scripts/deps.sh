@@ -2,25 +2,59 @@
 # SPDX-License-Identifier: GPL-2.0
 # Installs the Debian packages gilstat needs that are missing. As root it installs them; otherwise
 # it prints the apt-get line to run. Quiet when everything is present.
+# A package counts as present when dpkg has it installed or when what gilstat uses from it is
+# there anyway (a command, a header, a Python module): a machine that cannot install packages, or
+# has its tools from elsewhere, still runs make test when nothing is missing.
 set -eu
 
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
-      systemtap-sdt-dev pkg-config binutils python3 valgrind libmicrohttpd-dev
-      prometheus prometheus-node-exporter curl man-db libxml2-utils chromium python3-pil)
-# python3 reads the JSON reports in the integration tests; valgrind runs drd and helgrind on
+      systemtap-sdt-dev pkg-config binutils python3 python3-jsonschema valgrind libmicrohttpd-dev
+      prometheus prometheus-node-exporter curl libdw-dev libdebuginfod-dev liblzma-dev
+      debuginfod xz-utils iproute2 man-db libxml2-utils chromium python3-pil)
+# python3 reads the JSON reports in the integration tests, and python3-jsonschema checks them
+# against docs/gilstat.schema.json; valgrind runs drd and helgrind on
 # libgil, whose headers let libgil mark its lock-free atomics for them. bpftrace is needed only
 # by the benchmarks, which compare against it. libmicrohttpd serves --prometheus; Prometheus (with
-# promtool), node_exporter and curl are what tests/prometheus.sh runs gilstat against. man-db
-# renders the man pages (tests/install.sh); xmllint (libxml2-utils), a headless chromium and
-# python3-pil, which reads its screenshot, check gilstat's SVG heatmap (tests/heatmap.sh).
-[ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
+# promtool), node_exporter and curl are what tests/prometheus.sh runs gilstat against.
+# tests/debuginfod.sh serves debug files with a real debuginfod, in a network namespace whose
+# loopback iproute2 brings up; xz makes MiniDebugInfo. man-db renders the man pages
+# (tests/install.sh); xmllint (libxml2-utils), a headless chromium and python3-pil, which reads
+# its screenshot, check gilstat's SVG heatmap (tests/heatmap.sh).
+# bench-python.sh loads the tutorial's FastAPI service (examples/fastapi) with wrk.
+[ "${1:-}" = "--bench" ] && pkgs+=(bpftrace wrk python3-fastapi python3-uvicorn)
 # patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.
 pkgs+=(patchelf)
 
+# What gilstat uses of each package: "command NAME", "header FILE" or "module NAME" (Python).
+declare -A uses=(
+	[make]="command make" [gcc]="command gcc" [clang]="command clang"
+	[llvm]="command llvm-strip" [libbpf-dev]="header bpf/libbpf.h" [bpftool]="command bpftool"
+	[libelf-dev]="header libelf.h" [zlib1g-dev]="header zlib.h"
+	[libcmocka-dev]="header cmocka.h" [systemtap-sdt-dev]="header sys/sdt.h"
+	[pkg-config]="command pkg-config" [binutils]="command readelf" [python3]="command python3"
+	[python3-jsonschema]="module jsonschema" [valgrind]="command valgrind"
+	[bpftrace]="command bpftrace"
+)
+
+# present PACKAGE: installed, or what gilstat uses of it is there.
+present() {
+	local status kind name
+	status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] && return 0
+	read -r kind name <<<"${uses[$1]}"
+	case $kind in
+	command) command -v "$name" >/dev/null ;;
+	header) echo "#include <$name>" | ${CC:-cc} -E -x c - >/dev/null 2>&1 ;;
+	# Debian's python3, where its packages install modules, or the one in PATH.
+	module) /usr/bin/python3 -c "import $name" 2>/dev/null ||
+		python3 -c "import $name" 2>/dev/null ;;
+	*) return 1 ;;
+	esac
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
-	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	[ "$status" = "install ok installed" ] || missing+=("$p")
+	present "$p" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -13,6 +13,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 OUTPUT=${OUTPUT:-build}
+. scripts/lib.sh
 GILWORK=${GILWORK:-$OUTPUT/gilwork}
 python=
 python312=
@@ -35,11 +36,17 @@ else
 fi
 
 # measure OUT CMD...: CMD's stdout into OUT, measured on a quiet machine. Waits up to
-# QUIET_WAIT_SEC (default 60) for the CPUs to be 90% idle, runs CMD, and runs it again (5 runs at
-# most) while other processes took more than 10% of the CPU time meanwhile. Prints that share.
+# QUIET_WAIT_SEC (default 60, for all the runs together) for the CPUs to be 90% idle, runs CMD,
+# and runs it again (5 runs at most) while other processes took more than 10% of the CPU time
+# meanwhile. Prints that share.
 measure() {
-	python3 - "$@" <<'EOF'
-import os, resource, subprocess, sys, time
+	local out=$1 deadline=$((SECONDS + ${QUIET_WAIT_SEC:-60})) share rc
+	shift
+	for _ in 1 2 3 4 5; do
+		wait_quiet $((deadline > SECONDS ? deadline - SECONDS : 0))
+		rc=0
+		share=$(python3 - "$out" "$@" <<'EOF'
+import os, resource, subprocess, sys
 
 out, cmd = sys.argv[1], sys.argv[2:]
 hz = os.sysconf("SC_CLK_TCK")
@@ -55,26 +62,20 @@ def own_sec():
     return r.ru_utime + r.ru_stime
 
 
-deadline = time.monotonic() + float(os.environ.get("QUIET_WAIT_SEC", 60))
-for attempt in range(5):
-    while time.monotonic() < deadline:
-        total0, idle0 = jiffies()
-        time.sleep(0.5)
-        total1, idle1 = jiffies()
-        if idle1 - idle0 >= 0.9 * (total1 - total0):
-            break
-    total0, idle0 = jiffies()
-    own0 = own_sec()
-    with open(out, "w") as f:
-        rc = subprocess.run(cmd, stdout=f, stderr=open(out + ".err", "w")).returncode
-    total1, idle1 = jiffies()
-    others = (total1 - total0) - (idle1 - idle0) - (own_sec() - own0) * hz
-    share = max(0.0, others / max(1, total1 - total0))
-    if rc or share <= 0.10:
-        break
-print("%d%%" % round(100 * share))
+total0, idle0 = jiffies()
+own0 = own_sec()
+with open(out, "w") as f:
+    rc = subprocess.run(cmd, stdout=f, stderr=open(out + ".err", "w")).returncode
+total1, idle1 = jiffies()
+others = (total1 - total0) - (idle1 - idle0) - (own_sec() - own0) * hz
+print(round(100 * max(0.0, others / max(1, total1 - total0))))
 sys.exit(rc)
 EOF
+		) || rc=$?
+		{ [ $rc -ne 0 ] || [ "$share" -le 10 ]; } && break
+	done
+	echo "$share%"
+	return $rc
 }
 
 # The intervals of the sweep: the published points (5 ms, 100 us) and both ends.

@@ -16,13 +16,8 @@ SOAK_CYCLES=${SOAK_CYCLES:-1000000}
 CHECK="python3 tests/jsoncheck.py"
 INTERVALS="python3 tests/intervalcheck.py"
 export GIL_STATS=1
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-	skip "soak" "needs root to load BPF programs"
-	done_testing
-fi
+make_tmp
+need_root "soak"
 
 start=$SECONDS
 timeout 3600 $GILSTAT -j -o "$tmp/cycles.json" 10 -- $OUTPUT/tests/gilcycle 64 "$SOAK_CYCLES" \
@@ -41,7 +36,7 @@ g=$!
 sleep 25
 rss_early=$(rss_kb $g)
 rss_late=$rss_early
-progs=$(for f in /proc/$g/fdinfo/*; do awk '$1 == "prog_id:" { print $2 }' "$f"; done | sort -u)
+held=$(bpf_objects_of $g)
 while kill -0 $g 2>/dev/null; do
 	rss=$(rss_kb $g 2>/dev/null) && rss_late=$rss
 	sleep 5
@@ -53,9 +48,6 @@ check "soak: the reports add up to the ground truth exactly" \
 	$CHECK truth "$tmp/soak.truth" "$tmp/soak.json"
 check "soak: gilstat's memory stays flat (${rss_early} kB after 25 s, ${rss_late} kB at the end)" \
 	[ "$rss_late" -le $((rss_early + rss_early / 10 + 512)) ]
-check "soak: none of gilstat's programs is left" \
-	[ -z "$(comm -12 <(echo "$progs") <(bpftool -j prog show | python3 -c 'import json, sys
-for p in json.load(sys.stdin):
-    print(p["id"])' | sort))" ]
+check "soak: none of gilstat's programs, links or maps is left" bpf_objects_gone "$held"
 
 done_testing

@@ -6,13 +6,8 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 SPIN=$OUTPUT/tests/gilspin
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-	skip "gilstat bad input" "needs root: most checks come after the privilege check"
-	done_testing
-fi
+make_tmp
+need_root "gilstat bad input"
 
 # expect WHAT STATUS MESSAGE COMMAND...: COMMAND exits with STATUS and prints MESSAGE as the only
 # line on stderr.
@@ -98,7 +93,7 @@ if [ -n "$kthread" ] && ! readlink /proc/$kthread/exe >/dev/null 2>&1; then
 		"gilstat: PID $kthread has no executable (a kernel thread, or exiting)" \
 		$GILSTAT -p $kthread
 else
-	skip "a kernel thread" "no kernel thread visible in this PID namespace"
+	skip_cannot "a kernel thread" "no kernel thread visible in this PID namespace"
 fi
 
 # The target: a command. A shell says 127 and 126 for these two; so does gilstat.
@@ -138,7 +133,7 @@ nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bou
 if ! command -v setpriv >/dev/null; then
 	skip "not root" "setpriv (util-linux) is not installed"
 elif ! "${nobody[@]}" test -x "$GILSTAT" -a -r "$OUTPUT/libgil.so"; then
-	skip "not root" "uid 65534 cannot reach $GILSTAT (a checkout in a private directory)"
+	skip_cannot "not root" "uid 65534 cannot reach $GILSTAT (a checkout in a private directory)"
 else
 	msg="gilstat: needs root or CAP_SYS_ADMIN, which uprobes require (CAP_BPF and CAP_PERFMON are not enough)"
 	expect "not root, no capabilities" 1 "$msg" "${nobody[@]}" $GILSTAT -- $SPIN 1 10
@@ -164,10 +159,7 @@ short=$!
 sleep 0.2
 $GILSTAT -j -p $short >"$tmp/exit.json" 2>"$tmp/exit.err" &
 g=$!
-for _ in $(seq 100); do
-	grep -q '^Tracing' "$tmp/exit.err" && break
-	sleep 0.1
-done
+wait_attached "$tmp/exit.err"
 kill $short
 wait $g
 rc=$?
@@ -188,4 +180,5 @@ expect "gilwork: --work and --seconds" 2 "gilwork: cpu: give --work or --seconds
 	$GILWORK cpu --work 10 --seconds 1
 
 check "the -p target is still running" kill -0 $spin
+check_schema "$tmp"/*.json
 done_testing

@@ -16,46 +16,8 @@ CYCLE=$OUTPUT/tests/gilcycle
 LIB=$OUTPUT/libgil.so
 CHECK="python3 tests/jsoncheck.py"
 export GIL_STATS=1
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-	skip "gilstat faults" "needs root to load BPF programs"
-	done_testing
-fi
-
-# fd_ids PID KEY: the BPF object IDs (KEY prog_id, link_id) behind PID's file descriptors.
-fd_ids() {
-	local f
-	for f in /proc/$1/fdinfo/*; do
-		awk -v k="$2:" '$1 == k { print $2 }' "$f" 2>/dev/null
-	done | sort -un
-}
-
-# live_ids KIND: the IDs of every BPF object of KIND (prog, link) the kernel holds now.
-live_ids() {
-	bpftool -j "$1" show 2>/dev/null | python3 -c '
-import json, sys
-for obj in json.load(sys.stdin):
-    print(obj["id"])'
-}
-
-# still_live KIND IDS...: prints those of IDS that still exist.
-still_live() {
-	local kind=$1
-	shift
-	comm -12 <(printf '%s\n' "$@" | sort) <(live_ids "$kind" | sort)
-}
-
-# Waits until gilstat has attached (its "Tracing" line) or 10 s went by.
-wait_attached() {
-	local err=$1
-	for _ in $(seq 100); do
-		grep -q '^Tracing' "$err" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+make_tmp
+need_root "gilstat faults"
 
 # probes_state PID: "attached" when every probe of PID has its semaphore raised and its site
 # patched, "detached" when every one is back to 0 and to the nop, else the raw state.
@@ -65,10 +27,21 @@ probes_state() {
 		END { if (n && a == n) print "attached"; else if (n && d == n) print "detached"; else print "mixed" }'
 }
 
+# uprobe_events: the uprobes tracefs lists. Where tracefs is not mounted it is mounted for the read
+# in a mount namespace of its own, which ends with the read: nothing on the machine changes.
+uprobe_events() {
+	local f=/sys/kernel/tracing/uprobe_events
+	if [ -r $f ]; then
+		cat $f
+	else
+		unshare -m sh -c "mount -t tracefs nodev ${f%/*} && cat $f"
+	fi
+}
+
 # detach_proof HOW: gilstat -p on a spinning target, ended by HOW (a kill signal); every way of
 # showing that nothing stays attached.
 detach_proof() {
-	local how=$1 target g progs links
+	local how=$1 target g held progs links events
 	$SPIN 2 0 >/dev/null &
 	target=$!
 	sleep 0.2
@@ -82,24 +55,26 @@ detach_proof() {
 	fi
 	# Let every probe fire, so that the kernel has patched every site.
 	sleep 0.5
-	progs=$(fd_ids $g prog_id)
-	links=$(fd_ids $g link_id)
+	held=$(bpf_objects_of $g)
+	progs=$(grep '^prog' <<<"$held")
+	links=$(grep '^link' <<<"$held")
 	check "$how: while attached, gilstat's descriptors hold its programs and links" \
-		[ "$(wc -w <<<"$progs")" -ge 4 -a "$(wc -w <<<"$links")" -ge 4 ]
+		[ "$(wc -l <<<"$progs")" -ge 4 -a "$(wc -l <<<"$links")" -ge 4 ]
 	check "$how: while attached, the target's semaphores are raised and its sites patched" \
 		[ "$(probes_state $target)" = attached ]
 	kill -"$how" $g
 	wait $g 2>/dev/null
-	check "$how: no BPF link of gilstat's is left ($(echo $links))" \
-		[ -z "$(still_live link $links)" ]
-	check "$how: no BPF program of gilstat's is left" [ -z "$(still_live prog $progs)" ]
+	check "$how: no BPF link of gilstat's is left ($(echo ${links//link /}))" \
+		bpf_objects_gone "$links"
+	check "$how: no BPF program of gilstat's is left" bpf_objects_gone "$progs"
 	check "$how: the target's semaphores are 0 and its probe sites nops again" \
 		[ "$(probes_state $target)" = detached ]
-	if [ -r /sys/kernel/tracing/uprobe_events ]; then
+	if events=$(uprobe_events); then
 		check "$how: no uprobe left in tracefs" \
-			[ -z "$(grep -F "$(realpath $LIB)" /sys/kernel/tracing/uprobe_events)" ]
+			[ -z "$(grep -F "$(realpath $LIB)" <<<"$events")" ]
 	else
-		skip "$how: no uprobe left in tracefs" "tracefs is not mounted (the semaphores prove it)"
+		skip_cannot "$how: no uprobe left in tracefs" \
+			"tracefs cannot be mounted (the semaphores prove it)"
 	fi
 	check "$how: the target runs on" kill -0 $target
 	kill $target
@@ -171,4 +146,5 @@ check "gilwork procs (3 forked workers) under gilstat: every child succeeds" \
 check "gilwork procs: the report says 3 children were not followed" \
 	grep -q "forked 3 processes since tracing began; children are not followed" "$tmp/procs.txt"
 
+check_schema "$tmp"/*.json
 done_testing

@@ -9,34 +9,8 @@ SPIN=$OUTPUT/tests/gilspin
 # Every libgil program here keeps its ground truth, except where a test says otherwise.
 export GIL_STATS=1
 CHECK="python3 tests/jsoncheck.py"
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-	skip "gilstat integration" "needs root to load BPF programs"
-	done_testing
-fi
-
-# The BPF programs, links and maps a running process holds, as "prog N", "link N", "map N".
-bpf_objects_of() {
-	grep -hE '^(prog|link|map)_id:' /proc/"$1"/fdinfo/* 2>/dev/null |
-		sed -E 's/^(prog|link|map)_id:[[:space:]]*/\1 /' | sort -u
-}
-# Those of a list that the kernel still knows.
-bpf_objects_alive() {
-	local kind id
-	while read -r kind id; do
-		[ -n "$id" ] && bpftool "$kind" show id "$id" >/dev/null 2>&1 && echo "$kind $id"
-	done <<<"$1"
-}
-# Waits until a gilstat started in the background has attached (it says so on stderr).
-wait_attached() {
-	for _ in $(seq 100); do
-		grep -q "^Tracing the GIL" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+make_tmp
+need_root "gilstat integration"
 
 # Ground truth against gilstat, for a workload run as a command: every event is seen.
 $GILSTAT -j -o "$tmp/spin.json" -- $SPIN 2 1500 >"$tmp/spin.truth" 2>"$tmp/spin.err"
@@ -53,6 +27,19 @@ check "spin: a handoff for every switch but the first ones" \
 	[ "$($CHECK get "$tmp/spin.json" handoff_ns.count)" -ge $((switches - 2)) ]
 check "spin: the scheduler delay of waiters was measured" \
 	[ "$($CHECK get "$tmp/spin.json" sched_delay_ns.count)" -gt 0 ]
+
+# The schema can refuse a report: one without its version, one whose bucket bounds are not in ns.
+if py=$(schema_python); then
+	sed 's/"version":1,//' "$tmp/spin.json" >"$tmp/noversion.bad"
+	sed -E 's/"low":([0-9]+)000,/"low":\1,/g' "$tmp/spin.json" >"$tmp/us.bad"
+	for bad in noversion us; do
+		check "docs/gilstat.schema.json refuses a report: $bad" eval \
+			'! $py tests/schemacheck.py docs/gilstat.schema.json "$tmp/$bad.bad" >/dev/null'
+	done
+else
+	skip "docs/gilstat.schema.json refuses a report" \
+		"no python3 with the jsonschema module (python3-jsonschema)"
+fi
 
 # Without GIL_STATS only the probes' semaphores make libgil read its clocks: every wait measured
 # proves that attaching raised them.
@@ -147,8 +134,7 @@ for sig in INT TERM HUP; do
 		[ "$($CHECK get "$tmp/sig.$sig.json" final)" = True ]
 	check "SIG$sig: gilstat held programs and links while tracing" \
 		[ "$(grep -c '^prog' <<<"$held")" -ge 5 -a "$(grep -c '^link' <<<"$held")" -ge 5 ]
-	check "SIG$sig: none of its programs, links or maps is left" \
-		[ -z "$(bpf_objects_alive "$held")" ]
+	check "SIG$sig: none of its programs, links or maps is left" bpf_objects_gone "$held"
 done
 
 # kill -9: the links are owned by file descriptors, which die with gilstat.
@@ -159,11 +145,7 @@ held=$(bpf_objects_of $g)
 check "kill -9: the programs were loaded while running" [ "$(grep -c '^prog' <<<"$held")" -ge 5 ]
 kill -9 $g
 wait $g 2>/dev/null
-for _ in $(seq 50); do
-	[ -z "$(bpf_objects_alive "$held")" ] && break
-	sleep 0.1
-done
-check "kill -9: none of its programs, links or maps is left" [ -z "$(bpf_objects_alive "$held")" ]
+check "kill -9: none of its programs, links or maps is left" bpf_objects_gone "$held"
 
 # The target exiting ends gilstat with a report.
 $GILSTAT -j -p $target >"$tmp/exit.json" 2>"$tmp/exit.err" &
@@ -175,4 +157,5 @@ wait $g
 check "target exit: gilstat ends with status 0" [ $? -eq 0 ]
 check "target exit: the final report is printed" [ "$($CHECK get "$tmp/exit.json" final)" = True ]
 
+check_schema "$tmp"/*.json
 done_testing

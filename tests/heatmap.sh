@@ -68,7 +68,7 @@ check "axes with units, a legend and a title" \
 # The convoy's I/O thread waits a switch interval (5 ms) for each round trip beside the CPU
 # thread: those waits must be on the map, in the 4-8 ms row.
 check "the convoy's waits of a switch interval are on the map" \
-	grep -q 'data-low="4096"' "$tmp/wait.svg"
+	grep -q 'data-low="4096000"' "$tmp/wait.svg"
 
 # The hold histogram, in milliseconds.
 $GILSTAT -m -j -o "$tmp/hold.json" --heatmap "$tmp/hold.svg" --heatmap-of hold 0.1 -- \

@@ -64,12 +64,14 @@ else
 	"$root/bin/gilwork" --help >"$tmp/gilwork.help"
 	python3 tests/optcheck.py "$tmp/gilstat.help" "$tmp/gilstat.8.plain" README.md \
 		"Using gilstat" >"$tmp/opts" 2>&1
+	rc=$?
 	check "gilstat: --help, gilstat(8) and the README name the same options: $(cat "$tmp/opts")" \
-		[ $? -eq 0 ]
+		[ $rc -eq 0 ]
 	python3 tests/optcheck.py "$tmp/gilwork.help" "$tmp/gilwork.1.plain" README.md gilwork \
 		>"$tmp/opts" 2>&1
+	rc=$?
 	check "gilwork: --help, gilwork(1) and the README name the same options: $(cat "$tmp/opts")" \
-		[ $? -eq 0 ]
+		[ $rc -eq 0 ]
 fi
 
 # A program of the library's users, built against the installed files only. --define-prefix

@@ -18,21 +18,29 @@ COUNTS = ["acquisitions", "switches", "forced_switches", "releases", "voluntary_
 TIMES = ["wait_ns", "hold_ns"]
 
 
+def report_problems(r, where):
+    """What is wrong with one report on its own: events dropped, per-CPU entries that do not add
+    up to the totals. jsoncheck.py asks the same of every report."""
+    problems = []
+    if r["dropped_total"]:
+        problems.append(f"{where}: dropped {r['dropped']}")
+    for key in COUNTS:
+        per_cpu = sum(c[key] for c in r["per_cpu"])
+        if per_cpu != r[key]:
+            problems.append(f"{where}: per-CPU {key} {per_cpu} != {r[key]}")
+    for key in TIMES:
+        per_cpu = sum(c[key]["total"] for c in r["per_cpu"])
+        if per_cpu != r[key]["total"]:
+            problems.append(f"{where}: per-CPU {key}.total {per_cpu} != {r[key]['total']}")
+    return problems
+
+
 def check(reports, threads, interval_s):
     problems = []
     held = 0
     for i, r in enumerate(reports):
         where = f"report {i + 1}/{len(reports)}"
-        if r["dropped_total"]:
-            problems.append(f"{where}: dropped {r['dropped']}")
-        for key in COUNTS:
-            per_cpu = sum(c[key] for c in r["per_cpu"])
-            if per_cpu != r[key]:
-                problems.append(f"{where}: per-CPU {key} {per_cpu} != {r[key]}")
-        for key in TIMES:
-            per_cpu = sum(c[key]["total"] for c in r["per_cpu"])
-            if per_cpu != r[key]["total"]:
-                problems.append(f"{where}: per-CPU {key}.total {per_cpu} != {r[key]['total']}")
+        problems += report_problems(r, where)
         if not r["forced_switches"] <= r["switches"] <= r["acquisitions"]:
             problems.append(f"{where}: forced {r['forced_switches']} <= switches "
                             f"{r['switches']} <= acquisitions {r['acquisitions']} fails")

@@ -4,15 +4,20 @@
 
   jsoncheck.py truth TRUTH REPORT...   the reports (summed, for interval reports) against the
                                        runtime's ground truth: counts exactly, times within 1%,
-                                       and the per-CPU entries sum to the totals
+                                       and the per-CPU entries sum to the totals; a key missing
+                                       on either side, or no event in the ground truth, fails
   jsoncheck.py get FILE PATH           prints a value of the last report, PATH like wait_ns.count
 """
 import json
 import sys
 
+from intervalcheck import report_problems
+
 EXACT = ["acquisitions", "switches", "forced_switches", "drop_requests", "releases",
          "voluntary_releases"]
 TIMES = ["wait_ns", "hold_ns"]
+# Every traced run acquires and releases a GIL, and each of those takes time.
+NONZERO = ["acquisitions", "releases", "wait_ns", "hold_ns"]
 
 
 def load_all(paths):
@@ -32,29 +37,45 @@ def truth_of(obj):
 
 
 def check_truth(truth_path, report_paths):
-    truth = truth_of(load_all([truth_path])[-1])
+    truths = load_all([truth_path])
+    if not truths:
+        print(f"# no ground truth in {truth_path}")
+        return 1
+    truth = truth_of(truths[-1])
     reports = load_all(report_paths)
     failures = []
+    if not reports:
+        failures.append("no gilstat report in " + " ".join(report_paths))
+    # A key missing on either side, or a ground truth of zero where every run has events, would
+    # make the comparison below pass without comparing anything.
+    for key in EXACT + TIMES:
+        if key not in truth:
+            failures.append(f"{key}: not in the runtime's ground truth")
+        for i, r in enumerate(reports):
+            if key not in r:
+                failures.append(f"{key}: not in gilstat's report {i + 1}")
+    for key in NONZERO:
+        want = truth.get(key)
+        want = want.get("total") if isinstance(want, dict) else want
+        if not want:
+            failures.append(f"{key}: the runtime's ground truth is {want!r}, expected > 0")
+    if failures:
+        return report(failures, truth)
     for key in EXACT:
         got = sum(r[key] for r in reports)
-        if key in truth and got != truth[key]:
+        if got != truth[key]:
             failures.append(f"{key}: gilstat {got} != runtime {truth[key]}")
     for key in TIMES:
         got = sum(r[key]["total"] for r in reports)
         want = truth[key]["total"]
-        if want and abs(got - want) > want / 100:
+        if abs(got - want) > want / 100:
             failures.append(f"{key}.total: gilstat {got} vs runtime {want} (> 1% apart)")
-    for r in reports:
-        for key in ["acquisitions", "switches", "forced_switches", "releases"]:
-            per_cpu = sum(c[key] for c in r["per_cpu"])
-            if per_cpu != r[key]:
-                failures.append(f"per-CPU {key} sum {per_cpu} != total {r[key]}")
-        for key in TIMES:
-            per_cpu = sum(c[key]["total"] for c in r["per_cpu"])
-            if per_cpu != r[key]["total"]:
-                failures.append(f"per-CPU {key}.total sum {per_cpu} != {r[key]['total']}")
-        if r["dropped_total"]:
-            failures.append(f"dropped {r['dropped']}")
+    for i, r in enumerate(reports):
+        failures += report_problems(r, f"report {i + 1}/{len(reports)}")
+    return report(failures, truth)
+
+
+def report(failures, truth):
     for f in failures:
         print("# " + f)
     print(f"# runtime: {json.dumps({k: truth.get(k) for k in EXACT})}")

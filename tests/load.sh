@@ -13,13 +13,8 @@ CYCLE=$OUTPUT/tests/gilcycle
 CHECK="python3 tests/jsoncheck.py"
 INTERVALS="python3 tests/intervalcheck.py"
 export GIL_STATS=1
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-	skip "gilstat under load" "needs root to load BPF programs"
-	done_testing
-fi
+make_tmp
+need_root "gilstat under load"
 
 # Mostly the same thread re-taking the GIL, with forced switches every interval.
 timeout 300 $GILSTAT -j -o "$tmp/64.json" 2 -- $CYCLE 64 20000 >"$tmp/64.truth" 2>/dev/null
@@ -38,7 +33,8 @@ check "64 x 5,000 at 50 us: thousands of drop requests were counted" \
 
 case $OUTPUT in
 */san-thread)
-	skip "10,000 threads" "ThreadSanitizer allows 8128 threads at most"
+	skip_cannot "10,000 threads" "ThreadSanitizer allows 8128 threads at most"
+	check_schema "$tmp"/*.json
 	done_testing
 	;;
 esac
@@ -72,4 +68,5 @@ timeout 300 $GILSTAT -L --max-keys 1000 -- $CYCLE -i 10000000 10000 1 >"$tmp/ful
 check "--max-keys 1000: the text report warns how many events were dropped" \
 	grep -qE '^warning: [0-9]+ events were not counted in full: a BPF map was full' "$tmp/full.txt"
 
+check_schema "$tmp"/*.json
 done_testing

@@ -20,7 +20,7 @@ sites=$(readelf -n "$lib" | awk '
 	/Location:/ { loc = $2; sem = $6; sub(",", "", loc) }
 	/Arguments:/ { $1 = ""; print prov, name, loc, sem $0 }')
 
-# The section that holds the semaphores, which tracers increment: .probes, as gil.c places them.
+# The section that holds the semaphores, which tracers increment: .probes, as gil_probes.h places them.
 read -r probes_addr probes_size < <(readelf -SW "$lib" |
 	awk '$2 == ".probes" { print "0x" $4, "0x" $6 } $3 == ".probes" { print "0x" $5, "0x" $7 }')
 
@@ -55,7 +55,7 @@ probe release 4
 probe wait__start 2
 
 # libbpf 1.1.2 reads %reg, off(%reg) and $imm, not SIB forms such as off(%reg,%reg,scale).
-if awk '{ for (i = 5; i <= NF; i++) print $i }' <<<"$sites" |
+if [ -z "$sites" ] || awk '{ for (i = 5; i <= NF; i++) print $i }' <<<"$sites" |
 	grep -qvE '^-?[0-9]+@(%[a-z0-9]+|-?[0-9]*\(%[a-z0-9]+\)|\$-?[0-9]+)$'; then
 	not_ok "every probe argument has a form libbpf parses: $(awk '{ $1 = $1; print }' <<<"$sites")"
 else
@@ -72,7 +72,8 @@ if [ "$(uname -m)" = x86_64 ]; then
 			i=$((i + 1))
 		done
 	done <<<"$sites")
-	check "every argument in its call register (rdi, rsi, rdx, rcx, r8): ${bad:-all}" [ -z "$bad" ]
+	check "every argument in its call register (rdi, rsi, rdx, rcx, r8): ${bad:-all}" \
+		[ -n "$sites" -a -z "$bad" ]
 fi
 
 # Every site is nopl 0x0(%rax,%rax,1), which the kernel optimises, not sys/sdt.h's 1-byte nop.

@@ -19,19 +19,14 @@ DEBIAN_PYTHON=/usr/bin/python3.11
 GIL_VIEW=take_gil/drop_gil
 COND_VIEW="pthread_cond_signal/pthread_cond_timedwait on the GIL"
 THREADSTATE_VIEW=PyEval_SaveThread/PyEval_RestoreThread
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-	skip "gilstat --python" "needs root to load BPF programs"
-	done_testing
-fi
+make_tmp
+need_root "gilstat --python"
 
 # jchecks FILE [NAME=NUMBER...] -- WHAT EXPR [WHAT EXPR...]: one test per WHAT, passing when its
 # EXPR, in Python, holds for the last JSON report in FILE. EXPR sees the report as r, the NAMEs
 # as numbers (None when empty) and these helpers:
 #   ms(h)      waits (or holds) of histogram h of 1 ms or more (the buckets from 1024 us up)
-#   ms_ns(h)   the least time those add up to, in ns
+#   ms_ns(h)   the least time those add up to (bucket bounds are in ns)
 #   group(tid) the -L section of one thread
 # One python3 for all of a report's tests: on a busy machine each start costs. With JQUIET set,
 # only the failed tests are printed, as comments, and the status says whether all passed.
@@ -58,9 +53,9 @@ jchecks() {
 		    r = None
 		    print("# no report in %s: %r" % (path, e))
 		def ms(h):
-		    return sum(b["count"] for b in h["buckets"] if b["low"] >= 1024)
+		    return sum(b["count"] for b in h["buckets"] if b["low"] >= 1024000)
 		def ms_ns(h):
-		    return sum(b["count"] * b["low"] * 1000 for b in h["buckets"] if b["low"] >= 1024)
+		    return sum(b["count"] * b["low"] for b in h["buckets"] if b["low"] >= 1024000)
 		def group(tid):
 		    return [g for g in r["groups"] if g["tid"] == tid][0]
 		failed = False
@@ -121,7 +116,7 @@ for minor in 6 7 8 9 10 11 12 13; do
 	if [ -n "$py" ] && [ -x "$py" ]; then
 		echo "3.$minor $py" >>"$pythons"
 	else
-		skip "CPython 3.$minor" "no pyenv build in $PYENV_VERSIONS/3.$minor.*"
+		skip_pyenv "CPython 3.$minor" "no pyenv build in $PYENV_VERSIONS/3.$minor.*"
 	fi
 done
 if [ -x "$DEBIAN_PYTHON" ]; then
@@ -297,7 +292,7 @@ runpy.run_path("'$PROGS'/cpu_work.py")' >/dev/null 2>"$tmp/churn.err"
 		"3.12 thread churn: every thread seen to the last (nothing dropped)" \
 		"r['dropped_total'] == 0 and r['acquisitions'] == r['releases'] > 34000"
 else
-	skip "-p, --python=PATH and thread churn on CPython 3.12" "no pyenv 3.12"
+	skip_pyenv "-p, --python=PATH and thread churn on CPython 3.12" "no pyenv 3.12"
 fi
 
 # A pyenv shim is a bash script: the interpreter it picks is the one traced.
@@ -313,7 +308,7 @@ if [ -n "$py39" ] && [ -x "$shims/python3" ]; then
 		"pyenv shim python3 (PYENV_VERSION=3.9): probes in $lib39" \
 		"r['probes'] == '$lib39' and r['acquisitions'] > 0"
 else
-	skip "pyenv shim" "no $shims/python3 or no pyenv 3.9"
+	skip_pyenv "pyenv shim" "no $shims/python3 or no pyenv 3.9"
 fi
 
 # A free-threaded build runs without its GIL by default: one line, the program runs. With
@@ -374,4 +369,5 @@ kill $!
 check "--python -p (sleep): one line, exit 1" \
 	[ $rc -eq 1 -a "$(wc -l <"$tmp/np.err")" -eq 1 -a ! -s "$tmp/np.out" ]
 
+check_schema "$tmp"/*.json
 done_testing

@@ -6,21 +6,20 @@
 #  - valgrind's drd and helgrind: the randomised test (fewer seeds: valgrind runs one thread at a
 #    time, 20-50 times slower).
 # Both must report nothing. libgil marks its lock-free atomic fields for drd and helgrind, which
-# do not know C11 atomics (GIL_UNCHECKED() in runtime/gil.c); tests/valgrind.supp holds the one
-# report that is glibc's own. test_gil is not run under valgrind: it joins its threads with
-# pthread_timedjoin_np(), which drd and helgrind do not intercept, so they see no ordering between
-# a worker's results and the main thread's reads of them, and its cancellation test needs a
-# cancellable wait that valgrind's serialised threads do not give in time.
+# do not know C11 atomics (GIL_UNCHECKED() in runtime/gil_probes.h); tests/valgrind.supp holds the
+# one report that is glibc's own. The other test_gil_* programs are not run under valgrind: they
+# join their threads with pthread_timedjoin_np(), which drd and helgrind do not intercept, so they
+# see no ordering between a worker's results and the main thread's reads of them, and the
+# cancellation test needs a cancellable wait that valgrind's serialised threads do not give in time.
 set -u
 . "$(dirname "$0")/lib.sh"
 SAN=$OUTPUT/san-thread/tests
 FUZZ=$OUTPUT/tests/test_gil_fuzz
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+make_tmp
 
 case $OUTPUT in
 */san-*)
-	skip "race detectors" "this run is itself sanitized ($OUTPUT)"
+	skip_cannot "race detectors" "this run is itself sanitized ($OUTPUT)"
 	done_testing
 	;;
 esac
@@ -34,7 +33,9 @@ run_quiet() {
 	return 1
 }
 
-for t in test_gil test_gil_fuzz; do
+# Every libgil unit test: tests/test_gil*.c, as the Makefile's RACE_TESTS builds them.
+for src in tests/test_gil*.c; do
+	t=$(basename "$src" .c)
 	if [ -x "$SAN/$t" ]; then
 		check "ThreadSanitizer: $t passes, no report" \
 			run_quiet "$tmp/tsan-$t" env TSAN_OPTIONS="halt_on_error=1 exitcode=66" \

@@ -4,7 +4,8 @@
  * thread exits and a new one takes its place) that make random GIL operations: acquire, release,
  * hold while polling the eval breaker, hold without polling, GIL_BEGIN/END_ALLOW_THREADS,
  * switch interval changes (valid and invalid), exit with or without the GIL; on one GIL or two,
- * with random work and sleeps in between. The main thread then checks the invariants:
+ * with random work and sleeps in between; odd seeds under GIL_POLICY_IO_PRIORITY, even ones under
+ * CPython's policy. The main thread then checks the invariants:
  *
  *  - mutual exclusion: never two threads inside one GIL's critical section;
  *  - progress: every seed ends before its deadline (no deadlock, no lost wake-up);
@@ -38,6 +39,7 @@
 #include <cmocka.h>
 
 #include "gil.h"
+#include "now_ns.h"
 
 #define MAX_GILS	2
 #define MAX_SLOTS	6
@@ -54,7 +56,7 @@ struct fuzz_gil {
 	unsigned long last_id;
 	uint64_t seen_switches;
 	/* The statistics of the thread states freed so far, under run->lock. */
-	struct gil_stats sum;
+	struct gil_truth sum;
 	/* Thread states freed while holding the GIL: gil_thread_free() made one more release. */
 	uint64_t freed_holding;
 };
@@ -82,14 +84,6 @@ struct slot {
 	pthread_t prev;
 	pthread_t last;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* splitmix64: every slot of every seed has its own reproducible stream. */
 static uint64_t next_random(uint64_t *state)
@@ -193,12 +187,12 @@ static void slot_done(struct slot *s)
 static void end_life(struct slot *s, struct fuzz_gil *fg, struct gil_thread *t, bool holding)
 {
 	struct fuzz_run *run = s->run;
-	struct gil_stats st;
+	struct gil_truth st;
 	pthread_t next;
 
 	if (holding)
 		leave(fg);
-	gil_thread_get_stats(t, &st);
+	gil_thread_get_truth(t, &st);
 	pthread_mutex_lock(&run->lock);
 	fg->sum.acquisitions += st.acquisitions;
 	fg->sum.releases += st.releases;
@@ -302,7 +296,10 @@ static void run_seed(unsigned int seed, int force_gils)
 	struct fuzz_run run = {.seed = seed};
 	struct slot slots[MAX_SLOTS];
 	uint64_t rng = seed * 0x2545f4914f6cdd1dull;
-	struct gil_opts opts = {.stats = true};
+	struct gil_opts opts = {
+		.truth = true,
+		.policy = seed % 2 ? GIL_POLICY_IO_PRIORITY : GIL_POLICY_CPYTHON,
+	};
 	struct timespec deadline;
 	int stuck = 0;
 
@@ -347,13 +344,13 @@ static void run_seed(unsigned int seed, int force_gils)
 			 atomic_load(&run.bad_interval_results));
 	for (int i = 0; i < run.nr_gils; i++) {
 		struct fuzz_gil *fg = &run.g[i];
-		struct gil_stats s;
+		struct gil_truth s;
 		struct gil_thread *t;
 
 		if (atomic_load(&fg->violations))
 			fail_msg("seed %u, GIL %d: %d times two threads held it at once", seed, i,
 				 atomic_load(&fg->violations));
-		gil_get_stats(fg->gil, &s);
+		gil_get_truth(fg->gil, &s);
 		if (s.acquisitions != fg->sum.acquisitions || s.switches != fg->sum.switches ||
 		    s.forced_switches != fg->sum.forced_switches ||
 		    s.drop_requests != fg->sum.drop_requests ||
@@ -388,7 +385,7 @@ static void run_seed(unsigned int seed, int force_gils)
 		assert_non_null(t);
 		gil_acquire(t);
 		gil_release(t);
-		gil_thread_get_stats(t, &s);
+		gil_thread_get_truth(t, &s);
 		gil_thread_free(t);
 		if (s.drop_requests)
 			fail_msg("seed %u, GIL %d: a lone thread had to ask for the GIL", seed, i);
@@ -433,7 +430,8 @@ int main(void)
 		cmocka_unit_test(test_random_interleavings_two_gils),
 	};
 
-	/* The GILs here keep statistics whatever the environment says. */
+	/* The GILs keep statistics and take their policy from the seed, whatever the environment. */
 	unsetenv("GIL_STATS");
+	unsetenv("GIL_POLICY");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

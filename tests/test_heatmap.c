@@ -54,7 +54,7 @@ static void test_cells_carry_their_counts(void **state)
 				    "data-duration-s=\"0.200\" data-count=\"10\""));
 	assert_non_null(strstr(svg, "data-interval=\"2\" data-start-s=\"0.200\" "
 				    "data-duration-s=\"0.200\" data-count=\"5\""));
-	assert_non_null(strstr(svg, "data-slot=\"12\" data-low=\"4096\" data-high=\"8191\" "
+	assert_non_null(strstr(svg, "data-slot=\"12\" data-low=\"4096000\" data-high=\"8191999\" "
 				    "data-count=\"3\"><title>wait 4.1 ms to 8.19 ms\n"
 				    "interval 1: 0.000 s to 0.200 s\ncount 3</title>"));
 	assert_non_null(strstr(svg, "data-intervals=\"2\" data-count=\"15\""));

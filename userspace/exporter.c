@@ -289,7 +289,7 @@ static int collect(struct exporter *ex, const struct snapshot *snap, struct prom
 	}
 	*folded = ex->folded_retired;
 	for (size_t k = 0; k < snap->nr_keys; k++) {
-		const struct key_stats *ks = &snap->keys[k];
+		const struct group_stats *ks = &snap->keys[k];
 		struct target *t = find_target(ex, ks->key.tgid);
 		struct known_key *known;
 

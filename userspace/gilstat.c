@@ -23,8 +23,10 @@
 
 #include "exporter.h"
 #include "gilstat.h"
+#include "now_ns.h"
 #include "gilstat.skel.h"
 #include "heatmap.h"
+#include "debuginfo.h"
 #include "python.h"
 #include "pygil.h"
 #include "report.h"
@@ -40,6 +42,7 @@ static struct env {
 	double duration_sec;
 	bool verbose;
 	bool python;
+	bool no_debuginfod;
 	long max_keys;
 	const char *python_path;
 	const char *prometheus; /* [ADDR:]PORT */
@@ -91,6 +94,7 @@ enum {
 	OPT_MAX_SERIES,
 	OPT_HEATMAP,
 	OPT_HEATMAP_OF,
+	OPT_NO_DEBUGINFOD,
 };
 
 static const struct argp_option opts[] = {
@@ -111,6 +115,8 @@ static const struct argp_option opts[] = {
 	 "With --python: 'libc' (default: libc's pthread_cond_* on the GIL, 3.8 and later, any "
 	 "build) or 'symbols' (the interpreter's own functions only)",
 	 0},
+	{"no-debuginfod", OPT_NO_DEBUGINFOD, NULL, 0,
+	 "With --python: do not ask debuginfod servers for a stripped build's symbols", 0},
 	{"max-keys", OPT_MAX_KEYS, "N", 0,
 	 "Size of the -L/-P/-G breakdown map; events of keys beyond it count in the totals only",
 	 0},
@@ -238,6 +244,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			die_usage(state, "invalid --heatmap-of '%s': expected wait, hold, "
 					 "handoff or sched-delay", arg);
 		break;
+	case OPT_NO_DEBUGINFOD:
+		env.no_debuginfod = true;
+		break;
 	case OPT_MAX_KEYS:
 		env.max_keys = parse_long(state, "--max-keys", arg, 1, 1 << 24);
 		break;
@@ -294,14 +303,6 @@ static int libbpf_print_fn(enum libbpf_print_level level, const char *format, va
 static void sig_handler(int sig)
 {
 	exiting = 1;
-}
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 /*
@@ -366,6 +367,33 @@ struct links {
 	int nr;
 };
 
+/* 0 when l has room for one more link, else -E2BIG and one line. */
+static int links_room(const struct links *l)
+{
+	if (l->nr < MAX_LINKS)
+		return 0;
+	fprintf(stderr, "gilstat: more probe sites than the %d links gilstat can hold\n",
+		MAX_LINKS);
+	return -E2BIG;
+}
+
+/* Attaches a raw tracepoint program; what names the tracepoint in the one line of an error. */
+static int attach_tracepoint(struct bpf_program *prog, const char *what, struct links *l)
+{
+	int err = links_room(l);
+
+	if (err)
+		return err;
+	l->link[l->nr] = bpf_program__attach(prog);
+	if (!l->link[l->nr]) {
+		err = -errno;
+		fprintf(stderr, "gilstat: cannot attach to the %s: %s\n", what, strerror(-err));
+		return err;
+	}
+	l->nr++;
+	return 0;
+}
+
 static int attach_libgil(struct gilstat_bpf *skel, pid_t pid, const char *path, struct links *l)
 {
 	struct bpf_program *progs[] = {skel->progs.gil_acquire, skel->progs.gil_release,
@@ -374,7 +402,7 @@ static int attach_libgil(struct gilstat_bpf *skel, pid_t pid, const char *path, 
 	int err;
 
 	for (int i = 0; i < 3; i++) {
-		err = attach_usdt(progs[i], pid, path, names[i], &l->link[l->nr]);
+		err = links_room(l) ?: attach_usdt(progs[i], pid, path, names[i], &l->link[l->nr]);
 		if (err)
 			return err;
 		l->nr++;
@@ -388,7 +416,11 @@ static int attach_uprobes(struct bpf_program *prog, pid_t pid, const char *path,
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
 
-	for (int i = 0; i < nr_sites && l->nr < MAX_LINKS; i++) {
+	for (int i = 0; i < nr_sites; i++) {
+		int err = links_room(l);
+
+		if (err)
+			return err;
 		l->link[l->nr] =
 			bpf_program__attach_uprobe_opts(prog, pid, path, sites[i].offset, &opts);
 		if (!l->link[l->nr]) {
@@ -424,7 +456,14 @@ static int attach_python_conds(struct gilstat_bpf *skel, pid_t pid, const struct
 		nr_gils = pygil_find_gils(pid, t->path, t->cond_offset, gils, MAX_GILS_SEEN, why,
 					  sizeof(why));
 		if (nr_gils <= 0) {
-			fprintf(stderr, "gilstat: %s\n", why);
+			/* a layout this gilstat does not know, or a process still starting */
+			if (!nr_gils && t->major)
+				fprintf(stderr,
+					"gilstat: %s (CPython %d.%d: a GIL laid out as in 3.8-3.15 "
+					"was looked for; run the command under gilstat instead)\n",
+					why, t->major, t->minor);
+			else
+				fprintf(stderr, "gilstat: %s\n", why);
 			return nr_gils ?: -ENOENT;
 		}
 	}
@@ -627,6 +666,8 @@ static int resolve_target(struct traced *t, struct report_meta *meta)
 	int err;
 
 	if (env.python) {
+		python_set_debuginfo_opts(
+			&(struct debuginfo_opts){ .no_debuginfod = env.no_debuginfod });
 		err = env.pid ? python_target_from_pid(env.pid, env.python_path, &t->py, err_msg,
 						       sizeof(err_msg))
 			      : python_target_from_command(env.command, env.python_path, &t->py,
@@ -639,6 +680,12 @@ static int resolve_target(struct traced *t, struct report_meta *meta)
 				return 127;
 			return 1;
 		}
+		/* a stripped build without its debug file: say where it was looked for */
+		if (t->py.symbols_missing[0])
+			fprintf(stderr, "gilstat: %s\n", t->py.symbols_missing);
+		if (env.verbose && t->py.symbols_from[0])
+			fprintf(stderr, "gilstat: symbols of %s from %s\n", t->py.path,
+				t->py.symbols_from);
 		snprintf(t->probe_path, sizeof(t->probe_path), "%s", t->py.path);
 		if (t->py.major)
 			snprintf(t->python_version, sizeof(t->python_version), "%d.%d", t->py.major,
@@ -770,28 +817,15 @@ static int attach(struct tracer *tr, const struct traced *t, struct snapshot *fi
 		struct bpf_program *progs[] = {tr->skel->progs.gil_sched_wakeup,
 					       tr->skel->progs.gil_sched_switch};
 
-		for (int i = 0; i < 2; i++) {
-			tr->links.link[tr->links.nr] = bpf_program__attach(progs[i]);
-			if (!tr->links.link[tr->links.nr]) {
-				err = -errno;
-				fprintf(stderr,
-					"gilstat: cannot attach to the scheduler "
-					"tracepoints: %s\n",
-					strerror(-err));
-				return err;
-			}
-			tr->links.nr++;
-		}
+		for (int i = 0; i < 2 && !err; i++)
+			err = attach_tracepoint(progs[i], "scheduler tracepoints", &tr->links);
 	}
 	/* Whatever the options: the report must say when the target forked children it ignores. */
-	tr->links.link[tr->links.nr] = bpf_program__attach(tr->skel->progs.gil_fork);
-	if (!tr->links.link[tr->links.nr]) {
-		err = -errno;
-		fprintf(stderr, "gilstat: cannot attach to the task_newtask tracepoint: %s\n",
-			strerror(-err));
+	if (!err)
+		err = attach_tracepoint(tr->skel->progs.gil_fork, "task_newtask tracepoint",
+					&tr->links);
+	if (err)
 		return err;
-	}
-	tr->links.nr++;
 	return 0;
 }
 

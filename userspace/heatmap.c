@@ -5,8 +5,9 @@
  * y (one row per log2 bucket), and the count of each cell as its colour. The file is written once,
  * at the end, and needs nothing but itself to be shown: no script, no external style or font.
  *
- * Every cell carries its numbers in data-* attributes and a <title> (the browser's tooltip), so
- * that what the picture shows can be read back and checked against the JSON reports.
+ * Every cell carries its numbers in data-* attributes (bucket bounds in ns, as the JSON has them)
+ * and a <title> (the browser's tooltip), so that what the picture shows can be read back and
+ * checked against the JSON reports.
  */
 #include <errno.h>
 #include <math.h>
@@ -284,8 +285,9 @@ static void write_cells(const struct heatmap *hm, const struct layout *l)
 				"interval %zu: %.3f s to %.3f s\ncount %llu</title></rect>\n",
 				x, slot_bottom_px(l, i + 1), w, l->row_px,
 				colour_of(scale_of(n, l->max_count)), i,
-				(unsigned long long)hist_slot_low(i),
-				(unsigned long long)hist_slot_high(i), (unsigned long long)n, name,
+				(unsigned long long)(hist_slot_low(i) * hm->unit_ns),
+				(unsigned long long)((hist_slot_high(i) + 1) * hm->unit_ns - 1),
+				(unsigned long long)n, name,
 				low, high, c + 1, start_ns / 1e9,
 				(start_ns + col->duration_ns) / 1e9, (unsigned long long)n);
 		}

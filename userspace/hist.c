@@ -15,7 +15,7 @@ __u64 hist_slot_high(int slot)
 	return (1ull << (slot + 1)) - 1;
 }
 
-void hist_add(struct hist *dst, const struct hist *src)
+void hist_merge(struct hist *dst, const struct hist *src)
 {
 	for (int i = 0; i < MAX_SLOTS; i++)
 		dst->slots[i] += src->slots[i];

@@ -11,7 +11,8 @@
 __u64 hist_slot_low(int slot);
 __u64 hist_slot_high(int slot);
 
-void hist_add(struct hist *dst, const struct hist *src);
+/* dst += src: the slots, count and total added, the larger maximum kept. */
+void hist_merge(struct hist *dst, const struct hist *src);
 /* dst = cur - prev; the maximum is cur's if it grew, else the top of the highest slot used. */
 void hist_sub(struct hist *dst, const struct hist *cur, const struct hist *prev, __u64 unit_ns);
 

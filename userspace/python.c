@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debuginfo.h"
 #include "python.h"
 #include "target.h"
 
@@ -111,6 +112,10 @@ struct py_elf {
 	Elf *elf;
 	GElf_Ehdr ehdr;
 	bool dynamic;
+	bool has_symtab;
+	/* where the symbols came from, or why no symbol table was found (debuginfo.h) */
+	char symbols_from[PATH_MAX + 64];
+	char symbols_missing[1024];
 	char needed_libpython[64]; /* DT_NEEDED entry naming a libpython, if any */
 	int nr_syms;
 	struct py_sym syms[MAX_SYMS];
@@ -238,9 +243,26 @@ static const struct py_func *func_at(const struct py_elf *pe, __u64 addr)
 	return bsearch(&key, pe->funcs, pe->nr_funcs, sizeof(key), func_cmp);
 }
 
-static void add_sym(struct py_elf *pe, GElf_Shdr *symshdr, GElf_Sym *sym)
+/* The section of pe that holds the code at addr: a debug file's own sections are empty. */
+static Elf_Scn *code_section_at(const struct py_elf *pe, __u64 addr)
 {
-	const char *name = elf_strptr(pe->elf, symshdr->sh_link, sym->st_name);
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(pe->elf, scn))) {
+		GElf_Shdr shdr;
+
+		if (gelf_getshdr(scn, &shdr) && (shdr.sh_flags & SHF_ALLOC) &&
+		    shdr.sh_type != SHT_NOBITS && addr >= shdr.sh_addr &&
+		    addr < shdr.sh_addr + shdr.sh_size)
+			return scn;
+	}
+	return NULL;
+}
+
+/* A symbol of sym_elf: pe's own table, or a debug file's whose addresses are pe's. */
+static void add_sym(struct py_elf *pe, Elf *sym_elf, GElf_Shdr *symshdr, GElf_Sym *sym)
+{
+	const char *name = elf_strptr(sym_elf, symshdr->sh_link, sym->st_name);
 	int type = GELF_ST_TYPE(sym->st_info), role;
 	struct py_sym *s;
 	GElf_Shdr shdr;
@@ -249,7 +271,8 @@ static void add_sym(struct py_elf *pe, GElf_Shdr *symshdr, GElf_Sym *sym)
 	if (!name || (type != STT_FUNC && type != STT_OBJECT) || sym->st_shndx == SHN_UNDEF ||
 	    sym->st_shndx >= SHN_LORESERVE)
 		return;
-	scn = elf_getscn(pe->elf, sym->st_shndx);
+	scn = sym_elf == pe->elf ? elf_getscn(pe->elf, sym->st_shndx)
+				 : code_section_at(pe, sym->st_value);
 	if (!scn || !gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
 		return;
 	if (type == STT_FUNC && sym->st_size)
@@ -272,7 +295,7 @@ static void add_sym(struct py_elf *pe, GElf_Shdr *symshdr, GElf_Sym *sym)
 	s->offset = sym->st_value - shdr.sh_addr + shdr.sh_offset;
 }
 
-static void read_symbols(struct py_elf *pe, Elf_Scn *scn, GElf_Shdr *shdr)
+static void read_symbols(struct py_elf *pe, Elf *sym_elf, Elf_Scn *scn, GElf_Shdr *shdr)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
 	size_t n;
@@ -284,7 +307,7 @@ static void read_symbols(struct py_elf *pe, Elf_Scn *scn, GElf_Shdr *shdr)
 		GElf_Sym sym;
 
 		if (gelf_getsym(data, i, &sym))
-			add_sym(pe, shdr, &sym);
+			add_sym(pe, sym_elf, shdr, &sym);
 	}
 }
 
@@ -339,8 +362,10 @@ static int py_elf_open(struct py_elf *pe, const char *path)
 
 		if (!gelf_getshdr(scn, &shdr))
 			continue;
+		if (shdr.sh_type == SHT_SYMTAB)
+			pe->has_symtab = true;
 		if (shdr.sh_type == SHT_SYMTAB || shdr.sh_type == SHT_DYNSYM)
-			read_symbols(pe, scn, &shdr);
+			read_symbols(pe, pe->elf, scn, &shdr);
 		else if (shdr.sh_type == SHT_DYNAMIC)
 			read_needed(pe, scn, &shdr);
 	}
@@ -370,6 +395,58 @@ static bool addr_has_role(const struct py_elf *pe, __u64 addr, enum sym_role a, 
 static bool has_python_code(const struct py_elf *pe)
 {
 	return has_role(pe, SYM_SAVE_THREAD) || has_role(pe, SYM_TAKE_GIL);
+}
+
+static struct debuginfo_opts debuginfo_opts;
+
+void python_set_debuginfo_opts(const struct debuginfo_opts *opts)
+{
+	debuginfo_opts = opts ? *opts : (struct debuginfo_opts){};
+}
+
+/*
+ * take_gil and drop_gil are local symbols: a stripped build keeps only .dynsym, and the names are
+ * in its debug file, wherever debuginfo.c finds one. The code stays in path; only the symbols'
+ * names, addresses and sizes come from the debug file.
+ */
+static void read_version(const struct py_elf *pe, struct py_target *t);
+
+static void read_debug_symbols(struct py_elf *pe, const char *path)
+{
+	__u64 vaddr, size;
+	struct debuginfo di;
+	Elf_Scn *scn = NULL;
+
+	if (pe->has_symtab) {
+		snprintf(pe->symbols_from, sizeof(pe->symbols_from), "%s",
+			 debuginfo_source_name(DEBUGINFO_SELF));
+		return;
+	}
+	if (!has_python_code(pe) || (has_role(pe, SYM_TAKE_GIL) && has_role(pe, SYM_DROP_GIL)))
+		return;
+	/* the condition-variable view needs no symbols where it applies (use_libc()) */
+	if (probes_wanted != PY_PROBES_SYMBOLS && !pygil_runtime_symbol(path, &vaddr, &size)) {
+		static struct py_target version;
+
+		memset(&version, 0, sizeof(version));
+		version_from_name(path, &version);
+		read_version(pe, &version);
+		if (!version.major || version.major > 3 || version.minor >= 8)
+			return;
+	}
+	if (debuginfo_open(path, &debuginfo_opts, &di, pe->symbols_missing,
+			   sizeof(pe->symbols_missing)))
+		return;
+	while ((scn = elf_nextscn(di.elf, scn))) {
+		GElf_Shdr shdr;
+
+		if (gelf_getshdr(scn, &shdr) && shdr.sh_type == SHT_SYMTAB)
+			read_symbols(pe, di.elf, scn, &shdr);
+	}
+	if (pe->nr_funcs)
+		qsort(pe->funcs, pe->nr_funcs, sizeof(pe->funcs[0]), func_cmp);
+	snprintf(pe->symbols_from, sizeof(pe->symbols_from), "%s", di.source);
+	debuginfo_close(&di);
 }
 
 static void add_probe(struct py_probe *probes, int *nr, const char *name, __u64 offset)
@@ -534,6 +611,8 @@ static int fill_target(const struct py_elf *pe, const char *path, const char *na
 
 	memset(t, 0, sizeof(*t));
 	snprintf(t->path, sizeof(t->path), "%s", path);
+	snprintf(t->symbols_from, sizeof(t->symbols_from), "%s", pe->symbols_from);
+	snprintf(t->symbols_missing, sizeof(t->symbols_missing), "%s", pe->symbols_missing);
 	/* "python3" says less than the file it links to, "python3.12" */
 	version_from_name(path, t);
 	version_from_name(name, t);
@@ -750,6 +829,7 @@ int python_target_from_file(const char *path, struct py_target *t, char *err, si
 	}
 	if (has_python_code(&pe)) {
 		canonical(path, code_path, sizeof(code_path));
+		read_debug_symbols(&pe, path);
 		ret = fill_target(&pe, code_path, path, t, err, err_len);
 		py_elf_close(&pe);
 		return ret;
@@ -781,6 +861,7 @@ int python_target_from_file(const char *path, struct py_target *t, char *err, si
 		return -ENOENT;
 	}
 	canonical(lib, code_path, sizeof(code_path));
+	read_debug_symbols(&pe, lib);
 	ret = fill_target(&pe, code_path, lib, t, err, err_len);
 	py_elf_close(&pe);
 	return ret;
@@ -955,6 +1036,7 @@ static int target_from_mapped(pid_t pid, const char *path, const char *name, str
 		py_elf_close(&pe);
 		return -ENOENT;
 	}
+	read_debug_symbols(&pe, path);
 	ret = fill_target(&pe, path, name, t, err, err_len);
 	py_elf_close(&pe);
 	return ret;

@@ -76,6 +76,10 @@ struct py_target {
 	__u64 cond_offset;
 	/* what this view cannot see, one line for the report; empty when it sees everything */
 	char blind_spot[192];
+	/* where the symbol table was read (debuginfo.h): "the file itself", a debug file, ... */
+	char symbols_from[PATH_MAX + 64];
+	/* the file has none and no debug file was found: where gilstat looked, one line */
+	char symbols_missing[1024];
 };
 
 /*
@@ -109,5 +113,9 @@ int python_target_from_file(const char *path, struct py_target *t, char *err, si
 bool python_gil_disabled(const char *python_gil_env, char *const argv[]);
 
 const char *python_view_name(enum py_view view);
+
+struct debuginfo_opts;
+/* How the lookups above find the debug file of a stripped build (debuginfo.h); NULL: defaults. */
+void python_set_debuginfo_opts(const struct debuginfo_opts *opts);
 
 #endif

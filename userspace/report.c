@@ -177,14 +177,14 @@ static void json_hist(struct json *j, const char *key, const struct hist *h,
 	json_u64(j, "p50", hist_percentile_ns(h, 50, o->unit_ns));
 	json_u64(j, "p90", hist_percentile_ns(h, 90, o->unit_ns));
 	json_u64(j, "p99", hist_percentile_ns(h, 99, o->unit_ns));
-	json_string(j, "unit", o->unit_name);
+	/* The slots are of the report's unit; their bounds are in ns, like every other time. */
 	json_array_begin(j, "buckets");
 	for (int i = 0; i < MAX_SLOTS; i++) {
 		if (!h->slots[i])
 			continue;
 		json_object_begin(j, NULL);
-		json_u64(j, "low", hist_slot_low(i));
-		json_u64(j, "high", hist_slot_high(i));
+		json_u64(j, "low", hist_slot_low(i) * o->unit_ns);
+		json_u64(j, "high", (hist_slot_high(i) + 1) * o->unit_ns - 1);
 		json_u64(j, "count", h->slots[i]);
 		json_object_end(j);
 	}
@@ -219,6 +219,7 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 
 	json_init(&j, f);
 	json_object_begin(&j, NULL);
+	json_u64(&j, "version", REPORT_JSON_VERSION);
 	json_u64(&j, "pid", m->pid);
 	json_string(&j, "comm", m->comm);
 	json_string(&j, "probes", m->probe_path);

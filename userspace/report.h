@@ -9,6 +9,12 @@
 #include "gilstat.h"
 #include "snapshot.h"
 
+/*
+ * The "version" of every JSON report, raised when a field changes meaning or goes away (not when
+ * one is added). docs/gilstat.schema.json describes it.
+ */
+#define REPORT_JSON_VERSION 1
+
 struct report_opts {
 	__u64 unit_ns;
 	const char *unit_name; /* "usecs" or "msecs" */

@@ -18,7 +18,7 @@ void stats_add(struct gil_stats *dst, const struct gil_stats *src)
 	for (size_t i = 0; i < NR_COUNTERS; i++)
 		d[i] += s[i];
 	for (int h = 0; h < NR_HISTS; h++)
-		hist_add(&dst->hists[h], &src->hists[h]);
+		hist_merge(&dst->hists[h], &src->hists[h]);
 }
 
 void stats_sub(struct gil_stats *dst, const struct gil_stats *cur, const struct gil_stats *prev,
@@ -33,16 +33,16 @@ void stats_sub(struct gil_stats *dst, const struct gil_stats *cur, const struct 
 		hist_sub(&dst->hists[h], &cur->hists[h], &prev->hists[h], unit_ns);
 }
 
-static int key_cmp(const void *a, const void *b)
+static int group_cmp(const void *a, const void *b)
 {
-	return memcmp(&((const struct key_stats *)a)->key, &((const struct key_stats *)b)->key,
+	return memcmp(&((const struct group_stats *)a)->key, &((const struct group_stats *)b)->key,
 		      sizeof(struct gil_key));
 }
 
 int snapshot_read(struct snapshot *s, int cpu_fd, int key_fd, int nr_cpus)
 {
 	struct gil_key key, next;
-	struct key_stats *grown;
+	struct group_stats *grown;
 	size_t cap = 0;
 	__u32 zero = 0;
 	void *prev_key = NULL;
@@ -75,7 +75,7 @@ int snapshot_read(struct snapshot *s, int cpu_fd, int key_fd, int nr_cpus)
 		key = next;
 		prev_key = &key;
 	}
-	qsort(s->keys, s->nr_keys, sizeof(*s->keys), key_cmp);
+	qsort(s->keys, s->nr_keys, sizeof(*s->keys), group_cmp);
 	return 0;
 }
 
@@ -93,8 +93,8 @@ int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struc
 		stats_sub(&out->cpu[i], &cur->cpu[i], &prev->cpu[i], unit_ns);
 	stats_sub(&out->total, &cur->total, &prev->total, unit_ns);
 	for (size_t i = 0; i < cur->nr_keys; i++) {
-		const struct key_stats *old = bsearch(&cur->keys[i], prev->keys, prev->nr_keys,
-						      sizeof(*prev->keys), key_cmp);
+		const struct group_stats *old = bsearch(&cur->keys[i], prev->keys, prev->nr_keys,
+						      sizeof(*prev->keys), group_cmp);
 
 		out->keys[i].key = cur->keys[i].key;
 		stats_sub(&out->keys[i].s, &cur->keys[i].s, old ? &old->s : &none, unit_ns);

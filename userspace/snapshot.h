@@ -7,7 +7,7 @@
 #include <linux/types.h>
 #include "gilstat.h"
 
-struct key_stats {
+struct group_stats {
 	struct gil_key key;
 	struct gil_stats s;
 };
@@ -16,7 +16,7 @@ struct snapshot {
 	int nr_cpus;
 	struct gil_stats *cpu; /* nr_cpus entries */
 	struct gil_stats total;
-	struct key_stats *keys;
+	struct group_stats *keys;
 	size_t nr_keys;
 };
 

@@ -27,7 +27,7 @@ int find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t
 int find_probes_in_exe(const char *exe, char *path, size_t path_len, char *err, size_t err_len);
 
 /*
- * Forks a child that waits until target_start() before it execs argv, so that probes can be
+ * Forks a child that waits until child_start() before it execs argv, so that probes can be
  * attached to its PID first and no event is missed.
  */
 struct child {

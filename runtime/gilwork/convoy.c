@@ -5,9 +5,11 @@
  * before the I/O thread's timed wait runs out a whole switch interval and asks it to drop, so a
  * round trip that takes tens of microseconds alone takes one or two intervals.
  *
- * convoy measures round trips alone, then with --threads CPU threads spinning; interval sweeps
- * the switch interval and the number of CPU threads. The echo peer is a plain thread that never
- * takes the GIL: a server outside the interpreter.
+ * convoy measures round trips alone, then with --threads CPU threads spinning, and how fast the
+ * CPU threads run meanwhile; with --policy io-priority it measures the contended phase again under
+ * libgil's convoy fix, side by side. interval sweeps the switch interval and the number of CPU
+ * threads. The echo peer is a plain thread that never takes the GIL: a server outside the
+ * interpreter.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,6 +33,9 @@
  */
 #define IO_STEP_ADDITIONS 27
 
+/* Turns each policy takes when two are compared (--policy). */
+#define COMPARE_TURNS 4
+
 static const long default_intervals_us[] = {10000, 5000, 1000, 500, 100, 10, 1};
 
 struct echo_peer {
@@ -47,9 +52,11 @@ struct phase {
 	atomic_int cpu_running;
 	bool failed;
 	uint64_t round_trips;
+	/* The CPU threads' iterations over the I/O thread's measured stretch. */
+	uint64_t spin_iterations;
 	double elapsed_sec;
 	double max_round_trip_sec;
-	struct gil_stats io_stats;
+	struct gil_truth io_truth;
 };
 
 static void *echo_main(void *arg)
@@ -131,6 +138,7 @@ static void *io_main(void *arg)
 	struct phase *ph = arg;
 	struct gil_thread *t = gil_thread_new(ph->in.gil);
 	double start_sec, end_sec, now_sec;
+	uint64_t spin_start;
 
 	if (!t) {
 		gw_err("cannot create a thread state: %s", strerror(errno));
@@ -139,6 +147,7 @@ static void *io_main(void *arg)
 	gil_acquire(t);
 	for (int i = 0; i < WARMUP_ROUND_TRIPS && !ph->failed; i++)
 		ph->failed = round_trip(t, &ph->in, ph->sock) != 0;
+	spin_start = atomic_load_explicit(&ph->in.spin_iterations, memory_order_relaxed);
 	start_sec = now_sec = gw_now_sec();
 	end_sec = start_sec + ph->seconds;
 	while (!ph->failed && now_sec < end_sec) {
@@ -151,7 +160,9 @@ static void *io_main(void *arg)
 			ph->max_round_trip_sec = now_sec - sent_sec;
 	}
 	ph->elapsed_sec = now_sec - start_sec;
-	gil_thread_get_stats(t, &ph->io_stats);
+	ph->spin_iterations =
+		atomic_load_explicit(&ph->in.spin_iterations, memory_order_relaxed) - spin_start;
+	gil_thread_get_truth(t, &ph->io_truth);
 	/* Set while holding the GIL: the CPU threads see it the next time they run. */
 	atomic_store(&ph->stop, true);
 	gil_thread_free(t);
@@ -199,12 +210,18 @@ static int run_phase(const struct gw_opts *opts, struct echo_peer *peer, double 
 	row->cpu_threads = cpu_threads;
 	row->threads = cpu_threads + 1;
 	row->interval_us = gil_interval_us(ph->in.gil);
-	row->seconds = ph->elapsed_sec;
-	row->round_trips = ph->round_trips;
-	row->round_trip_max_us = ph->max_round_trip_sec * 1e6;
-	if (gil_stats_enabled(ph->in.gil)) {
-		row->has_io_thread_stats = true;
-		row->io_thread_stats = ph->io_stats;
+	/* A row may take several phases (see gw_run_convoy()): they add up. */
+	row->seconds += ph->elapsed_sec;
+	row->round_trips += ph->round_trips;
+	if (ph->max_round_trip_sec * 1e6 > row->round_trip_max_us)
+		row->round_trip_max_us = ph->max_round_trip_sec * 1e6;
+	row->policy = gil_policy(ph->in.gil);
+	row->cpu_iterations += ph->spin_iterations;
+	if (row->seconds > 0)
+		row->cpu_iterations_per_sec = (double)row->cpu_iterations / row->seconds;
+	if (gil_truth_enabled(ph->in.gil)) {
+		row->has_io_thread_truth = true;
+		gw_truth_add(&row->io_thread_truth, &ph->io_truth);
 	}
 	gw_interp_done(&ph->in, row);
 	if (ph->failed || !ph->round_trips) {
@@ -236,20 +253,47 @@ int gw_run_convoy(const struct gw_opts *opts, struct gw_report *report)
 	double interval_us = opts->interval_us[0];
 	/* Alone, the latency settles within thousands of round trips: half a second is plenty. */
 	double alone_sec = opts->seconds < 0.5 ? opts->seconds : 0.5;
+	/* Another policy than CPython's is measured beside CPython's, in the same run. */
+	bool compare = opts->policy_set && opts->policy != GIL_POLICY_CPYTHON;
+	struct gw_opts base = *opts;
+	struct gw_row *row, *alone, *contended;
 	struct echo_peer peer;
-	struct gw_row *row;
-	int err;
+	int err = 0;
 
+	if (compare)
+		base.policy = GIL_POLICY_CPYTHON;
 	if (echo_start(&peer))
 		return -1;
-	row = gw_report_row(report, "alone", "nobody else wants the GIL");
-	err = run_phase(opts, &peer, interval_us, 0, alone_sec, row);
-	report->interval_us = row->interval_us;
-	if (!err) {
-		row = gw_report_row(report, "contended",
-				    "each reacquire waits out a CPU thread's interval");
-		err = run_phase(opts, &peer, interval_us, opts->threads, opts->seconds, row);
+	alone = gw_report_row(report, "alone", "nobody else wants the GIL");
+	contended = gw_report_row(report, "contended",
+				  "each reacquire waits out a CPU thread's interval");
+	if (!compare) {
+		err = run_phase(&base, &peer, interval_us, 0, alone_sec, alone);
+		if (!err)
+			err = run_phase(&base, &peer, interval_us, opts->threads, opts->seconds,
+					contended);
+	} else {
+		/*
+		 * The phases take turns, COMPARE_TURNS times each, so that a change in what else
+		 * the machine runs weighs on all of them alike: their ratios are the measurement.
+		 */
+		row = gw_report_row(report, gil_policy_name(opts->policy),
+				    "back from I/O, it preempts the CPU threads after a slice");
+		for (int i = 0; i < COMPARE_TURNS && !err; i++) {
+			err = run_phase(&base, &peer, interval_us, 0, alone_sec / COMPARE_TURNS,
+					alone);
+			if (!err)
+				err = run_phase(&base, &peer, interval_us, opts->threads,
+						opts->seconds / COMPARE_TURNS, contended);
+			if (!err)
+				err = run_phase(opts, &peer, interval_us, opts->threads,
+						opts->seconds / COMPARE_TURNS, row);
+		}
+		if (!err && contended->cpu_iterations_per_sec > 0)
+			row->cpu_rate_kept =
+				row->cpu_iterations_per_sec / contended->cpu_iterations_per_sec;
 	}
+	report->interval_us = alone->interval_us;
 	echo_stop(&peer);
 	slowdown(report);
 	return err;

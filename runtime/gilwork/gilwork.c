@@ -39,7 +39,7 @@ static const struct gw_scenario scenarios[] = {
 static void usage(void)
 {
 	printf("Usage: gilwork SCENARIO [--threads N] [--work N | --seconds S] [--interval-us U]\n"
-	       "                        [--json]\n"
+	       "                        [--policy P] [--json]\n"
 	       "The GIL experiments of the tutorial, on libgil (CPython's GIL in C).\n\n"
 	       "Scenarios:\n");
 	for (size_t i = 0; i < NR_SCENARIOS; i++)
@@ -56,12 +56,17 @@ static void usage(void)
 	       "  --interval-us U  switch interval (sys.setswitchinterval), default %d;\n"
 	       "                   interval takes a list U,U,... (default 10000,5000,\n"
 	       "                   1000,500,100,10,1)\n"
+	       "  --policy P       the GIL's policy: cpython (the default) or io-priority\n"
+	       "                   (a thread back from I/O preempts a CPU-bound holder);\n"
+	       "                   convoy then runs the contended phase under both\n"
+	       "                   (GIL_POLICY=P in the environment sets it too)\n"
 	       "  --json           one JSON object; with GIL_STATS=1 in the environment,\n"
 	       "                   the runtime's ground truth under \"gil_stats\"\n"
 	       "  -h, --help       this text\n\n"
 	       "Examples:\n"
 	       "  gilwork cpu                        # 2 threads are no faster than 1\n"
 	       "  gilwork convoy --interval-us 100   # a shorter interval, a smaller convoy\n"
+	       "  gilwork convoy --policy io-priority # the convoy fixed, beside CPython's\n"
 	       "  GIL_STATS=1 gilwork cpu --json     # with the ground truth gilstat must match\n"
 	       "  gilstat -- gilwork convoy          # watch the convoy from the outside\n",
 	       GW_DEFAULT_WORK, GIL_DEFAULT_INTERVAL_US);
@@ -149,7 +154,18 @@ static void parse_intervals(struct gw_opts *opts, const char *arg)
 	}
 }
 
-enum { OPT_THREADS = 256, OPT_WORK, OPT_SECONDS, OPT_INTERVAL, OPT_JSON };
+enum { OPT_THREADS = 256, OPT_WORK, OPT_SECONDS, OPT_INTERVAL, OPT_POLICY, OPT_JSON };
+
+static enum gil_policy parse_policy(const char *what, const char *arg)
+{
+	int policy = gil_policy_from_name(arg);
+
+	if (policy < 0)
+		usage_error("%s: '%s' is not a policy; one of %s, %s", what, arg,
+			    gil_policy_name(GIL_POLICY_CPYTHON),
+			    gil_policy_name(GIL_POLICY_IO_PRIORITY));
+	return (enum gil_policy)policy;
+}
 
 static void parse_args(int argc, char **argv, struct gw_opts *opts)
 {
@@ -158,6 +174,7 @@ static void parse_args(int argc, char **argv, struct gw_opts *opts)
 		{"work", required_argument, NULL, OPT_WORK},
 		{"seconds", required_argument, NULL, OPT_SECONDS},
 		{"interval-us", required_argument, NULL, OPT_INTERVAL},
+		{"policy", required_argument, NULL, OPT_POLICY},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -181,6 +198,10 @@ static void parse_args(int argc, char **argv, struct gw_opts *opts)
 			break;
 		case OPT_INTERVAL:
 			parse_intervals(opts, optarg);
+			break;
+		case OPT_POLICY:
+			opts->policy = parse_policy("--policy", optarg);
+			opts->policy_set = true;
 			break;
 		case OPT_JSON:
 			opts->json = true;
@@ -212,6 +233,11 @@ static void parse_args(int argc, char **argv, struct gw_opts *opts)
 	if (opts->nr_intervals && !(sc->takes & GW_TAKES_INTERVAL))
 		usage_error("%s has no GIL, so no switch interval: --interval-us does not apply",
 			    name);
+	if (opts->policy_set && !(sc->takes & GW_TAKES_INTERVAL))
+		usage_error("%s has no GIL, so no policy: --policy does not apply", name);
+	/* libgil refuses to create a GIL under an unknown GIL_POLICY: say so here, once. */
+	if (getenv("GIL_POLICY") && *getenv("GIL_POLICY"))
+		parse_policy("GIL_POLICY", getenv("GIL_POLICY"));
 	if (opts->nr_intervals > 1 && !(sc->takes & GW_TAKES_SWEEP))
 		usage_error("%s runs at one switch interval: --interval-us takes one value", name);
 	if (!opts->threads)

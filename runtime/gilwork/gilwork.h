@@ -45,13 +45,16 @@ struct gw_opts {
 	double seconds;
 	double interval_us[GW_MAX_INTERVALS];
 	int nr_intervals;
+	/* --policy: every GIL's; convoy then runs the contended phase under cpython too. */
+	bool policy_set;
+	enum gil_policy policy;
 	bool json;
 };
 
 /* Ground truth of one GIL, by address: what a tracer keyed on the probes' first argument sees. */
-struct gw_gil_stats {
+struct gw_gil_truth {
 	uintptr_t address;
-	struct gil_stats stats;
+	struct gil_truth truth;
 };
 
 struct gw_row {
@@ -72,6 +75,12 @@ struct gw_row {
 	double round_trip_max_us;
 	/* This row's time per round trip / the time alone. */
 	double slowdown;
+	/* The GIL's policy, and how fast the CPU threads' loops ran meanwhile (iterations/s, all). */
+	enum gil_policy policy;
+	uint64_t cpu_iterations;
+	double cpu_iterations_per_sec;
+	/* This row's CPU rate / the CPU rate of the same phase under cpython; 0: not compared. */
+	double cpu_rate_kept;
 
 	/*
 	 * Updates of a counter every thread of an interpreter shares, as they share refcounts:
@@ -85,14 +94,14 @@ struct gw_row {
 	double sleep_overlap_sec;
 
 	/* Ground truth, when the runtime keeps it (GIL_STATS=1). */
-	bool has_stats;
-	struct gil_stats stats;
+	bool has_truth;
+	struct gil_truth truth;
 	int nr_gils;
-	struct gw_gil_stats *gils;
-	/* The stats were summed over child processes, not taken in this one. */
-	bool stats_from_children;
-	bool has_io_thread_stats;
-	struct gil_stats io_thread_stats;
+	struct gw_gil_truth *gils;
+	/* The ground truth was summed over child processes, not taken in this one. */
+	bool truth_from_children;
+	bool has_io_thread_truth;
+	struct gil_truth io_thread_truth;
 };
 
 struct gw_report {
@@ -112,6 +121,8 @@ struct gw_interp {
 	/* Stands for a refcount every thread updates: a plain, non-atomic read-modify-write. */
 	volatile uint64_t shared_refcnt;
 	atomic_uint_least64_t shared_expected;
+	/* Iterations of gw_spin() so far, all threads, counted as they run, 256 at a time. */
+	atomic_uint_least64_t spin_iterations;
 };
 
 /* work.c */
@@ -129,8 +140,8 @@ uint64_t gw_cext_work(uint64_t n);
 void gw_spin(struct gil_thread *t, struct gw_interp *in, const atomic_bool *stop);
 double gw_additions_per_sec(void);
 
-void gw_stats_add(struct gil_stats *sum, const struct gil_stats *s);
-int gw_process_gils(const struct gw_gil_stats **gils, struct gil_stats *sum);
+void gw_truth_add(struct gil_truth *sum, const struct gil_truth *s);
+int gw_process_gils(const struct gw_gil_truth **gils, struct gil_truth *sum);
 
 /* report.c */
 void gw_print_text(const struct gw_report *report);

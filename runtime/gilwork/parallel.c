@@ -280,7 +280,7 @@ static int read_full(int fd, void *buf, size_t len)
 
 /* What a child of procs sends its parent. */
 struct child_report {
-	struct gil_stats stats;
+	struct gil_truth truth;
 	uint64_t shared_updates;
 	uint64_t shared_updates_lost;
 };
@@ -296,7 +296,7 @@ child_main(struct gw_interp *in, struct gil_thread *t, const struct job *job, in
 
 	gw_cpu_work(t, in, job->work);
 	gil_thread_free(t);
-	gil_get_stats(in->gil, &r.stats);
+	gil_get_truth(in->gil, &r.truth);
 	r.shared_updates = atomic_load(&in->shared_expected);
 	r.shared_updates_lost = r.shared_updates - in->shared_refcnt;
 	_exit(write(fd, &r, sizeof(r)) == sizeof(r) ? 0 : 1);
@@ -370,7 +370,7 @@ int gw_run_procs(const struct gw_opts *opts, struct gw_report *report)
 		if (read_full(fds[i], &r, sizeof(r))) {
 			failed++;
 		} else {
-			gw_stats_add(&row->stats, &r.stats);
+			gw_truth_add(&row->truth, &r.truth);
 			row->shared_updates += r.shared_updates;
 			row->shared_updates_lost += r.shared_updates_lost;
 		}
@@ -383,8 +383,8 @@ int gw_run_procs(const struct gw_opts *opts, struct gw_report *report)
 	row->threads = n;
 	row->calls = n;
 	row->interval_us = gil_interval_us(in.gil);
-	row->has_stats = gil_stats_enabled(in.gil);
-	row->stats_from_children = true;
+	row->has_truth = gil_truth_enabled(in.gil);
+	row->truth_from_children = true;
 	speedup(report);
 	gil_thread_free(t);
 	gw_interp_done(&in, &parent);

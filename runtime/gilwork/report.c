@@ -20,7 +20,7 @@ static double round_trips_per_sec(const struct gw_row *row)
 	return row->seconds > 0 ? (double)row->round_trips / row->seconds : 0;
 }
 
-static void print_stats_text(const char *who, const struct gil_stats *s)
+static void print_truth_text(const char *who, const struct gil_truth *s)
 {
 	printf("    %s: %" PRIu64 " acquisitions, %" PRIu64 " switches (%" PRIu64
 	       " forced), %" PRIu64 " drop requests, wait %.3f s (max %.3f ms), hold %.3f s\n",
@@ -37,11 +37,14 @@ static void print_notes_text(const struct gw_row *row)
 		       row->shared_updates_lost, row->shared_updates);
 	if (row->sleeps && row->threads > 1)
 		printf("    the sleeps overlapped for %.3f s\n", row->sleep_overlap_sec);
-	if (row->has_stats)
-		print_stats_text(row->stats_from_children ? "GILs of the children" : "GIL",
-				 &row->stats);
-	if (row->has_io_thread_stats)
-		print_stats_text("I/O thread", &row->io_thread_stats);
+	if (row->has_truth)
+		print_truth_text(row->truth_from_children ? "GILs of the children" : "GIL",
+				 &row->truth);
+	if (row->has_io_thread_truth)
+		print_truth_text("I/O thread", &row->io_thread_truth);
+	if (row->cpu_rate_kept > 0)
+		printf("    the CPU threads keep %.0f%% of their rate under cpython\n",
+		       row->cpu_rate_kept * 100);
 }
 
 void gw_print_text(const struct gw_report *report)
@@ -54,18 +57,23 @@ void gw_print_text(const struct gw_report *report)
 	if (report->nr_rows && !report->rows[0]->convoy)
 		printf("switch interval %ld us\n", report->interval_us);
 	if (report->nr_rows && report->rows[0]->convoy)
-		printf("%-10s %11s %10s %13s %12s %9s  %s\n", "mode", "cpu threads", "interval",
-		       "round trip", "rate", "slowdown", "reason");
+		printf("%-11s %11s %10s %13s %12s %9s %12s  %s\n", "mode", "cpu threads",
+		       "interval", "round trip", "rate", "slowdown", "cpu rate", "reason");
 	else
 		printf("%-12s %7s %9s %9s  %s\n", "mode", "threads", "time", "speed-up", "reason");
 
 	for (int i = 0; i < report->nr_rows; i++) {
 		const struct gw_row *row = report->rows[i];
 
-		if (row->convoy)
-			printf("%-10s %11d %7ld us %10.1f us %10.0f/s %8.1fx  %s\n", row->mode,
-			       row->cpu_threads, row->interval_us, us_per_round_trip(row),
+		if (row->convoy && row->cpu_threads)
+			printf("%-11s %11d %7ld us %10.1f us %10.0f/s %8.1fx %8.1f M/s  %s\n",
+			       row->mode, row->cpu_threads, row->interval_us, us_per_round_trip(row),
 			       round_trips_per_sec(row), row->slowdown > 0 ? row->slowdown : 1.0,
+			       row->cpu_iterations_per_sec * 1e-6, row->reason);
+		else if (row->convoy)
+			printf("%-11s %11d %7ld us %10.1f us %10.0f/s %8.1fx %12s  %s\n", row->mode,
+			       row->cpu_threads, row->interval_us, us_per_round_trip(row),
+			       round_trips_per_sec(row), row->slowdown > 0 ? row->slowdown : 1.0, "-",
 			       row->reason);
 		else
 			printf("%-12s %7d %7.3f s %8.2fx  %s\n", row->mode, row->threads,
@@ -74,7 +82,7 @@ void gw_print_text(const struct gw_report *report)
 	}
 }
 
-static void print_stats_json(const struct gil_stats *s)
+static void print_truth_json(const struct gil_truth *s)
 {
 	printf("{\"acquisitions\": %" PRIu64 ", \"switches\": %" PRIu64
 	       ", \"forced_switches\": %" PRIu64 ", \"drop_requests\": %" PRIu64
@@ -86,14 +94,14 @@ static void print_stats_json(const struct gil_stats *s)
 	       s->hold_ns_max);
 }
 
-/* [{"address": "0x...", "acquisitions": ...}, ...]: the stats of each GIL, by address. */
-static void print_gils_json(const struct gw_gil_stats *gils, int nr)
+/* [{"address": "0x...", "acquisitions": ...}, ...]: the ground truth of each GIL, by address. */
+static void print_gils_json(const struct gw_gil_truth *gils, int nr)
 {
 	putchar('[');
 	for (int i = 0; i < nr; i++) {
 		printf("%s{\"address\": \"%#" PRIxPTR "\", \"stats\": ", i ? ", " : "",
 		       gils[i].address);
-		print_stats_json(&gils[i].stats);
+		print_truth_json(&gils[i].truth);
 		putchar('}');
 	}
 	putchar(']');
@@ -115,6 +123,11 @@ static void print_row_json(const struct gw_row *row)
 		       us_per_round_trip(row), row->round_trip_max_us);
 		if (row->slowdown > 0)
 			printf(", \"slowdown\": %.3f", row->slowdown);
+		printf(", \"policy\": \"%s\"", gil_policy_name(row->policy));
+		if (row->cpu_threads)
+			printf(", \"cpu_iterations_per_sec\": %.0f", row->cpu_iterations_per_sec);
+		if (row->cpu_rate_kept > 0)
+			printf(", \"cpu_rate_kept\": %.4f", row->cpu_rate_kept);
 	}
 	if (row->sleeps)
 		printf(", \"sleep_overlap_sec\": %.6f", row->sleep_overlap_sec);
@@ -122,27 +135,27 @@ static void print_row_json(const struct gw_row *row)
 		printf(", \"shared_updates\": %" PRIu64 ", \"shared_updates_lost\": %" PRIu64,
 		       row->shared_updates, row->shared_updates_lost);
 	printf(", \"reason\": \"%s\"", row->reason);
-	if (row->has_stats) {
+	if (row->has_truth) {
 		printf(", \"gil_stats\": ");
-		print_stats_json(&row->stats);
-		if (row->stats_from_children)
+		print_truth_json(&row->truth);
+		if (row->truth_from_children)
 			printf(", \"gil_stats_source\": \"children\"");
 		if (row->nr_gils > 1) {
 			printf(", \"gils\": ");
 			print_gils_json(row->gils, row->nr_gils);
 		}
 	}
-	if (row->has_io_thread_stats) {
+	if (row->has_io_thread_truth) {
 		printf(", \"io_thread\": ");
-		print_stats_json(&row->io_thread_stats);
+		print_truth_json(&row->io_thread_truth);
 	}
 	putchar('}');
 }
 
 void gw_print_json(const struct gw_report *report)
 {
-	const struct gw_gil_stats *gils;
-	struct gil_stats sum;
+	const struct gw_gil_truth *gils;
+	struct gil_truth sum;
 	int nr_gils = gw_process_gils(&gils, &sum);
 
 	printf("{\"scenario\": \"%s\", \"pid\": %d", report->scenario->name, (int)getpid());
@@ -158,7 +171,7 @@ void gw_print_json(const struct gw_report *report)
 	/* This process's GILs only: what a tracer attached to this PID sees. */
 	if (nr_gils) {
 		printf(", \"gil_stats\": ");
-		print_stats_json(&sum);
+		print_truth_json(&sum);
 		printf(", \"gils\": ");
 		print_gils_json(gils, nr_gils);
 	}

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "gilwork.h"
+#include "now_ns.h"
 
 /*
  * CPython 3.11 runs `for i in range(n): total += i` as seven bytecodes per iteration, about
@@ -42,10 +43,7 @@ static inline uint64_t bytecode_cost(uint64_t state)
 
 double gw_now_sec(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return (double)now_ns() * 1e-9;
 }
 
 void gw_sleep_sec(double sec)
@@ -71,17 +69,17 @@ void gw_err(const char *fmt, ...)
 }
 
 /* Every GIL this process created, merged by address as a tracer keyed on it would see them. */
-static struct gw_gil_stats *process_gils;
+static struct gw_gil_truth *process_gils;
 static int nr_process_gils;
 
-static int gils_add(struct gw_gil_stats **gils, int *nr, uintptr_t address,
-		    const struct gil_stats *s)
+static int gils_add(struct gw_gil_truth **gils, int *nr, uintptr_t address,
+		    const struct gil_truth *s)
 {
-	struct gw_gil_stats *grown;
+	struct gw_gil_truth *grown;
 
 	for (int i = 0; i < *nr; i++) {
 		if ((*gils)[i].address == address) {
-			gw_stats_add(&(*gils)[i].stats, s);
+			gw_truth_add(&(*gils)[i].truth, s);
 			return 0;
 		}
 	}
@@ -90,12 +88,12 @@ static int gils_add(struct gw_gil_stats **gils, int *nr, uintptr_t address,
 		return -ENOMEM;
 	*gils = grown;
 	grown[*nr].address = address;
-	grown[*nr].stats = *s;
+	grown[*nr].truth = *s;
 	(*nr)++;
 	return 0;
 }
 
-void gw_stats_add(struct gil_stats *sum, const struct gil_stats *s)
+void gw_truth_add(struct gil_truth *sum, const struct gil_truth *s)
 {
 	sum->acquisitions += s->acquisitions;
 	sum->switches += s->switches;
@@ -111,11 +109,11 @@ void gw_stats_add(struct gil_stats *sum, const struct gil_stats *s)
 		sum->hold_ns_max = s->hold_ns_max;
 }
 
-int gw_process_gils(const struct gw_gil_stats **gils, struct gil_stats *sum)
+int gw_process_gils(const struct gw_gil_truth **gils, struct gil_truth *sum)
 {
 	memset(sum, 0, sizeof(*sum));
 	for (int i = 0; i < nr_process_gils; i++)
-		gw_stats_add(sum, &process_gils[i].stats);
+		gw_truth_add(sum, &process_gils[i].truth);
 	*gils = process_gils;
 	return nr_process_gils;
 }
@@ -127,6 +125,7 @@ int gw_interp_init(struct gw_interp *in, const struct gw_opts *opts, double inte
 	memset(in, 0, sizeof(*in));
 	in->gil = gil_new(&gopts);
 	if (!in->gil) {
+		/* gilwork checked GIL_POLICY at start-up: this is something else. */
 		gw_err("cannot create a GIL: %s", strerror(errno));
 		return -1;
 	}
@@ -135,6 +134,8 @@ int gw_interp_init(struct gw_interp *in, const struct gw_opts *opts, double inte
 		gil_free(in->gil);
 		return -1;
 	}
+	if (opts->policy_set)
+		gil_set_policy(in->gil, opts->policy);
 	return 0;
 }
 
@@ -143,12 +144,12 @@ void gw_interp_done(struct gw_interp *in, struct gw_row *row)
 {
 	uint64_t expected = atomic_load(&in->shared_expected);
 
-	if (gil_stats_enabled(in->gil)) {
-		struct gil_stats s;
+	if (gil_truth_enabled(in->gil)) {
+		struct gil_truth s;
 
-		gil_get_stats(in->gil, &s);
-		row->has_stats = true;
-		gw_stats_add(&row->stats, &s);
+		gil_get_truth(in->gil, &s);
+		row->has_truth = true;
+		gw_truth_add(&row->truth, &s);
 		if (gils_add(&row->gils, &row->nr_gils, (uintptr_t)in->gil, &s) ||
 		    gils_add(&process_gils, &nr_process_gils, (uintptr_t)in->gil, &s))
 			gw_err("out of memory: statistics of GIL %p dropped", (void *)in->gil);
@@ -228,6 +229,9 @@ void gw_spin(struct gil_thread *t, struct gw_interp *in, const atomic_bool *stop
 		if ((i & SHARED_TOUCH_MASK) == 0) {
 			in->shared_refcnt++;
 			touches++;
+			/* Published as it runs, so that another thread can time a stretch of it. */
+			atomic_fetch_add_explicit(&in->spin_iterations, SHARED_TOUCH_MASK + 1,
+						  memory_order_relaxed);
 		}
 		gil_poll(t);
 	}

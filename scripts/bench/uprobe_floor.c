@@ -19,6 +19,8 @@
 
 #include <sys/sdt.h>
 
+#include "now_ns.h"
+
 /* Not inlined, so that both loops are the same code around a different site. */
 static __attribute__((noinline)) void hit_nop1(void)
 {
@@ -34,14 +36,6 @@ static __attribute__((noinline)) void hit_nop5(void)
 	STAP_PROBE(floor, nop5);
 }
 
-static unsigned long long now_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 int main(int argc, char **argv)
 {
 	void (*hit)(void);
@@ -54,12 +48,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	hit = strcmp(argv[1], "nop1") ? hit_nop5 : hit_nop1;
-	start_wall_ns = now_ns(CLOCK_MONOTONIC);
-	start_cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID);
+	start_wall_ns = now_ns();
+	start_cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	for (long i = 0; i < iterations; i++)
 		hit();
-	cpu_ns = now_ns(CLOCK_THREAD_CPUTIME_ID) - start_cpu_ns;
-	wall_ns = now_ns(CLOCK_MONOTONIC) - start_wall_ns;
+	cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - start_cpu_ns;
+	wall_ns = now_ns() - start_wall_ns;
 	printf("{\"site\": \"%s\", \"ns_per_hit\": %.2f, \"wall_ns_per_hit\": %.2f, "
 	       "\"iterations\": %ld}\n",
 	       argv[1], (double)cpu_ns / iterations, (double)wall_ns / iterations, iterations);

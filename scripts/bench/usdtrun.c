@@ -4,12 +4,15 @@
  * attached before the command starts so that no hit is missed. With the empty program a hit costs
  * what the uprobe costs and nothing more: the floor any USDT tracer stands on. With -c the program
  * counts its hits, which are printed as one JSON line after the command's own output. With -a it
- * fetches the probe's arguments and does nothing with them.
+ * fetches the probe's arguments and does nothing with them. With -u the sites are plain uprobes
+ * at file offsets, any instruction of any file: what a uprobe costs on a call, a push, a nop.
  *
  * Usage: usdtrun [-c | -a] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- COMMAND [ARGS...]
+ *        usdtrun -u [-c] FILE:OFFSET[,FILE:OFFSET...] -- COMMAND [ARGS...]
  *   -c       count the hits
  *   -a       fetch every argument
  *   -b FILE  the file whose probes to attach to (default: the command's executable)
+ *   -u       uprobes at FILE:OFFSET (a file offset, 0x... or decimal)
  */
 #include <errno.h>
 #include <limits.h>
@@ -23,12 +26,13 @@
 #include "floor.skel.h"
 #include "target.h"
 
-#define MAX_PROBES 8
+#define MAX_PROBES 64
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: usdtrun [-c | -a] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- "
-			"COMMAND [ARGS...]\n");
+			"COMMAND [ARGS...]\n"
+			"       usdtrun -u [-c] FILE:OFFSET[,FILE:OFFSET...] -- COMMAND [ARGS...]\n");
 	return 2;
 }
 
@@ -40,11 +44,14 @@ int main(int argc, char **argv)
 	const char *binary = NULL;
 	struct bpf_program *prog;
 	struct floor_bpf *skel;
-	bool count = false, fetch_args = false;
+	bool count = false, fetch_args = false, raw = false;
 	int opt, err, status, nr_links = 0;
 
-	while ((opt = getopt(argc, argv, "+cab:")) != -1) {
+	while ((opt = getopt(argc, argv, "+cab:u")) != -1) {
 		switch (opt) {
+		case 'u':
+			raw = true;
+			break;
 		case 'c':
 			count = true;
 			break;
@@ -58,7 +65,7 @@ int main(int argc, char **argv)
 			return usage();
 		}
 	}
-	if (argc - optind < 2 || (count && fetch_args))
+	if (argc - optind < 2 || (count && fetch_args) || (raw && fetch_args))
 		return usage();
 	probes = argv[optind++];
 	if (!strcmp(argv[optind], "--") && ++optind == argc)
@@ -90,16 +97,29 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	for (probe = strtok_r(probes, ",", &save); probe; probe = strtok_r(NULL, ",", &save)) {
-		char *name = strchr(probe, ':');
+		char *name = strrchr(probe, ':'), *end;
+		unsigned long offset = 0;
 
 		if (!name || nr_links == MAX_PROBES) {
 			err = -EINVAL;
-			fprintf(stderr, "usdtrun: bad probe list (at most %d PROVIDER:NAME)\n",
-				MAX_PROBES);
+			fprintf(stderr, "usdtrun: bad probe list (at most %d %s)\n", MAX_PROBES,
+				raw ? "FILE:OFFSET" : "PROVIDER:NAME");
 			goto cleanup;
 		}
 		*name++ = '\0';
-		links[nr_links] = bpf_program__attach_usdt(prog, child.pid, binary, probe, name, NULL);
+		if (raw) {
+			offset = strtoul(name, &end, 0);
+			if (*end || end == name) {
+				err = -EINVAL;
+				fprintf(stderr, "usdtrun: bad offset '%s'\n", name);
+				goto cleanup;
+			}
+			links[nr_links] = bpf_program__attach_uprobe(prog, false, child.pid, probe,
+								     offset);
+		} else {
+			links[nr_links] =
+				bpf_program__attach_usdt(prog, child.pid, binary, probe, name, NULL);
+		}
 		if (!links[nr_links]) {
 			err = -errno;
 			fprintf(stderr, "usdtrun: cannot attach to %s:%s in %s: %s\n", probe, name,

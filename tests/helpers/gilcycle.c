@@ -126,7 +126,7 @@ static int fork_and_wait(void)
 int main(int argc, char **argv)
 {
 	struct gil_opts opts = {0};
-	struct gil_stats s;
+	struct gil_truth s;
 	struct worker *w;
 	bool do_fork = false;
 	int c, nr_threads, err = 0;
@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 		pthread_join(w[i].th, NULL);
 	if (do_fork && fork_and_wait())
 		err = 3;
-	gil_get_stats(gil, &s);
+	gil_get_truth(gil, &s);
 	printf("{\"threads\":%d,\"cycles\":%ld,\"acquisitions\":%llu,\"switches\":%llu,"
 	       "\"forced_switches\":%llu,\"drop_requests\":%llu,\"releases\":%llu,"
 	       "\"voluntary_releases\":%llu,\"wait_ns\":{\"total\":%llu},"

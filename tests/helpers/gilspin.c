@@ -41,7 +41,7 @@ static void *spin(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct gil_stats s;
+	struct gil_truth s;
 	pthread_t threads[64];
 	int nr_threads, msec;
 
@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 	stop = 1;
 	for (int i = 0; i < nr_threads; i++)
 		pthread_join(threads[i], NULL);
-	gil_get_stats(gil, &s);
+	gil_get_truth(gil, &s);
 	printf("{\"acquisitions\":%llu,\"switches\":%llu,\"forced_switches\":%llu,"
 	       "\"drop_requests\":%llu,\"releases\":%llu,\"voluntary_releases\":%llu,"
 	       "\"wait_ns\":{\"total\":%llu},\"hold_ns\":{\"total\":%llu}}\n",

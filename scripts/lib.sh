@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared by the benchmark scripts (bench.sh, fidelity.sh).
+
+# wait_quiet SECONDS: waits at most SECONDS for the CPUs to be 90% idle over half a second, and
+# returns 0 either way. Other work on a shared machine skews a timing: starting on a quiet machine
+# spares a run the worst bursts of it.
+wait_quiet() {
+	local deadline=$((SECONDS + $1)) total idle k
+	local -a a b
+
+	while ((SECONDS < deadline)); do
+		read -ra a </proc/stat
+		sleep 0.5
+		read -ra b </proc/stat
+		total=0
+		for k in 1 2 3 4 5 6 7 8; do
+			total=$((total + b[k] - a[k]))
+		done
+		idle=$((b[4] - a[4] + b[5] - a[5]))
+		((idle * 10 >= total * 9)) && return 0
+	done
+	return 0
+}
