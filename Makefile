@@ -40,6 +40,9 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
+LIBGIL_VERSION := 1.0.0
+LIBGIL_SONAME := libgil.so.$(firstword $(subst ., ,$(LIBGIL_VERSION)))
+LIBGIL_REALNAME := libgil.so.$(LIBGIL_VERSION)
 LIBGIL_SRCS := $(wildcard runtime/*.c)
 LIBGIL_HDRS := $(wildcard runtime/*.h)
 LIBGIL_OBJS := $(patsubst runtime/%.c,$(OUTPUT)/runtime/%.o,$(LIBGIL_SRCS))
@@ -64,7 +67,7 @@ TEST_BINS := $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(TEST_SRCS))
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/tests/%,$(HELPER_SRCS))
 # libgil.so with sys/sdt.h's own argument placement, for the tracer's general path (gilstat.sh).
-SDT_ARGS_LIB := $(OUTPUT)/tests/sdt-args/libgil.so
+SDT_ARGS_LIB := $(OUTPUT)/tests/sdt-args/$(LIBGIL_SONAME)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
@@ -139,9 +142,17 @@ $(OUTPUT)/libgil-noprobes.a: $(LIBGIL_NOPROBE_OBJS)
 	$(call msg,AR,$@)
 	$(Q)$(AR) rcs $@ $^
 
-$(OUTPUT)/libgil.so: $(LIBGIL_PIC_OBJS)
+# The shared library carries its soname (the ABI's major version): libgil.so.1.0.0 is the file,
+# libgil.so.1 what programs record and the loader looks for, libgil.so what -lgil links against.
+$(OUTPUT)/$(LIBGIL_REALNAME): $(LIBGIL_PIC_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-soname,libgil.so $^ -o $@ -lpthread
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-soname,$(LIBGIL_SONAME) $^ -o $@ -lpthread
+
+$(OUTPUT)/$(LIBGIL_SONAME): $(OUTPUT)/$(LIBGIL_REALNAME)
+	$(Q)ln -sfn $(<F) $@
+
+$(OUTPUT)/libgil.so: $(OUTPUT)/$(LIBGIL_SONAME)
+	$(Q)ln -sfn $(<F) $@
 
 # gilwork links libgil.so (found next to it through $ORIGIN), as most users of a runtime would;
 # gilwork-static carries libgil inside the executable, the other case gilstat must handle.
@@ -226,12 +237,61 @@ $(SDT_ARGS_LIB): $(LIBGIL_SRCS) $(LIBGIL_HDRS)
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -fPIC -DGIL_SDT_DEFAULT_ARGS $(INCLUDES) -shared $(LDFLAGS) \
-		-Wl,-soname,libgil.so $(LIBGIL_SRCS) -o $@ -lpthread
+		-Wl,-soname,$(LIBGIL_SONAME) $(LIBGIL_SRCS) -o $@ -lpthread
 
 $(OUTPUT)/tests/%: tests/helpers/%.c $(OUTPUT)/libgil.so $(LIBGIL_HDRS) | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LDFLAGS) -L$(OUTPUT) -lgil \
 		-Wl,-rpath,'$$ORIGIN/..' -lm -lpthread -o $@
+
+# Installing: PREFIX (default /usr/local) and DESTDIR, as users of make install expect. gilstat
+# goes to sbin with its page in section 8: it refuses to run without root (CAP_SYS_ADMIN), like
+# the BPF tools bcc installs in /usr/sbin. gilwork, an ordinary program, goes to bin.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL ?= install
+# gil.h includes no header of ours; gil_usdt.h is the probe contract, for tracers.
+LIBGIL_PUBLIC_HDRS := runtime/gil.h runtime/gil_usdt.h
+MAN_PAGES := man/gilstat.8 man/gilwork.1 man/libgil.3
+# The installed gilwork finds libgil relative to itself, as the built one does, so that the tree
+# stays relocatable (and runs from a DESTDIR).
+BIN_TO_LIBDIR = $(shell realpath -m --relative-to=$(BINDIR) $(LIBDIR))
+INSTALLED_FILES = $(SBINDIR)/gilstat $(BINDIR)/gilwork $(LIBDIR)/libgil.a \
+	$(LIBDIR)/$(LIBGIL_REALNAME) $(LIBDIR)/$(LIBGIL_SONAME) $(LIBDIR)/libgil.so \
+	$(addprefix $(INCLUDEDIR)/,$(notdir $(LIBGIL_PUBLIC_HDRS))) $(PKGCONFIGDIR)/libgil.pc \
+	$(foreach p,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
+
+.PHONY: install uninstall
+install: $(OUTPUT)/gilstat $(OUTPUT)/libgil.a $(OUTPUT)/libgil.so $(GILWORK_OBJS)
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)$(INSTALL) -d $(addprefix $(DESTDIR),$(SBINDIR) $(BINDIR) $(LIBDIR) $(INCLUDEDIR) \
+		$(PKGCONFIGDIR) $(MANDIR)/man1 $(MANDIR)/man3 $(MANDIR)/man8)
+	$(Q)$(INSTALL) -m 755 $(OUTPUT)/gilstat $(DESTDIR)$(SBINDIR)/gilstat
+	$(Q)$(CC) $(LDFLAGS) $(GILWORK_OBJS) -L$(OUTPUT) -lgil \
+		-Wl,-rpath,'$$ORIGIN/$(BIN_TO_LIBDIR)' -lm -lpthread -o $(DESTDIR)$(BINDIR)/gilwork
+	$(Q)$(INSTALL) -m 644 $(OUTPUT)/libgil.a $(DESTDIR)$(LIBDIR)/libgil.a
+	$(Q)$(INSTALL) -m 755 $(OUTPUT)/$(LIBGIL_REALNAME) $(DESTDIR)$(LIBDIR)/$(LIBGIL_REALNAME)
+	$(Q)ln -sfn $(LIBGIL_REALNAME) $(DESTDIR)$(LIBDIR)/$(LIBGIL_SONAME)
+	$(Q)ln -sfn $(LIBGIL_SONAME) $(DESTDIR)$(LIBDIR)/libgil.so
+	$(Q)$(INSTALL) -m 644 $(LIBGIL_PUBLIC_HDRS) $(DESTDIR)$(INCLUDEDIR)/
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' \
+		-e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+		-e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+		-e 's|@VERSION@|$(LIBGIL_VERSION)|' runtime/libgil.pc.in \
+		>$(DESTDIR)$(PKGCONFIGDIR)/libgil.pc
+	$(Q)$(foreach p,$(MAN_PAGES),$(INSTALL) -m 644 $(p) \
+		$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)) &&) true
+	$(Q)$(if $(DESTDIR),,ldconfig 2>/dev/null || true)
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED_FILES))
+	$(Q)$(if $(DESTDIR),,ldconfig 2>/dev/null || true)
 
 format:
 	$(Q)clang-format -i $(wildcard runtime/*.[ch] runtime/gilwork/*.[ch] bpf/*.[ch] \

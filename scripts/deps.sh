@@ -10,14 +10,16 @@ set -eu
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
       systemtap-sdt-dev pkg-config binutils python3 python3-jsonschema valgrind libmicrohttpd-dev
       prometheus prometheus-node-exporter curl libdw-dev libdebuginfod-dev liblzma-dev
-      debuginfod xz-utils iproute2)
+      debuginfod xz-utils iproute2 man-db libxml2-utils chromium python3-pil)
 # python3 reads the JSON reports in the integration tests, and python3-jsonschema checks them
 # against docs/gilstat.schema.json; valgrind runs drd and helgrind on
 # libgil, whose headers let libgil mark its lock-free atomics for them. bpftrace is needed only
 # by the benchmarks, which compare against it. libmicrohttpd serves --prometheus; Prometheus (with
 # promtool), node_exporter and curl are what tests/prometheus.sh runs gilstat against.
 # tests/debuginfod.sh serves debug files with a real debuginfod, in a network namespace whose
-# loopback iproute2 brings up; xz makes MiniDebugInfo.
+# loopback iproute2 brings up; xz makes MiniDebugInfo. man-db renders the man pages
+# (tests/install.sh); xmllint (libxml2-utils), a headless chromium and python3-pil, which reads
+# its screenshot, check gilstat's SVG heatmap (tests/heatmap.sh).
 # bench-python.sh loads the tutorial's FastAPI service (examples/fastapi) with wrk.
 [ "${1:-}" = "--bench" ] && pkgs+=(bpftrace wrk python3-fastapi python3-uvicorn)
 # patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.

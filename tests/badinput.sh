@@ -46,15 +46,15 @@ expect "-p with a non-number" 2 \
 	"gilstat: invalid PID 'abc': expected a whole number from 1 to 2147483647" $GILSTAT -p abc
 expect "-p 0" 2 "gilstat: invalid PID '0': expected a whole number from 1 to 2147483647" \
 	$GILSTAT -p 0
-expect "zero interval" 2 "gilstat: invalid interval '0': expected a whole number from 1 to 86400" \
+expect "zero interval" 2 "gilstat: invalid interval '0': expected seconds from 0.01 to 86400" \
 	$GILSTAT -p $spin 0
 # getopt reads a negative number as options, as it does for every tool.
 expect "negative interval" 2 "gilstat: invalid option -- '1'" $GILSTAT -p $spin -1
 expect "huge interval" 2 \
-	"gilstat: invalid interval '99999999999999999999': expected a whole number from 1 to 86400" \
+	"gilstat: invalid interval '99999999999999999999': expected seconds from 0.01 to 86400" \
 	$GILSTAT -p $spin 99999999999999999999
 expect "interval not a number" 2 \
-	"gilstat: invalid interval '5s': expected a whole number from 1 to 86400" $GILSTAT -p $spin 5s
+	"gilstat: invalid interval '5s': expected seconds from 0.01 to 86400" $GILSTAT -p $spin 5s
 expect "zero count" 2 \
 	"gilstat: invalid count '0': expected a whole number from 1 to 9223372036854775807" \
 	$GILSTAT -p $spin 1 0

@@ -26,6 +26,7 @@
 #include "gilstat.h"
 #include "now_ns.h"
 #include "gilstat.skel.h"
+#include "heatmap.h"
 #include "debuginfo.h"
 #include "python.h"
 #include "pygil.h"
@@ -37,7 +38,7 @@
 
 static struct env {
 	pid_t pid;
-	long interval_sec;
+	__u64 interval_ns;
 	long count;
 	double duration_sec;
 	bool verbose;
@@ -53,6 +54,9 @@ static struct env {
 	FILE *out;
 	struct report_opts report;
 	char **command;
+	FILE *heatmap_file;
+	enum gilstat_hist heatmap_of;
+	struct heatmap *heatmap;
 } env = {
 	.report = {.unit_ns = 1000, .unit_name = "usecs", .sched = true},
 	.grace_sec = EXPORTER_DEFAULT_GRACE_SEC,
@@ -75,6 +79,7 @@ static const char doc[] =
 	"  gilstat -C -L -- ./build/gilwork cpu  # per-core histograms, per thread\n"
 	"  gilstat -m -d 10 -p 4242           # milliseconds, stop after 10 s\n"
 	"  gilstat -j -o gil.json -- ./build/gilwork io  # JSON, into a file\n"
+	"  gilstat --heatmap w.svg -p 4242 0.5 20  # heatmap, 20 columns of 0.5 s\n"
 	"  gilstat --python -- python3 app.py  # the GIL of a real CPython\n"
 	"  gilstat --python --prometheus 9464 -p 4242  # serve http://127.0.0.1:9464/metrics";
 static const char args_doc[] = "(-p PID | -- COMMAND [ARGS...]) [INTERVAL [COUNT]]";
@@ -88,6 +93,8 @@ enum {
 	OPT_TEXTFILE,
 	OPT_GRACE,
 	OPT_MAX_SERIES,
+	OPT_HEATMAP,
+	OPT_HEATMAP_OF,
 	OPT_NO_DEBUGINFOD,
 };
 
@@ -122,6 +129,10 @@ static const struct argp_option opts[] = {
 	 "Keep the series of an ended process this long (default 60)", 0},
 	{"max-series", OPT_MAX_SERIES, "N", 0,
 	 "Fold the -G series beyond N into one labelled other (default 1000)", 0},
+	{"heatmap", OPT_HEATMAP, "FILE", 0,
+	 "With INTERVAL: write a latency heatmap (SVG) to FILE, a column per interval", 0},
+	{"heatmap-of", OPT_HEATMAP_OF, "HIST", 0,
+	 "The heatmap's histogram: wait (default), hold, handoff or sched-delay", 0},
 	{"verbose", 'v', NULL, 0, "Print libbpf debug output", 0},
 	{NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0},
 	{},
@@ -218,6 +229,22 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			die_usage(state, "invalid --python-probes '%s': expected libc or symbols",
 				  arg);
 		break;
+	case OPT_HEATMAP:
+		/* Refused now, like -o, rather than after a whole trace. */
+		env.heatmap_file = fopen(arg, "we");
+		if (!env.heatmap_file) {
+			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
+			exit(2);
+		}
+		break;
+	case OPT_HEATMAP_OF:
+		for (env.heatmap_of = 0; env.heatmap_of < NR_HISTS; env.heatmap_of++)
+			if (!strcmp(arg, heatmap_hist_names[env.heatmap_of]))
+				break;
+		if (env.heatmap_of == NR_HISTS)
+			die_usage(state, "invalid --heatmap-of '%s': expected wait, hold, "
+					 "handoff or sched-delay", arg);
+		break;
 	case OPT_NO_DEBUGINFOD:
 		env.no_debuginfod = true;
 		break;
@@ -244,9 +271,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		state->err_stream = NULL;
 		break;
 	case ARGP_KEY_ARG:
-		if (pos_args == 0)
-			env.interval_sec = parse_long(state, "interval", arg, 1, 86400);
-		else if (pos_args == 1)
+		if (pos_args == 0) {
+			double sec;
+
+			errno = 0;
+			sec = strtod(arg, &end);
+			if (errno || end == arg || *end || !(sec >= 0.01) || sec > 86400)
+				die_usage(state, "invalid interval '%s': expected seconds "
+						 "from 0.01 to 86400", arg);
+			env.interval_ns = (__u64)(sec * 1e9 + 0.5);
+		} else if (pos_args == 1)
 			env.count = parse_long(state, "count", arg, 1, LONG_MAX);
 		else
 			die_usage(state, "unexpected argument '%s' (a command goes after --)", arg);
@@ -562,8 +596,13 @@ static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd,
 		return err;
 	}
 	report_print(env.out, &delta, meta, &env.report);
+	if (env.heatmap)
+		err = heatmap_add_column(env.heatmap, &delta.total.hists[env.heatmap_of],
+					 meta->duration_ns);
+	if (err)
+		fprintf(stderr, "gilstat: cannot add to the heatmap: %s\n", strerror(-err));
 	snapshot_free(&delta);
-	return 0;
+	return err;
 }
 
 /*
@@ -574,7 +613,7 @@ static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd,
 static void run_exporter(struct exporter *ex, int pidfd, __u64 end_ns, const sigset_t *wait_mask,
 			 bool *target_gone)
 {
-	__u64 period_ns = (env.interval_sec ?: EXPORTER_DEFAULT_TEXTFILE_SEC) * 1000000000ull;
+	__u64 period_ns = env.interval_ns ?: EXPORTER_DEFAULT_TEXTFILE_SEC * 1000000000ull;
 	__u64 next_write_ns = now_ns(), deadline;
 	int err;
 
@@ -812,8 +851,8 @@ static int run_reports(struct tracer *tr, int pidfd, struct snapshot *prev,
 	for (;;) {
 		__u64 deadline = end_ns;
 
-		if (env.interval_sec && last_ns + env.interval_sec * 1000000000ull < deadline)
-			deadline = last_ns + env.interval_sec * 1000000000ull;
+		if (env.interval_ns && last_ns + env.interval_ns < deadline)
+			deadline = last_ns + env.interval_ns;
 		while (!exiting && !*target_gone && now_ns() < deadline)
 			*target_gone = wait_until(pidfd, deadline, wait_mask);
 		meta->final = exiting || *target_gone || now_ns() >= end_ns || reports_left == 1;
@@ -936,6 +975,28 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gilstat: %s\n", err_msg);
 		return 2;
 	}
+	if (env.heatmap_file) {
+		if (!env.interval_ns) {
+			fprintf(stderr, "gilstat: --heatmap needs an INTERVAL: each of its columns is "
+					"one interval\n");
+			return 2;
+		}
+		if (env.prometheus || env.textfile_dir) {
+			fprintf(stderr, "gilstat: --heatmap draws the interval reports, which "
+					"--prometheus and --textfile do not make\n");
+			return 2;
+		}
+		if (env.heatmap_of == HIST_SCHED_DELAY && !env.report.sched) {
+			fprintf(stderr, "gilstat: --heatmap-of sched-delay needs the scheduler, "
+					"which --no-sched turns off\n");
+			return 2;
+		}
+		env.heatmap = heatmap_new(env.heatmap_file, env.heatmap_of, env.report.unit_ns);
+		if (!env.heatmap) {
+			fprintf(stderr, "gilstat: out of memory\n");
+			return 1;
+		}
+	}
 	/* The exporter's per-GIL series are labelled with their process too. */
 	if ((env.prometheus || env.textfile_dir) && (env.report.group & GROUP_GIL))
 		env.report.group |= GROUP_PROCESS;
@@ -991,7 +1052,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gilstat: probes attached to PID %d in %s\n", env.pid,
 			traced.probe_path);
 	fprintf(stderr, "Tracing the GIL of PID %d (%s)... %s\n", env.pid, comm,
-		env.interval_sec ? "Hit Ctrl-C to end." : "Hit Ctrl-C to end and report.");
+		env.interval_ns ? "Hit Ctrl-C to end." : "Hit Ctrl-C to end and report.");
 
 	start_ns = now_ns();
 	if (env.duration_sec)
@@ -1022,6 +1083,11 @@ int main(int argc, char **argv)
 		goto cleanup;
 	if (target_gone && !traced.child.pid)
 		fprintf(stderr, "gilstat: PID %d exited\n", env.pid);
+	if (env.heatmap) {
+		err = heatmap_write(env.heatmap, env.pid, comm);
+		if (err)
+			fprintf(stderr, "gilstat: cannot write the heatmap: %s\n", strerror(-err));
+	}
 
 cleanup:
 	/* The server reads the maps: it stops first. */
@@ -1047,6 +1113,7 @@ cleanup:
 	}
 	if (pidfd >= 0)
 		close(pidfd);
+	heatmap_free(env.heatmap);
 	if (fclose(env.out) && !err && !exit_code) {
 		fprintf(stderr, "gilstat: cannot write the report: %s\n", strerror(errno));
 		return 1;
