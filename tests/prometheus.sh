@@ -224,7 +224,8 @@ check "CPython ($py): Prometheus holds gilstat's count ($got = $own)" \
 check "CPython: the python label says $version" [ -n "$got_version" ]
 
 # histogram_quantile interpolates inside a bucket, as gilstat does inside a slot: both p99 lie in
-# the same log2 slot, [2^i, 2^(i+1)) us.
+# the same log2 slot, (2^i, 2^(i+1)] us as a bucket's le counts it (a rank that ends a slot puts
+# both at its upper bound).
 for job in gilwork cpython; do
 	file=$tmp/gw.json
 	[ $job = cpython ] && file=$tmp/py.json
@@ -233,7 +234,8 @@ for job in gilwork cpython; do
 		own=$($CHECK get "$file" ${h}_ns.p99)
 		read -r slot_q slot_own <<<"$(python3 -c 'import math, sys
 q, own = float(sys.argv[1]) * 1e6, float(sys.argv[2]) / 1e3
-print(max(0, math.ceil(math.log2(q)) - 1) if q > 0 else -1, max(0, math.floor(math.log2(own))) if own > 0 else -1)' \
+slot = lambda us: max(0, math.ceil(math.log2(us)) - 1) if us > 0 else -1
+print(slot(q), slot(own))' \
 			"${q:-0}" "${own:-0}")"
 		check "$job: histogram_quantile(0.99) of $h ($q s) in gilstat's p99 slot ($own ns)" \
 			[ -n "$q" -a "$slot_q" = "$slot_own" ]
