@@ -5,7 +5,7 @@
 #    contended phase under CPython's policy and under io-priority in turns: the I/O round trip
 #    beside a CPU thread within 5x of the round trip alone, and the CPU thread keeping at least
 #    90% of the rate it has under CPython's policy. Timings on a shared machine scatter, so a run
-#    that misses is made again, 3 runs at most; every run's numbers are printed;
+#    that misses is made again, 5 runs at most; every run's numbers are printed;
 #  - GIL_POLICY in the environment chooses the policy of every GIL;
 #  - the ground truth: the I/O thread waits far less than an interval per forced switch;
 #  - gilstat, with the policy on, counts exactly what libgil's ground truth counted (root).
@@ -29,7 +29,7 @@ ratios() {
 }
 
 met=0
-for attempt in 1 2 3; do
+for attempt in 1 2 3 4 5; do
 	"$GILWORK" convoy --seconds 2 --policy io-priority --json >"$tmp/ratios.json" 2>"$tmp/err" ||
 		{ sed 's/^/# /' "$tmp/err"; break; }
 	line=$(ratios "$tmp/ratios.json") && met=1
