@@ -363,14 +363,14 @@ static void wait_for_release(struct take_wait *w)
 
 		/* The timer restarts on each loop: a wake-up that lost the race waits a full interval. */
 		err = cond_timedwait_us(w->io ? &gil->io_cond : &gil->cond, &gil->mutex, wait_us);
-		/* Woken by a release another thread won: the next short wait gets a fresh budget. */
+		/* Woken, maybe by a release another thread won: a fresh spin budget. */
 		w->spin_deadline_ns = 0;
 
 		/*
 		 * Timed out, still locked and nobody else got the GIL meanwhile: the holder has run
-		 * for a whole interval (or slice) while we waited, so ask it to drop. A switch during the
-		 * interval means the GIL is changing hands anyway, and asking would only force an
-		 * extra switch.
+		 * for a whole interval (or slice) while we waited, so ask it to drop. A switch
+		 * during the interval means the GIL is changing hands anyway, and asking would only
+		 * force an extra switch.
 		 */
 		if (err == ETIMEDOUT && atomic_load_explicit(&gil->locked, memory_order_relaxed) &&
 		    gil->switch_number == saved_switchnum) {
