@@ -59,7 +59,9 @@
  *    side of each handoff, more than the I/O thread's whole turn, and all of it comes out of the
  *    CPU-bound threads' time. So under this policy a waiter spins, for 20 us at most, before it
  *    sleeps, when the GIL is about to change hands (a drop request is pending, or the holder is
- *    back from I/O), and so does the FORCE_SWITCHING wait.
+ *    back from I/O), and again each time a release woke it but another thread won the GIL; the
+ *    FORCE_SWITCHING wait spins first too. Without the spins the CPU-bound thread sleeps through
+ *    most of the I/O thread's blocking calls, and the GIL stays free meanwhile.
  *
  * docs/gilwork.md has the measurements (gilwork convoy --policy io-priority).
  *
@@ -287,7 +289,8 @@ static inline void cpu_relax(void)
 /*
  * GIL_POLICY_IO_PRIORITY: the share of the switch interval a CPU-bound holder runs before a thread
  * back from I/O preempts it (100 us of the default 5 ms), and how long a waiter spins before it
- * sleeps (SPIN_NS per take_gil() or FORCE_SWITCHING wait). The block comment at the top says why.
+ * sleeps (SPIN_NS each time it starts or is woken, and in the FORCE_SWITCHING wait). The block
+ * comment at the top says why.
  */
 #define IO_SLICE_PER_INTERVAL 50
 #define SPIN_NS 20000
@@ -360,12 +363,14 @@ static void wait_for_release(struct take_wait *w)
 
 		/* The timer restarts on each loop: a wake-up that lost the race waits a full interval. */
 		err = cond_timedwait_us(w->io ? &gil->io_cond : &gil->cond, &gil->mutex, wait_us);
+		/* Woken, maybe by a release another thread won: a fresh spin budget. */
+		w->spin_deadline_ns = 0;
 
 		/*
 		 * Timed out, still locked and nobody else got the GIL meanwhile: the holder has run
-		 * for a whole interval (or slice) while we waited, so ask it to drop. A switch during the
-		 * interval means the GIL is changing hands anyway, and asking would only force an
-		 * extra switch.
+		 * for a whole interval (or slice) while we waited, so ask it to drop. A switch
+		 * during the interval means the GIL is changing hands anyway, and asking would only
+		 * force an extra switch.
 		 */
 		if (err == ETIMEDOUT && atomic_load_explicit(&gil->locked, memory_order_relaxed) &&
 		    gil->switch_number == saved_switchnum) {

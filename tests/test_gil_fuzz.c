@@ -430,7 +430,7 @@ int main(void)
 		cmocka_unit_test(test_random_interleavings_two_gils),
 	};
 
-	/* The GILs keep statistics and take their policy from the seed, whatever the environment. */
+	/* The GILs keep statistics and take the seed's policy, whatever the environment. */
 	unsetenv("GIL_STATS");
 	unsetenv("GIL_POLICY");
 	return cmocka_run_group_tests(tests, NULL, NULL);

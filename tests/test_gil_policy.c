@@ -503,7 +503,7 @@ static void test_cancelled_io_waiter_leaves_nobody_behind(void **state)
 	start_thread(&holder, deaf_holder, &c);
 	assert_true(wait_at_least(&c.io_asking, 1, WAIT_TIMEOUT_MS));
 	start_thread(&cpu, late_cpu_waiter, &c);
-	/* The I/O waiter asked (after its slice) and sleeps in a timed wait: a cancellation point. */
+	/* The I/O waiter asked, after its slice, and sleeps in a timed wait: cancellable. */
 	sleep_us(50 * 1000);
 	assert_int_equal(pthread_cancel(io), 0);
 	join_thread(io);

@@ -75,7 +75,7 @@ struct gw_row {
 	double round_trip_max_us;
 	/* This row's time per round trip / the time alone. */
 	double slowdown;
-	/* The GIL's policy, and how fast the CPU threads' loops ran meanwhile (iterations/s, all). */
+	/* The GIL's policy, and how fast the CPU threads' loops ran meanwhile (all, per second). */
 	enum gil_policy policy;
 	uint64_t cpu_iterations;
 	double cpu_iterations_per_sec;

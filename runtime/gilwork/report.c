@@ -67,14 +67,15 @@ void gw_print_text(const struct gw_report *report)
 
 		if (row->convoy && row->cpu_threads)
 			printf("%-11s %11d %7ld us %10.1f us %10.0f/s %8.1fx %8.1f M/s  %s\n",
-			       row->mode, row->cpu_threads, row->interval_us, us_per_round_trip(row),
-			       round_trips_per_sec(row), row->slowdown > 0 ? row->slowdown : 1.0,
+			       row->mode, row->cpu_threads, row->interval_us,
+			       us_per_round_trip(row), round_trips_per_sec(row),
+			       row->slowdown > 0 ? row->slowdown : 1.0,
 			       row->cpu_iterations_per_sec * 1e-6, row->reason);
 		else if (row->convoy)
 			printf("%-11s %11d %7ld us %10.1f us %10.0f/s %8.1fx %12s  %s\n", row->mode,
 			       row->cpu_threads, row->interval_us, us_per_round_trip(row),
-			       round_trips_per_sec(row), row->slowdown > 0 ? row->slowdown : 1.0, "-",
-			       row->reason);
+			       round_trips_per_sec(row), row->slowdown > 0 ? row->slowdown : 1.0,
+			       "-", row->reason);
 		else
 			printf("%-12s %7d %7.3f s %8.2fx  %s\n", row->mode, row->threads,
 			       row->seconds, row->speedup, row->reason);
