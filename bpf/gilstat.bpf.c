@@ -22,6 +22,8 @@
 #include "gil_usdt.h"
 
 /* Set by the collector before load. */
+/* -L, -P, --stacks: record the names of the threads that release a GIL (comms) */
+const volatile bool targ_comms = false;
 /* CPython (--python, condition-variable view): offsetof(struct _gil_runtime_state, cond) */
 const volatile __u64 targ_py_cond_offset = 32;
 const volatile __u32 targ_tgid = 0;	  /* 0: every process that has the probes attached */
@@ -126,6 +128,19 @@ struct {
 	__type(key, struct py_cond_key);
 	__type(value, struct py_cond);
 } py_conds SEC(".maps");
+
+/*
+ * Thread names (comm) by pid_tgid, for -L, -P and --stacks: recorded here because a thread that
+ * ended before the report has no /proc entry left to read it from. Rewritten at each release, as
+ * a thread renames itself after its first ones (CPython 3.14's threading.Thread.name); LRU, as
+ * nothing tells a thread's end.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_WAITERS);
+	__type(key, __u64);
+	__type(value, struct task_comm);
+} comms SEC(".maps");
 
 /* Too large for the BPF stack: the initial value of a new key_stats entry. */
 static const struct gil_stats zero_stats;
@@ -373,6 +388,19 @@ static __always_inline void count_release(struct gil_stats *s, __u64 acquired_ns
 		COUNT(s, missing_start, 1);
 }
 
+/* The current thread's name into comms: an in-place rewrite once its entry exists. */
+static __always_inline void record_comm(__u64 id)
+{
+	struct task_comm *c = bpf_map_lookup_elem(&comms, &id), fresh = {};
+
+	if (c) {
+		bpf_get_current_comm(c->comm, sizeof(c->comm));
+		return;
+	}
+	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
+	bpf_map_update_elem(&comms, &id, &fresh, BPF_ANY);
+}
+
 static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 released_ns, __u32 flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -386,6 +414,8 @@ static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 relea
 	count_release(cs, acquired_ns, released_ns, flags);
 	if (ks)
 		count_release(ks, acquired_ns, released_ns, flags);
+	if (targ_comms)
+		record_comm(id);
 	st = find_gil(cs, gil, true);
 	if (!st)
 		return;

@@ -128,6 +128,13 @@ struct gil_key {
 	__u32 tid;
 };
 
+/* A thread's name as the kernel keeps it (comm): 15 bytes and a NUL. */
+#define TASK_COMM_LEN 16
+
+struct task_comm {
+	char comm[TASK_COMM_LEN];
+};
+
 #define GROUP_THREAD  0x1
 #define GROUP_PROCESS 0x2
 #define GROUP_GIL     0x4

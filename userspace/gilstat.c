@@ -52,7 +52,9 @@ static struct env {
 	FILE *out;
 	struct report_opts report;
 	char **command;
+	int comm_fd; /* the comms map, or -1 */
 } env = {
+	.comm_fd = -1,
 	.report = {.unit_ns = 1000, .unit_name = "usecs", .sched = true},
 	.grace_sec = EXPORTER_DEFAULT_GRACE_SEC,
 	.max_series = EXPORTER_DEFAULT_MAX_SERIES,
@@ -556,6 +558,7 @@ static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd,
 		snapshot_free(&delta);
 		return err;
 	}
+	snapshot_name_groups(&delta, env.comm_fd, env.report.group);
 	report_print(env.out, &delta, meta, &env.report);
 	snapshot_free(&delta);
 	return 0;
@@ -719,6 +722,7 @@ static int attach(struct tracer *tr, const struct traced *t, struct snapshot *fi
 	tr->skel->rodata->targ_tgid = env.pid;
 	tr->skel->rodata->targ_unit_ns = env.report.unit_ns;
 	tr->skel->rodata->targ_group = env.report.group;
+	tr->skel->rodata->targ_comms = !!(env.report.group & (GROUP_THREAD | GROUP_PROCESS));
 	tr->skel->rodata->targ_args_in_regs = !env.python && elf_gil_args_in_regs(t->probe_path);
 	if (env.verbose && !env.python)
 		fprintf(stderr, "gilstat: probe arguments read %s\n",
@@ -767,6 +771,7 @@ static int attach(struct tracer *tr, const struct traced *t, struct snapshot *fi
 	}
 	tr->cpu_fd = bpf_map__fd(tr->skel->maps.cpu_stats);
 	tr->key_fd = env.report.group ? bpf_map__fd(tr->skel->maps.key_stats) : -1;
+	env.comm_fd = bpf_map__fd(tr->skel->maps.comms);
 	err = snapshot_read(first, tr->cpu_fd, tr->key_fd, tr->nr_cpus);
 	if (err)
 		return err;
