@@ -261,6 +261,22 @@ int pygil_debug_offsets(const char *path, __u64 *version_hex, bool *free_threade
 	return ret;
 }
 
+int pygil_debug_offsets_read(const char *path, void *buf, size_t len)
+{
+	__u64 vaddr, size, offset;
+	struct elf_file f;
+	int ret = -ENOENT;
+
+	if (pygil_runtime_symbol(path, &vaddr, &size) || size < len || elf_file_open(&f, path))
+		return -ENOENT;
+	offset = vaddr_to_offset(f.elf, vaddr);
+	if (offset && pread(f.fd, buf, len, offset) == (ssize_t)len &&
+	    !memcmp(buf, DEBUG_COOKIE, DEBUG_COOKIE_LEN))
+		ret = 0;
+	elf_file_close(&f);
+	return ret;
+}
+
 /* What the file's virtual addresses are moved by in pid: 0 for ET_EXEC. */
 static int load_bias(pid_t pid, const char *path, __u64 *bias)
 {

@@ -5,6 +5,7 @@
 #include "hist.h"
 #include "json.h"
 #include "report.h"
+#include "stacks.h"
 
 #define HIST_TITLE(id, keyed, json, prom, title) [id] = title,
 static const char *const hist_titles[NR_HISTS] = { GIL_HISTS(HIST_TITLE) };
@@ -165,6 +166,8 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 			       no_utilisation(m, o->group & (GROUP_GIL | GROUP_THREAD)));
 		print_hists(f, k, o, HIST_HOLD + 1);
 	}
+	if (m->stacks)
+		stacks__print_text(m->stacks, f, o->unit_name);
 	fprintf(f, "\n");
 }
 
@@ -276,6 +279,8 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 		}
 		json_array_end(&j);
 	}
+	if (m->stacks)
+		stacks__print_json(m->stacks, &j);
 	json_object_end(&j);
 }
 
