@@ -562,6 +562,7 @@ static __always_inline void stacks_on_release(void *ctx, __u64 gil, __u64 releas
 	}
 	st->release_stack = native_stack(ctx);
 	st->release_py = py_stack_record(tstate);
+	record_comm(bpf_get_current_pid_tgid());
 }
 
 /* At an acquisition that ended a wait of at least the threshold: charge it. */
@@ -590,6 +591,7 @@ static __always_inline void stacks_on_acquire(void *ctx, __u64 gil, __u64 reques
 	}
 	key.waiter_stack = native_stack(ctx);
 	key.waiter_py = py_stack_record(tstate);
+	record_comm(id);
 	ss = bpf_map_lookup_elem(&stack_waits, &key);
 	if (!ss) {
 		bpf_map_update_elem(&stack_waits, &key, &zero_stack_stats, BPF_NOEXIST);

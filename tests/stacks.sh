@@ -52,7 +52,7 @@ stack_check() { # NAME PYTHON [ENV...]
 	local name=$1 py=$2 out=$tmp/stacks-$1
 	shift 2
 	env "$@" "$GILSTAT" --python -L -j -o "$out.json" --folded "$out.folded" \
-		--flamegraph "$out.svg" -- "$py" "$PROGS/culprit.py" 2 >/dev/null 2>"$out.err"
+		--flamegraph "$out.svg" -- "$py" "$PROGS/culprit.py" 3 >/dev/null 2>"$out.err"
 	check "$name: --stacks: culprit (culprit.py:15) first, charged within 5% of the I/O waits" \
 		python3 - "$out.json" <<-'PYEOF'
 	import json, sys

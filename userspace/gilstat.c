@@ -829,8 +829,8 @@ static int attach(struct tracer *tr, const struct traced *t, struct snapshot *fi
 	tr->skel->rodata->targ_tgid = env.pid;
 	tr->skel->rodata->targ_unit_ns = env.report.unit_ns;
 	tr->skel->rodata->targ_group = env.report.group;
-	tr->skel->rodata->targ_comms =
-		env.stacks || !!(env.report.group & (GROUP_THREAD | GROUP_PROCESS));
+	/* --stacks records the names of the threads it charges, on its own slow path */
+	tr->skel->rodata->targ_comms = !!(env.report.group & (GROUP_THREAD | GROUP_PROCESS));
 	err = setup_stacks(tr->skel, t);
 	if (err)
 		return err;
