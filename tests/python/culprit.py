@@ -1,5 +1,5 @@
 # A known culprit: culprit() holds the GIL about 20 ms per call in one C call (sum over a range
-# does not check the eval breaker), beside an I/O thread (os.read on a pipe another thread feeds
+# does not check the eval breaker), beside an I/O thread (os.write and os.read on a pipe it feeds
 # to itself, with a short sleep) and an idle thread. Usage:
 # culprit.py SECONDS
 import os
