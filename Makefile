@@ -122,6 +122,10 @@ $(OUTPUT)/userspace $(OUTPUT)/tests $(OUTPUT)/bench:
 
 # libgil: static, shared (what gilstat finds in /proc/PID/maps) and, for the benchmark that proves
 # detached probes cost nothing, a static build with the probes compiled out.
+# gilstat --stacks walks user stacks by their frame pointers: libgil and gilwork keep them.
+$(LIBGIL_OBJS) $(LIBGIL_PIC_OBJS) $(LIBGIL_NOPROBE_OBJS) $(GILWORK_OBJS): \
+	CFLAGS += -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer
+
 $(OUTPUT)/runtime/%.o: runtime/%.c $(LIBGIL_HDRS) | $(OUTPUT)/runtime
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@

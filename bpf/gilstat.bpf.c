@@ -22,6 +22,13 @@
 #include "gil_usdt.h"
 
 /* Set by the collector before load. */
+/* --stacks: off, nothing below reads a stack */
+const volatile bool targ_stacks = false;
+const volatile __u64 targ_min_wait_ns = 1000000;
+const volatile __u32 targ_py_depth = 32; /* at most PY_MAX_FRAMES */
+const volatile struct py_frame_offsets targ_py = {};
+/* -L, -P, --stacks: record the names of the threads that release a GIL (comms) */
+const volatile bool targ_comms = false;
 /* CPython (--python, condition-variable view): offsetof(struct _gil_runtime_state, cond) */
 const volatile __u64 targ_py_cond_offset = 32;
 const volatile __u32 targ_tgid = 0;	  /* 0: every process that has the probes attached */
@@ -44,6 +51,10 @@ struct gil_state {
 	/* CPython's switch_number and drop request, as the condition-variable view follows them */
 	__u64 switch_count;
 	__u32 drop_requested;
+	/* --stacks: the latest release's stacks (STACK_* when not recorded) and its hold */
+	__s32 release_stack;
+	__u64 release_py;
+	__u64 release_hold_ns;
 };
 
 /* A CPython thread's pending times: its take_gil() entry, its acquisition. */
@@ -134,6 +145,19 @@ struct {
 	__type(key, struct py_cond_key);
 	__type(value, __u8);
 } py_other_conds SEC(".maps");
+
+/*
+ * Thread names (comm) by pid_tgid, for -L, -P and --stacks: recorded here because a thread that
+ * ended before the report has no /proc entry left to read it from. Rewritten at each release, as
+ * a thread renames itself after its first ones (CPython 3.14's threading.Thread.name); LRU, as
+ * nothing tells a thread's end.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_WAITERS);
+	__type(key, __u64);
+	__type(value, struct task_comm);
+} comms SEC(".maps");
 
 /* Too large for the BPF stack: the initial value of a new key_stats entry. */
 static const struct gil_stats zero_stats;
@@ -381,6 +405,19 @@ static __always_inline void count_release(struct gil_stats *s, __u64 acquired_ns
 		COUNT(s, missing_start, 1);
 }
 
+/* The current thread's name into comms: an in-place rewrite once its entry exists. */
+static __always_inline void record_comm(__u64 id)
+{
+	struct task_comm *c = bpf_map_lookup_elem(&comms, &id), fresh = {};
+
+	if (c) {
+		bpf_get_current_comm(c->comm, sizeof(c->comm));
+		return;
+	}
+	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
+	bpf_map_update_elem(&comms, &id, &fresh, BPF_ANY);
+}
+
 static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 released_ns, __u32 flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -394,6 +431,8 @@ static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 relea
 	count_release(cs, acquired_ns, released_ns, flags);
 	if (ks)
 		count_release(ks, acquired_ns, released_ns, flags);
+	if (targ_comms)
+		record_comm(id);
 	st = find_gil(cs, gil, true);
 	if (!st)
 		return;
@@ -401,6 +440,192 @@ static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 relea
 	st->last_release_tid = (__u32)id;
 	st->release_cpu = bpf_get_smp_processor_id();
 	st->last_release_requested = !!(flags & GIL_REL_REQUESTED);
+}
+
+/*
+ * --stacks. The user stacks of releases and of the acquisitions that ended a long wait, read
+ * only while the GIL has had a waiter for half the threshold (a wait under it costs nothing),
+ * and the waits charged to them, by holder and waiter.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	/* the depth limit plus one frame, which tells a truncated stack: set by the collector */
+	__uint(value_size, (STACK_MAX_DEPTH + 1) * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct stack_key);
+	__type(value, struct stack_stats);
+} stack_waits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct py_stack);
+} py_stacks SEC(".maps");
+
+/* A Python stack is too large for the BPF stack: it is built here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct py_stack);
+} py_stack_scratch SEC(".maps");
+
+static const struct stack_stats zero_stack_stats;
+
+/* Python frames that could not be read (a pointer into freed memory): counted, never fatal. */
+__u64 py_frame_read_errors = 0;
+/* Stacks not recorded: a full map, or bpf_get_stackid() failed */
+__u64 stack_errors = 0;
+
+/*
+ * The Python stack of the thread state tstate, innermost first, into py_stacks; its key, or 0
+ * when there is none. A chain is read as it is: a frame freed under the reader ends it, flagged.
+ */
+static __always_inline __u64 py_stack_record(__u64 tstate)
+{
+	__u64 frame = 0, hash = 0xcbf29ce484222325ull;
+	struct py_stack *ps;
+	__u32 zero = 0, depth = 0;
+
+	if (!targ_py.tstate_frame || !tstate)
+		return 0;
+	ps = bpf_map_lookup_elem(&py_stack_scratch, &zero);
+	if (!ps)
+		return 0;
+	ps->flags = 0;
+	if (bpf_probe_read_user(&frame, sizeof(frame), (void *)(tstate + targ_py.tstate_frame)))
+		goto failed;
+	if (targ_py.cframe_current >= 0 && frame &&
+	    bpf_probe_read_user(&frame, sizeof(frame), (void *)(frame + targ_py.cframe_current)))
+		goto failed;
+	for (int i = 0; i < PY_MAX_FRAMES; i++) {
+		__u64 code = 0;
+
+		if (!frame)
+			break;
+		if (i >= targ_py_depth) {
+			ps->flags |= PY_STACK_TRUNCATED;
+			break;
+		}
+		if (bpf_probe_read_user(&code, sizeof(code), (void *)(frame + targ_py.frame_code)) ||
+		    bpf_probe_read_user(&frame, sizeof(frame), (void *)(frame + targ_py.frame_back))) {
+			ps->flags |= PY_STACK_READ_FAILED;
+			break;
+		}
+		ps->code[i] = code;
+		depth = i + 1;
+	}
+	goto done;
+failed:
+	ps->flags |= PY_STACK_READ_FAILED;
+done:
+	if (ps->flags & PY_STACK_READ_FAILED)
+		__sync_fetch_and_add(&py_frame_read_errors, 1);
+	ps->depth = depth;
+	for (int i = 0; i < PY_MAX_FRAMES; i++) {
+		if (i >= depth)
+			ps->code[i] = 0;
+		hash = (hash ^ ps->code[i]) * 0x100000001b3ull;
+	}
+	hash = (hash ^ ps->flags) * 0x100000001b3ull;
+	hash |= 1; /* never 0, which means none */
+	bpf_map_update_elem(&py_stacks, &hash, ps, BPF_NOEXIST);
+	return hash;
+}
+
+static __always_inline __s32 native_stack(void *ctx)
+{
+	long id = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+
+	if (id < 0)
+		__sync_fetch_and_add(&stack_errors, 1);
+	return id;
+}
+
+/*
+ * At a release: the releaser's stacks into its GIL's state, when a waiter has waited half the
+ * threshold already; a wait that reaches it later was mostly the handoff, and the report says so.
+ * tstate: the releaser's PyThreadState, or 0.
+ */
+static __always_inline void stacks_on_release(void *ctx, __u64 gil, __u64 released_ns,
+					      __u64 acquired_ns, __u64 tstate)
+{
+	struct gil_state *st = find_gil(NULL, gil, false);
+
+	if (!st)
+		return;
+	st->release_hold_ns = acquired_ns && released_ns > acquired_ns ? released_ns - acquired_ns
+								       : 0;
+	if (st->nr_waiting <= 0 || released_ns < st->contended_since_ns + targ_min_wait_ns / 2) {
+		st->release_stack = STACK_NOT_RECORDED;
+		st->release_py = 0;
+		return;
+	}
+	st->release_stack = native_stack(ctx);
+	st->release_py = py_stack_record(tstate);
+	record_comm(bpf_get_current_pid_tgid());
+}
+
+/* At an acquisition that ended a wait of at least the threshold: charge it. */
+static __always_inline void stacks_on_acquire(void *ctx, __u64 gil, __u64 request_ns,
+					      __u64 acquired_ns, __u32 flags, __u64 tstate)
+{
+	__u64 id = bpf_get_current_pid_tgid(), wait_ns = acquired_ns - request_ns;
+	struct stack_key key = {};
+	struct stack_stats *ss;
+	struct gil_state *st;
+
+	if (!(flags & GIL_ACQ_WAITED) || !request_ns || acquired_ns < request_ns ||
+	    wait_ns < targ_min_wait_ns)
+		return;
+	st = find_gil(NULL, gil, false);
+	if (!st)
+		return;
+	key.tgid = id >> 32;
+	key.waiter_tid = (__u32)id;
+	if (st->last_release_ns) {
+		key.holder_tid = st->last_release_tid;
+		key.holder_stack = st->release_stack;
+		key.holder_py = st->release_py;
+	} else {
+		key.holder_stack = STACK_NO_RELEASE;
+	}
+	key.waiter_stack = native_stack(ctx);
+	key.waiter_py = py_stack_record(tstate);
+	record_comm(id);
+	ss = bpf_map_lookup_elem(&stack_waits, &key);
+	if (!ss) {
+		bpf_map_update_elem(&stack_waits, &key, &zero_stack_stats, BPF_NOEXIST);
+		ss = bpf_map_lookup_elem(&stack_waits, &key);
+		if (!ss) {
+			__sync_fetch_and_add(&stack_errors, 1);
+			return;
+		}
+	}
+	hist_record(&ss->wait, wait_ns);
+	if (st->last_release_ns) {
+		__sync_fetch_and_add(&ss->hold_ns, st->release_hold_ns);
+		if (st->last_release_requested)
+			__sync_fetch_and_add(&ss->forced, 1);
+	}
+}
+
+/* CPython: the PyThreadState that holds, or just released, the GIL at gil (gil->last_holder). */
+static __always_inline __u64 py_last_holder(__u64 gil)
+{
+	__u64 tstate = 0;
+
+	if (!targ_py.tstate_frame ||
+	    bpf_probe_read_user(&tstate, sizeof(tstate), (void *)(gil + targ_py.gil_last_holder)))
+		return 0;
+	return tstate;
 }
 
 /*
@@ -444,6 +669,8 @@ int gil_acquire(struct pt_regs *ctx)
 
 	probe_args(ctx, a, 5);
 	on_acquire(a[0], a[1], a[2], a[3], a[4]);
+	if (targ_stacks)
+		stacks_on_acquire(ctx, a[0], a[1], a[2], a[3], 0);
 	return 0;
 }
 
@@ -454,6 +681,8 @@ int gil_release(struct pt_regs *ctx)
 
 	probe_args(ctx, a, 4);
 	on_release(a[0], a[1], a[2], a[3]);
+	if (targ_stacks)
+		stacks_on_release(ctx, a[0], a[2], a[1], 0);
 	return 0;
 }
 
@@ -645,7 +874,7 @@ static __always_inline struct py_cond *py_cond_of(__u64 id, __u64 addr)
 	return bpf_map_lookup_elem(&py_conds, &key);
 }
 
-static __always_inline void py_cond_acquired(__u64 id, __u64 gil, __u64 now)
+static __always_inline void py_cond_acquired(void *ctx, __u64 id, __u64 gil, __u64 now)
 {
 	__u32 tid = (__u32)id, flags = 0;
 	struct py_thread *pt = py_thread_of(tid);
@@ -673,11 +902,14 @@ static __always_inline void py_cond_acquired(__u64 id, __u64 gil, __u64 now)
 		/* take_gil() resets a pending drop request once it holds the GIL */
 		st->drop_requested = 0;
 	}
+	/* take_gil() has set gil->last_holder to this thread's state before the signal */
+	if (targ_stacks)
+		stacks_on_acquire(ctx, gil, request_ns, now, flags, py_last_holder(gil));
 	pt->request_ns = 0;
 	pt->acquired_ns = now;
 }
 
-static __always_inline void py_cond_released(__u64 id, __u64 gil, __u64 now)
+static __always_inline void py_cond_released(void *ctx, __u64 id, __u64 gil, __u64 now)
 {
 	struct py_thread *pt = bpf_map_lookup_elem(&py_threads, &(__u32){ (__u32)id });
 	struct gil_state *st = find_gil(NULL, gil, false);
@@ -688,6 +920,9 @@ static __always_inline void py_cond_released(__u64 id, __u64 gil, __u64 now)
 		pt->acquired_ns = 0;
 	}
 	on_release(gil, acquired_ns, now, st && st->drop_requested ? GIL_REL_REQUESTED : 0);
+	/* drop_gil() leaves gil->last_holder at the releaser's thread state */
+	if (targ_stacks)
+		stacks_on_release(ctx, gil, now, acquired_ns, py_last_holder(gil));
 }
 
 SEC("uprobe")
@@ -702,9 +937,9 @@ int BPF_KPROBE(py_cond_signal, void *cond)
 	if (!c)
 		return 0;
 	if (c->role == PY_COND_SWITCH)
-		py_cond_acquired(id, c->gil, bpf_ktime_get_ns());
+		py_cond_acquired(ctx, id, c->gil, bpf_ktime_get_ns());
 	else
-		py_cond_released(id, c->gil, bpf_ktime_get_ns());
+		py_cond_released(ctx, id, c->gil, bpf_ktime_get_ns());
 	return 0;
 }
 

@@ -128,6 +128,13 @@ struct gil_key {
 	__u32 tid;
 };
 
+/* A thread's name as the kernel keeps it (comm): 15 bytes and a NUL. */
+#define TASK_COMM_LEN 16
+
+struct task_comm {
+	char comm[TASK_COMM_LEN];
+};
+
 #define GROUP_THREAD  0x1
 #define GROUP_PROCESS 0x2
 #define GROUP_GIL     0x4
@@ -171,6 +178,57 @@ struct py_cond_key {
 struct py_cond {
 	__u64 gil; /* the address of the GIL's struct */
 	__u32 role;
+	__u32 pad;
+};
+
+/*
+ * --stacks: a wait of at least targ_min_wait_ns is charged, at the acquisition that ends it, to
+ * the stack the previous holder had when it released the GIL, beside the waiter's own stack.
+ * Native stacks are ids in the stacks map (BPF_MAP_TYPE_STACK_TRACE, user frames), Python stacks
+ * ids in py_stacks; a negative native id, or a Python id of 0, is one of the STACK_* reasons.
+ */
+#define STACK_NOT_RECORDED (-1000) /* the release came before the waiter had waited long */
+#define STACK_NO_RELEASE   (-1001) /* no release seen since tracing began */
+#define STACK_MAX_DEPTH	   126 /* perf_event_max_stack's default is 127 */
+#define PY_MAX_FRAMES	   64
+
+struct stack_key {
+	__s32 holder_stack; /* native, at its release; < 0: STACK_*, or bpf_get_stackid()'s error */
+	__s32 waiter_stack; /* native, where it got the GIL after its wait */
+	__u32 tgid;
+	__u32 holder_tid;
+	__u32 waiter_tid;
+	__u32 pad;
+	__u64 holder_py; /* the key of its Python stack in py_stacks, 0: none */
+	__u64 waiter_py;
+};
+
+struct stack_stats {
+	struct hist wait; /* the waits charged */
+	__u64 hold_ns;	  /* the holds that ended in the releases charged */
+	__u64 forced;	  /* those releases a drop request asked for */
+};
+
+/* A Python stack as read in the kernel: code object addresses, innermost first. */
+#define PY_STACK_TRUNCATED   0x1 /* deeper than the limit */
+#define PY_STACK_READ_FAILED 0x2 /* a frame could not be read (freed memory, a torn chain) */
+
+struct py_stack {
+	__u64 code[PY_MAX_FRAMES];
+	__u32 depth;
+	__u32 flags;
+};
+
+/*
+ * Where CPython keeps the frame chain, from the collector (per version, or _Py_DebugOffsets from
+ * 3.13 on); tstate_frame 0: no Python stacks.
+ */
+struct py_frame_offsets {
+	__s32 tstate_frame;   /* PyThreadState: frame (3.8-3.10), cframe (3.11-3.12), current_frame */
+	__s32 cframe_current; /* _PyCFrame.current_frame (3.11-3.12), or -1: tstate_frame is it */
+	__s32 frame_back;     /* f_back, or _PyInterpreterFrame.previous */
+	__s32 frame_code;     /* f_code, or f_executable */
+	__s32 gil_last_holder; /* offsetof(struct _gil_runtime_state, last_holder) */
 	__u32 pad;
 };
 

@@ -31,6 +31,7 @@
 #include "python.h"
 #include "pygil.h"
 #include "report.h"
+#include "stacks.h"
 #include "target.h"
 
 /* A command killed by signal N exits 128 + N, as a shell reports it. */
@@ -57,7 +58,21 @@ static struct env {
 	FILE *heatmap_file;
 	enum gilstat_hist heatmap_of;
 	struct heatmap *heatmap;
+	int comm_fd; /* the comms map, or -1 */
+	/* --stacks */
+	bool stacks;
+	double min_wait_ms;
+	long stack_depth;
+	FILE *folded, *flamegraph;
+	const char *flamegraph_path;
+	struct py_layout py_layout;
+	bool py_frames;
+	struct stacks *stacks_state;
+	const struct gilstat_bpf__bss *stacks_bss;
 } env = {
+	.min_wait_ms = 1,
+	.stack_depth = 32,
+	.comm_fd = -1,
 	.report = {.unit_ns = 1000, .unit_name = "usecs", .sched = true},
 	.grace_sec = EXPORTER_DEFAULT_GRACE_SEC,
 	.max_series = EXPORTER_DEFAULT_MAX_SERIES,
@@ -96,6 +111,11 @@ enum {
 	OPT_HEATMAP,
 	OPT_HEATMAP_OF,
 	OPT_NO_DEBUGINFOD,
+	OPT_STACKS,
+	OPT_MIN_WAIT,
+	OPT_STACK_DEPTH,
+	OPT_FOLDED,
+	OPT_FLAMEGRAPH,
 };
 
 static const struct argp_option opts[] = {
@@ -133,6 +153,17 @@ static const struct argp_option opts[] = {
 	 "With INTERVAL: write a latency heatmap (SVG) to FILE, a column per interval", 0},
 	{"heatmap-of", OPT_HEATMAP_OF, "HIST", 0,
 	 "The heatmap's histogram: wait (default), hold, handoff or sched-delay", 0},
+	{"stacks", OPT_STACKS, NULL, 0,
+	 "Charge each long wait to the holder's stack at its release (Python and native frames): "
+	 "top table of holders and waiters",
+	 0},
+	{"min-wait", OPT_MIN_WAIT, "MS", 0, "With --stacks: the waits charged (default 1 ms)", 0},
+	{"stack-depth", OPT_STACK_DEPTH, "N", 0,
+	 "With --stacks: frames kept per stack, deeper ones are marked truncated (default 32)", 0},
+	{"folded", OPT_FOLDED, "FILE", 0,
+	 "Write the holders' stacks as folded stacks, weighted by wait in us (implies --stacks)", 0},
+	{"flamegraph", OPT_FLAMEGRAPH, "FILE", 0,
+	 "Write them as an SVG flame graph (implies --stacks)", 0},
 	{"verbose", 'v', NULL, 0, "Print libbpf debug output", 0},
 	{NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0},
 	{},
@@ -262,6 +293,35 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_MAX_SERIES:
 		env.max_series = parse_long(state, "--max-series", arg, 1, 1 << 20);
+		break;
+	case OPT_STACKS:
+		env.stacks = true;
+		break;
+	case OPT_MIN_WAIT:
+		errno = 0;
+		env.min_wait_ms = strtod(arg, &end);
+		if (errno || end == arg || *end || !(env.min_wait_ms >= 0.001) ||
+		    env.min_wait_ms > 3600000)
+			die_usage(state, "invalid --min-wait '%s': expected milliseconds, >= 0.001",
+				  arg);
+		break;
+	case OPT_STACK_DEPTH:
+		env.stack_depth = parse_long(state, "--stack-depth", arg, 1, PY_MAX_FRAMES);
+		break;
+	case OPT_FOLDED:
+	case OPT_FLAMEGRAPH:
+		env.stacks = true;
+		/* before anything is attached: a path that cannot be written is a usage error */
+		if (key == OPT_FOLDED)
+			env.folded = fopen(arg, "we");
+		else
+			env.flamegraph = fopen(arg, "we");
+		if (!(key == OPT_FOLDED ? env.folded : env.flamegraph)) {
+			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
+			exit(2);
+		}
+		if (key == OPT_FLAMEGRAPH)
+			env.flamegraph_path = arg;
 		break;
 	case 'v':
 		env.verbose = true;
@@ -595,6 +655,18 @@ static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd,
 		snapshot_free(&delta);
 		return err;
 	}
+	snapshot_name_groups(&delta, env.comm_fd, env.report.group);
+	if (env.stacks_state) {
+		err = stacks__read(env.stacks_state);
+		if (err) {
+			fprintf(stderr, "gilstat: cannot read the stacks: %s\n", strerror(-err));
+			snapshot_free(&delta);
+			return err;
+		}
+		stacks__set_errors(env.stacks_state, env.stacks_bss->py_frame_read_errors,
+				   env.stacks_bss->stack_errors);
+		meta->stacks = env.stacks_state;
+	}
 	report_print(env.out, &delta, meta, &env.report);
 	if (env.heatmap)
 		err = heatmap_add_column(env.heatmap, &delta.total.hists[env.heatmap_of],
@@ -745,6 +817,44 @@ static int resolve_target(struct traced *t, struct report_meta *meta)
 }
 
 /*
+ * --stacks: the threshold, the depth and CPython's frame layout into the BPF object; without it
+ * its maps shrink to one entry. A CPython whose layout gilstat does not know is traced without
+ * Python frames, which one line says.
+ */
+static int setup_stacks(struct gilstat_bpf *skel, const struct traced *t)
+{
+	struct bpf_map *maps[] = {skel->maps.stacks, skel->maps.stack_waits, skel->maps.py_stacks};
+	char why[PATH_MAX + 128];
+
+	if (!env.stacks) {
+		for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+			bpf_map__set_max_entries(maps[i], 1);
+		return 0;
+	}
+	skel->rodata->targ_stacks = true;
+	skel->rodata->targ_min_wait_ns = (__u64)(env.min_wait_ms * 1e6);
+	skel->rodata->targ_py_depth = env.stack_depth;
+	/* one frame more than kept: a stack that fills it was truncated */
+	bpf_map__set_value_size(skel->maps.stacks, (env.stack_depth + 1) * sizeof(__u64));
+	if (!env.python)
+		return 0;
+	if (t->py.view != PY_VIEW_CONDVAR) {
+		fprintf(stderr, "gilstat: --stacks: Python frames need the condition-variable view "
+				"(--python-probes=libc): native stacks only\n");
+		return 0;
+	}
+	if (py_layout_for(t->py.major, t->py.minor, t->py.path, &env.py_layout, why,
+			  sizeof(why))) {
+		fprintf(stderr, "gilstat: --stacks: %s: native stacks only\n", why);
+		return 0;
+	}
+	env.py_layout.frames.gil_last_holder = 8;
+	memcpy((void *)&skel->rodata->targ_py, &env.py_layout.frames, sizeof(env.py_layout.frames));
+	env.py_frames = true;
+	return 0;
+}
+
+/*
  * Part two: the BPF object loaded and attached to the target. The first snapshot is taken in
  * between, before anything is attached.
  */
@@ -763,6 +873,11 @@ static int attach(struct tracer *tr, const struct traced *t, struct snapshot *fi
 	tr->skel->rodata->targ_tgid = env.pid;
 	tr->skel->rodata->targ_unit_ns = env.report.unit_ns;
 	tr->skel->rodata->targ_group = env.report.group;
+	/* --stacks records the names of the threads it charges, on its own slow path */
+	tr->skel->rodata->targ_comms = !!(env.report.group & (GROUP_THREAD | GROUP_PROCESS));
+	err = setup_stacks(tr->skel, t);
+	if (err)
+		return err;
 	tr->skel->rodata->targ_args_in_regs = !env.python && elf_gil_args_in_regs(t->probe_path);
 	if (env.verbose && !env.python)
 		fprintf(stderr, "gilstat: probe arguments read %s\n",
@@ -812,6 +927,7 @@ static int attach(struct tracer *tr, const struct traced *t, struct snapshot *fi
 	}
 	tr->cpu_fd = bpf_map__fd(tr->skel->maps.cpu_stats);
 	tr->key_fd = env.report.group ? bpf_map__fd(tr->skel->maps.key_stats) : -1;
+	env.comm_fd = bpf_map__fd(tr->skel->maps.comms);
 	err = snapshot_read(first, tr->cpu_fd, tr->key_fd, tr->nr_cpus);
 	if (err)
 		return err;
@@ -835,6 +951,61 @@ static int attach(struct tracer *tr, const struct traced *t, struct snapshot *fi
 	return 0;
 }
 
+/* How often --stacks reads the target's maps while it runs. */
+#define STACKS_REFRESH_NS 100000000ull
+
+static int start_stacks(const struct tracer *tr)
+{
+	struct stacks_opts so = {
+		.pid = env.pid,
+		.min_wait_ns = (__u64)(env.min_wait_ms * 1e6),
+		.depth = env.stack_depth,
+		.unit_ns = env.report.unit_ns,
+		.py = env.py_frames ? &env.py_layout : NULL,
+		.waits_fd = bpf_map__fd(tr->skel->maps.stack_waits),
+		.stacks_fd = bpf_map__fd(tr->skel->maps.stacks),
+		.py_stacks_fd = bpf_map__fd(tr->skel->maps.py_stacks),
+		.comm_fd = env.comm_fd,
+	};
+
+	env.stacks_state = stacks__new(&so);
+	if (!env.stacks_state) {
+		fprintf(stderr, "gilstat: out of memory\n");
+		return -ENOMEM;
+	}
+	env.stacks_bss = tr->skel->bss;
+	stacks__refresh(env.stacks_state);
+	return 0;
+}
+
+/* --folded and --flamegraph, of everything since tracing began. */
+static int write_stack_files(const char *comm)
+{
+	char title[128];
+	int err = 0;
+
+	if (env.folded) {
+		err = stacks__write_folded(env.stacks_state, env.folded);
+		if (fclose(env.folded) || err) {
+			fprintf(stderr, "gilstat: cannot write the folded stacks: %s\n",
+				strerror(errno ?: EIO));
+			err = -EIO;
+		}
+		env.folded = NULL;
+	}
+	if (env.flamegraph) {
+		snprintf(title, sizeof(title), "GIL waits caused, PID %d (%s)", env.pid, comm);
+		if (stacks__write_flamegraph(env.stacks_state, env.flamegraph, title) ||
+		    fclose(env.flamegraph)) {
+			fprintf(stderr, "gilstat: cannot write %s: %s\n", env.flamegraph_path,
+				strerror(errno ?: EIO));
+			err = -EIO;
+		}
+		env.flamegraph = NULL;
+	}
+	return err;
+}
+
 /*
  * Part three, the report loop: one report at the end, or one every interval, each of the events
  * since the previous one; it ends with the target, -d, COUNT or a stop signal.
@@ -853,8 +1024,16 @@ static int run_reports(struct tracer *tr, int pidfd, struct snapshot *prev,
 
 		if (env.interval_ns && last_ns + env.interval_ns < deadline)
 			deadline = last_ns + env.interval_ns;
-		while (!exiting && !*target_gone && now_ns() < deadline)
-			*target_gone = wait_until(pidfd, deadline, wait_mask);
+		while (!exiting && !*target_gone && now_ns() < deadline) {
+			__u64 until = deadline;
+
+			/* --stacks: the target's maps and code names, kept for after its exit */
+			if (env.stacks_state && now_ns() + STACKS_REFRESH_NS < until)
+				until = now_ns() + STACKS_REFRESH_NS;
+			*target_gone = wait_until(pidfd, until, wait_mask);
+			if (env.stacks_state && !*target_gone)
+				stacks__refresh(env.stacks_state);
+		}
 		meta->final = exiting || *target_gone || now_ns() >= end_ns || reports_left == 1;
 		meta->duration_ns = now_ns() - last_ns;
 		meta->forks = tr->skel->bss->target_forks;
@@ -1060,6 +1239,11 @@ int main(int argc, char **argv)
 	meta.pid = env.pid;
 	meta.comm = comm;
 	meta.probe_path = traced.probe_path;
+	if (env.stacks) {
+		err = start_stacks(&tracer);
+		if (err)
+			goto cleanup;
+	}
 	if (env.prometheus || env.textfile_dir) {
 		ex = start_exporter(&tracer, comm, traced.python_version, listen_fd);
 		listen_fd = -1;
@@ -1081,6 +1265,8 @@ int main(int argc, char **argv)
 	err = run_reports(&tracer, pidfd, &prev, &meta, end_ns, &wait_mask, &target_gone);
 	if (err)
 		goto cleanup;
+	if (env.stacks_state)
+		err = write_stack_files(comm);
 	if (target_gone && !traced.child.pid)
 		fprintf(stderr, "gilstat: PID %d exited\n", env.pid);
 	if (env.heatmap) {
@@ -1092,6 +1278,7 @@ int main(int argc, char **argv)
 cleanup:
 	/* The server reads the maps: it stops first. */
 	exporter__free(ex);
+	stacks__free(env.stacks_state);
 	if (listen_fd >= 0)
 		close(listen_fd);
 	for (int i = 0; i < tracer.links.nr; i++)

@@ -163,20 +163,26 @@ int pygil_runtime_symbol(const char *path, __u64 *vaddr, __u64 *size)
 int pygil_debug_offsets(const char *path, __u64 *version_hex, bool *free_threaded)
 {
 	unsigned char head[DEBUG_OFFSETS_HEAD];
+
+	if (pygil_debug_offsets_read(path, head, sizeof(head)))
+		return -ENOENT;
+	*version_hex = get_u64(head + DEBUG_COOKIE_LEN);
+	*free_threaded = get_u64(head + DEBUG_COOKIE_LEN + 8) != 0;
+	return 0;
+}
+
+int pygil_debug_offsets_read(const char *path, void *buf, size_t len)
+{
 	__u64 vaddr, size, offset;
 	struct elf_file f;
 	int ret = -ENOENT;
 
-	if (pygil_runtime_symbol(path, &vaddr, &size) || size < sizeof(head) ||
-	    elf_file_open(&f, path))
+	if (pygil_runtime_symbol(path, &vaddr, &size) || size < len || elf_file_open(&f, path))
 		return -ENOENT;
 	offset = elf_vaddr_to_offset(f.elf, vaddr);
-	if (offset && pread(f.fd, head, sizeof(head), offset) == (ssize_t)sizeof(head) &&
-	    !memcmp(head, DEBUG_COOKIE, DEBUG_COOKIE_LEN)) {
-		*version_hex = get_u64(head + DEBUG_COOKIE_LEN);
-		*free_threaded = get_u64(head + DEBUG_COOKIE_LEN + 8) != 0;
+	if (offset && pread(f.fd, buf, len, offset) == (ssize_t)len &&
+	    !memcmp(buf, DEBUG_COOKIE, DEBUG_COOKIE_LEN))
 		ret = 0;
-	}
 	elf_file_close(&f);
 	return ret;
 }

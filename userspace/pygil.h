@@ -51,6 +51,9 @@ int pygil_runtime_symbol(const char *path, __u64 *vaddr, __u64 *size);
  */
 int pygil_debug_offsets(const char *path, __u64 *version_hex, bool *free_threaded);
 
+/* The first len bytes of that _Py_DebugOffsets, as the file initialises them. 0 or -ENOENT. */
+int pygil_debug_offsets_read(const char *path, void *buf, size_t len);
+
 /*
  * The GILs of a running process that live in its _PyRuntime (the main interpreter's), found by
  * their layout: a sane interval, locked 0 or 1, two condition variables 88 bytes apart that use

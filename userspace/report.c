@@ -5,6 +5,7 @@
 #include "hist.h"
 #include "json.h"
 #include "report.h"
+#include "stacks.h"
 
 #define HIST_TITLE(id, keyed, json, prom, title) [id] = title,
 static const char *const hist_titles[NR_HISTS] = { GIL_HISTS(HIST_TITLE) };
@@ -107,13 +108,15 @@ static void print_per_cpu_table(FILE *f, const struct snapshot *s)
 	}
 }
 
-static void print_key_header(FILE *f, const struct gil_key *k, __u32 group)
+static void print_key_header(FILE *f, const struct group_stats *g, __u32 group)
 {
+	const struct gil_key *k = &g->key;
+
 	fprintf(f, "\n====");
 	if (group & GROUP_THREAD)
-		fprintf(f, " TID %u (PID %u)", k->tid, k->tgid);
+		fprintf(f, " TID %u %s (PID %u)", k->tid, g->comm, k->tgid);
 	else if (group & GROUP_PROCESS)
-		fprintf(f, " PID %u", k->tgid);
+		fprintf(f, " PID %u %s", k->tgid, g->comm);
 	if (group & GROUP_GIL)
 		fprintf(f, " GIL 0x%llx", (unsigned long long)k->gil);
 	fprintf(f, " ====\n");
@@ -158,11 +161,13 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 	for (size_t i = 0; i < s->nr_keys; i++) {
 		const struct gil_stats *k = &s->keys[i].s;
 
-		print_key_header(f, &s->keys[i].key, o->group);
+		print_key_header(f, &s->keys[i], o->group);
 		print_counters(f, &k->c, k->hists[HIST_HOLD].total_ns, m->duration_ns,
 			       no_utilisation(m, o->group & (GROUP_GIL | GROUP_THREAD)));
 		print_hists(f, k, o, HIST_HOLD + 1);
 	}
+	if (m->stacks)
+		stacks__print_text(m->stacks, f, o->unit_name);
 	fprintf(f, "\n");
 }
 
@@ -259,6 +264,8 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 				json_u64(&j, "pid", k->tgid);
 			if (o->group & GROUP_THREAD)
 				json_u64(&j, "tid", k->tid);
+			if (o->group & (GROUP_THREAD | GROUP_PROCESS))
+				json_string(&j, "comm", s->keys[i].comm);
 			if (o->group & GROUP_GIL) {
 				snprintf(gil, sizeof(gil), "0x%llx", (unsigned long long)k->gil);
 				json_string(&j, "gil", gil);
@@ -272,6 +279,8 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 		}
 		json_array_end(&j);
 	}
+	if (m->stacks)
+		stacks__print_json(m->stacks, &j);
 	json_object_end(&j);
 }
 

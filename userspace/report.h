@@ -38,6 +38,7 @@ struct report_meta {
 	/* why utilisation and contention cannot be computed (a view that misses releases), or NULL */
 	const char *no_utilisation;
 	bool final;
+	struct stacks *stacks; /* --stacks: its tables follow the report's; NULL without */
 };
 
 void report_print(FILE *f, const struct snapshot *s, const struct report_meta *m,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -108,4 +109,37 @@ void snapshot_free(struct snapshot *s)
 	free(s->cpu);
 	free(s->keys);
 	memset(s, 0, sizeof(*s));
+}
+
+void task_comm_of(int comm_fd, __u32 tgid, __u32 tid, char *buf, size_t len)
+{
+	__u64 id = (__u64)tgid << 32 | tid;
+	struct task_comm c = {};
+	char path[64];
+	FILE *f;
+
+	if (comm_fd >= 0 && !bpf_map_lookup_elem(comm_fd, &id, &c) && c.comm[0]) {
+		snprintf(buf, len, "%.*s", (int)sizeof(c.comm), c.comm);
+		return;
+	}
+	/* a thread that has released no GIL yet, or a process whose main thread never did */
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", tgid, tid);
+	f = fopen(path, "re");
+	if (!f || !fgets(buf, len, f))
+		snprintf(buf, len, "?");
+	buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+void snapshot_name_groups(struct snapshot *s, int comm_fd, __u32 group)
+{
+	for (size_t i = 0; i < s->nr_keys; i++) {
+		const struct gil_key *k = &s->keys[i].key;
+
+		if (group & GROUP_THREAD)
+			task_comm_of(comm_fd, k->tgid, k->tid, s->keys[i].comm, TASK_COMM_LEN);
+		else if (group & GROUP_PROCESS)
+			task_comm_of(comm_fd, k->tgid, k->tgid, s->keys[i].comm, TASK_COMM_LEN);
+	}
 }

@@ -10,6 +10,8 @@
 struct group_stats {
 	struct gil_key key;
 	struct gil_stats s;
+	/* the thread's name with -L, the process's with -P; set by snapshot_name_groups() */
+	char comm[TASK_COMM_LEN];
 };
 
 struct snapshot {
@@ -30,5 +32,12 @@ int snapshot_read(struct snapshot *s, int cpu_fd, int key_fd, int nr_cpus);
 int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struct snapshot *prev,
 		   __u64 unit_ns);
 void snapshot_free(struct snapshot *s);
+/*
+ * The name of each group's thread (-L) or process (-P): from comms (the BPF map of the names
+ * seen at releases, fd < 0 for none), else /proc, else "?".
+ */
+void snapshot_name_groups(struct snapshot *s, int comm_fd, __u32 group);
+/* The name (comm) of thread tid of process tgid, as snapshot_name_groups() finds it. */
+void task_comm_of(int comm_fd, __u32 tgid, __u32 tid, char *buf, size_t len);
 
 #endif

@@ -50,6 +50,7 @@ struct phase {
 	double seconds;
 	atomic_bool stop;
 	atomic_int cpu_running;
+	atomic_int cpu_named; /* CPU threads named so far: each takes the next number */
 	bool failed;
 	uint64_t round_trips;
 	/* The CPU threads' iterations over the I/O thread's measured stretch. */
@@ -64,6 +65,7 @@ static void *echo_main(void *arg)
 	struct echo_peer *peer = arg;
 	char c;
 
+	gw_name_thread("echo");
 	while (recv(peer->sock[1], &c, 1, 0) == 1)
 		if (send(peer->sock[1], &c, 1, MSG_NOSIGNAL) != 1)
 			break;
@@ -122,6 +124,7 @@ static void *cpu_main(void *arg)
 	struct phase *ph = arg;
 	struct gil_thread *t = gil_thread_new(ph->in.gil);
 
+	gw_name_thread("cpu-%d", atomic_fetch_add(&ph->cpu_named, 1) + 1);
 	if (!t) {
 		gw_err("cannot create a thread state: %s", strerror(errno));
 		exit(1);
@@ -140,6 +143,7 @@ static void *io_main(void *arg)
 	double start_sec, end_sec, now_sec;
 	uint64_t spin_start;
 
+	gw_name_thread("io");
 	if (!t) {
 		gw_err("cannot create a thread state: %s", strerror(errno));
 		exit(1);

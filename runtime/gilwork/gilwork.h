@@ -129,6 +129,7 @@ struct gw_interp {
 double gw_now_sec(void);
 void gw_sleep_sec(double sec);
 void gw_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void gw_name_thread(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int gw_interp_init(struct gw_interp *in, const struct gw_opts *opts, double interval_us,
 		   bool nogil);

@@ -32,6 +32,7 @@ struct worker {
 	const struct job *job;
 	int calls;
 	pthread_barrier_t *start;
+	int index; /* 1, 2, ... (0: the main thread): the thread is named by its job's kind and it */
 	double sleep_start_sec;
 	double sleep_end_sec;
 	uint64_t sum;
@@ -61,9 +62,14 @@ static void run_job(struct gil_thread *t, struct worker *w)
 
 static void *worker_main(void *arg)
 {
+	static const char *const kind_names[] = {
+		[JOB_CPU] = "cpu", [JOB_CEXT] = "cext", [JOB_SLEEP] = "io"};
 	struct worker *w = arg;
 	struct gil_thread *t = gil_thread_new(w->in->gil);
 
+	/* The sequential baseline runs on the main thread, whose name is the process's. */
+	if (w->index)
+		gw_name_thread("%s-%d", kind_names[w->job->kind], w->index);
 	if (!t) {
 		gw_err("cannot create a thread state: %s", strerror(errno));
 		exit(1);
@@ -121,7 +127,8 @@ static int run_threads(const struct job *job, struct gw_interp *interps, int nr_
 		w[i] = (struct worker){.in = &interps[i % nr_interps],
 				       .job = job,
 				       .calls = 1,
-				       .start = &start_line};
+				       .start = &start_line,
+				       .index = i + 1};
 		err = pthread_create(&w[i].tid, NULL, worker_main, &w[i]);
 		if (err) {
 			/* Threads already waiting at the start line cannot be called back. */

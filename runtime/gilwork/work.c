@@ -3,6 +3,7 @@
  * What the scenarios share: the emulated bytecode, the "interpreters" and their ground truth.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,21 @@ void gw_err(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/*
+ * Names the calling thread by its role (cpu-1, io, echo), as threading.Thread.name does from
+ * CPython 3.14 on: tracers show the kernel's name (comm, at most 15 bytes) beside its id.
+ */
+void gw_name_thread(const char *fmt, ...)
+{
+	char name[16];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	pthread_setname_np(pthread_self(), name);
 }
 
 /* Every GIL this process created, merged by address as a tracer keyed on it would see them. */

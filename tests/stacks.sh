@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Who holds the GIL: thread names in -L, -P and JSON (the kernel's comm, kept for threads that
+# ended before the report).
+set -u
+. "$(dirname "$0")/lib.sh"
+PROGS=$(dirname "$0")/python
+make_tmp
+need_root "gilstat thread names and stacks"
+
+# gilwork names its threads by role: cpu-N, io, echo; all have ended when the report is made.
+"$GILSTAT" -L -j -o "$tmp/names.json" -- "$GILWORK" convoy --threads 2 --seconds 0.2 \
+	>/dev/null 2>"$tmp/names.err"
+check "-L in JSON names gilwork's threads cpu-1, cpu-2 and io, which ended before the report" \
+	python3 - "$tmp/names.json" <<-'PYEOF'
+	import json, sys
+	r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+	names = {g["comm"] for g in r["groups"]}
+	print("# names:", sorted(names))
+	sys.exit(not {"cpu-1", "cpu-2", "io"} <= names)
+	PYEOF
+"$GILSTAT" -L -P -- "$GILWORK" convoy --threads 1 --seconds 0.1 >"$tmp/names.txt" 2>&1
+check "-L in text: a section header names the thread (TID N cpu-1 (PID M))" \
+	grep -qE '^==== TID [0-9]+ cpu-1 \(PID [0-9]+\) ====$' "$tmp/names.txt"
+"$GILSTAT" -P -j -o "$tmp/proc.json" -- "$GILWORK" convoy --threads 1 --seconds 0.1 \
+	>/dev/null 2>&1
+check "-P in JSON names the process gilwork" \
+	python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().splitlines()[-1]);
+sys.exit(r["groups"][0]["comm"] != "gilwork")' "$tmp/proc.json"
+
+# CPython 3.14 gives threading.Thread.name to the kernel: sid's build, when it is in the cache.
+sid14=
+if scripts/sid-python.sh >/dev/null 2>"$tmp/sid.err"; then
+	sid14=$(scripts/sid-python.sh --print | awk '$1 ~ /^3\.14/ { print $2 }')
+fi
+if [ -n "$sid14" ]; then
+	PYTHONHOME=$(dirname "$(dirname "$sid14")")/usr "$GILSTAT" --python -L -j \
+		-o "$tmp/py314.json" -- "$sid14" "$PROGS/named_threads.py" >/dev/null 2>&1
+	check "CPython 3.14: -L names the threads worker-1 and worker-2 (threading.Thread.name)" \
+		python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().splitlines()[-1]);
+sys.exit(not {"worker-1","worker-2"} <= {g["comm"] for g in r["groups"]})' "$tmp/py314.json"
+else
+	# as in pybuilds.sh: only an archive out of reach excuses it
+	skip_cannot "CPython 3.14 thread names" "scripts/sid-python.sh: $(tail -1 "$tmp/sid.err")"
+fi
+
+# --stacks against a known culprit: culprit() holds the GIL ~20 ms per call; the I/O thread's
+# long waits are all its doing. The top row names it and its file:line (the function's first
+# line); the wait charged to it is within 5% of the I/O thread's wait in gilstat's own -L
+# histogram (its total: its waits under 1 ms add microseconds, which the check prints).
+stack_check() { # NAME PYTHON [ENV...]
+	local name=$1 py=$2 out=$tmp/stacks-$1
+	shift 2
+	env "$@" "$GILSTAT" --python -L -j -o "$out.json" --folded "$out.folded" \
+		--flamegraph "$out.svg" -- "$py" "$PROGS/culprit.py" 3 >/dev/null 2>"$out.err"
+	check "$name: --stacks: culprit (culprit.py:15) first, charged within 5% of the I/O waits" \
+		python3 - "$out.json" <<-'PYEOF'
+	import json, sys
+	r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+	h, w = r["stacks"]["holders"], r["stacks"]["waiters"]
+	top = h[0]
+	io_tid = [x for x in w if x["function"] == "io"][0]["tid"]
+	g = [x for x in r["groups"] if x["tid"] == io_tid][0]["wait_ns"]
+	short = sum(b["count"] * b["high"] for b in g["buckets"] if b["high"] < 1000000)
+	io_long = g["total"] - short
+	print("# top: %s %s:%d charged %.1f ms; I/O thread waited %.1f ms (%.3f ms in waits < 1 ms)"
+	      % (top["function"], top["file"].rsplit("/", 1)[-1], top["line"], top["total_ns"] / 1e6,
+	         g["total"] / 1e6, short / 1e6))
+	ok = (top["function"] == "culprit" and top["file"].endswith("culprit.py") and top["line"] == 15
+	      and abs(top["total_ns"] - io_long) <= 0.05 * io_long)
+	sys.exit(not ok)
+	PYEOF
+}
+for v in 3.9 3.11 3.12 3.13; do
+	py=$(ls -d "$PYENV_VERSIONS/$v".*/bin/python3 2>/dev/null | head -1)
+	if [ -n "$py" ]; then stack_check "pyenv $v" "$py"; else skip_pyenv "pyenv $v --stacks" "no $v"; fi
+done
+if [ -x /usr/bin/python3.11 ]; then
+	stack_check "Debian's stripped python3.11" /usr/bin/python3.11
+else
+	skip "Debian's python3.11 --stacks" "/usr/bin/python3.11 is not installed"
+fi
+
+# The folded stacks and the flame graph of the last run: the culprit's frame is the widest frame
+# with nothing above it (the leaf that the waits were charged to), and the SVG parses.
+last=$tmp/stacks-pyenv\ 3.13
+[ -f "$last.svg" ] || last=$tmp/stacks-Debian\'s\ stripped\ python3.11
+check "--folded: lines of 'frame;frame count', the heaviest ending in culprit" python3 - "$last.folded" <<-'PYEOF'
+	import sys
+	lines = [l.rsplit(" ", 1) for l in open(sys.argv[1]).read().splitlines()]
+	best = max(lines, key=lambda x: int(x[1]))
+	print("# heaviest:", best[0][-80:], best[1])
+	sys.exit(not best[0].split(";")[-1].startswith("culprit ("))
+	PYEOF
+if command -v xmllint >/dev/null; then
+	check "--flamegraph: the SVG parses (xmllint)" xmllint --noout "$last.svg"
+else
+	skip "--flamegraph parses" "xmllint is not installed (libxml2-utils)"
+fi
+check "--flamegraph: culprit's frame is the widest leaf" python3 - "$last.svg" <<-'PYEOF'
+	import re, sys, xml.etree.ElementTree as ET
+	ns = {"s": "http://www.w3.org/2000/svg"}
+	g = [(e.find("s:title", ns).text, e.find("s:rect", ns).attrib)
+	     for e in ET.parse(sys.argv[1]).getroot().iter("{http://www.w3.org/2000/svg}g")]
+	frames = [(t, float(a["x"]), float(a["y"]), float(a["width"])) for t, a in g]
+	def leaf(f):
+	    return not any(o[2] < f[2] and o[1] >= f[1] - 0.01 and o[1] < f[1] + f[3] - 0.01
+	                   for o in frames)
+	leaves = sorted((f for f in frames if leaf(f)), key=lambda f: -f[3])
+	print("# widest leaf:", leaves[0][0])
+	sys.exit(not leaves[0][0].startswith("culprit ("))
+	PYEOF
+
+# libgil: gilwork convoy's CPU thread spins in gw_spin(), the top native frame of the holders.
+"$GILSTAT" --stacks -j -o "$tmp/convoy.json" --folded "$tmp/convoy.folded" -- "$GILWORK" convoy \
+	--threads 1 --seconds 0.5 >/dev/null 2>&1
+check "gilwork convoy: the top holder is cpu-1 in gw_spin (native frames, libdwfl)" \
+	python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().splitlines()[-1]);
+h=r["stacks"]["holders"][0]; print("# top:", h["comm"], h["function"], h["file"], h["line"]);
+sys.exit(not (h["function"] == "gw_spin" and h["comm"] == "cpu-1"))' "$tmp/convoy.json"
+check "gilwork convoy: folded stacks run from start_thread through gw_spin" \
+	grep -q '^start_thread;cpu_main;gw_spin;' "$tmp/convoy.folded"
+
+# Bad input. A limit shallower than the stack: truncated, and marked.
+"$GILSTAT" --stacks --stack-depth 2 --folded "$tmp/shallow.folded" -- "$GILWORK" convoy \
+	--threads 1 --seconds 0.3 >/dev/null 2>&1
+check "--stack-depth 2: stacks cut to 2 frames, marked [truncated]" \
+	awk -F' ' '{ n = split($1, f, ";"); if (f[1] != "[truncated]" || n != 3) bad = 1 }
+		END { exit bad || NR == 0 }' "$tmp/shallow.folded"
+# An unwritable --folded or --flamegraph path: one line, exit 2, before anything is attached.
+for opt in --folded --flamegraph; do
+	"$GILSTAT" $opt /nonexistent/dir/out -- "$GILWORK" convoy --seconds 0.1 \
+		>"$tmp/bad.out" 2>"$tmp/bad.err"
+	rc=$?
+	check "$opt to an unwritable path: exit 2, one line, nothing run" \
+		test "$rc" -eq 2 -a "$(wc -l <"$tmp/bad.err")" -eq 1 -a ! -s "$tmp/bad.out"
+done
+# A Python whose frame layout is unknown here (3.7): stacks off with one line, the rest goes on.
+py37=$(ls -d "$PYENV_VERSIONS"/3.7.*/bin/python3 2>/dev/null | head -1)
+if [ -n "$py37" ]; then
+	"$GILSTAT" --python --stacks -j -o "$tmp/py37.json" -- "$py37" "$PROGS/cpu_work.py" \
+		>/dev/null 2>"$tmp/py37.err"
+	check "CPython 3.7 --stacks: one line says why there are no Python frames, the report follows" \
+		python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().splitlines()[-1]);
+e=open(sys.argv[2]).read(); print("#", e.strip()); sys.exit(not (r["acquisitions"] > 0 and
+"native stacks only" in e))' "$tmp/py37.json" "$tmp/py37.err"
+else
+	skip_pyenv "CPython 3.7 --stacks" "no pyenv 3.7"
+fi
+check_schema "$tmp"/*.json
+done_testing

@@ -1,0 +1,884 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * --stacks in user space. The BPF side charges each wait of at least --min-wait to the holder's
+ * stacks at its release (native ids in a stack map, Python ones as code object addresses); here
+ * they are named, grouped by holder and by waiter, and printed.
+ *
+ * Native frames are symbolized by libdwfl from a copy of the target's /proc/PID/maps, taken while
+ * it runs, so that a report made after its exit still has them; Python code objects are named from
+ * its memory (/proc/PID/mem) as soon as they are seen, for the same reason.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <elfutils/libdwfl.h>
+
+#include "hist.h"
+#include "json.h"
+#include "pygil.h"
+#include "snapshot.h"
+#include "stacks.h"
+
+#define MAX_FRAME_LEN 256
+
+struct stack_entry {
+	struct stack_key key;
+	struct stack_stats st;
+};
+
+/* A Python code object's names, read once. */
+struct py_code {
+	__u64 addr;
+	char func[128];
+	char file[MAX_FRAME_LEN];
+	int line;
+	bool ok; /* false: func says why it could not be read */
+};
+
+/* One row of a table: a holder (or a waiter) and the place it was at. */
+struct stack_row {
+	__u32 tgid, tid;
+	char comm[TASK_COMM_LEN];
+	char func[MAX_FRAME_LEN];
+	char file[MAX_FRAME_LEN];
+	int line;
+	struct hist wait;
+	__u64 hold_ns, forced;
+};
+
+struct stacks {
+	struct stacks_opts o;
+	struct stack_entry *cur, *prev;
+	size_t nr_cur, nr_prev;
+	struct stack_row *holders, *waiters;
+	size_t nr_holders, nr_waiters;
+	struct py_code *codes;
+	size_t nr_codes, cap_codes;
+	char *maps;	  /* the latest /proc/PID/maps the target had */
+	Dwfl *dwfl;	  /* built from maps */
+	int mem_fd;	  /* /proc/PID/mem, while the target runs */
+	__u64 read_errors, stack_errors;
+};
+
+/* 3.8-3.12 by their headers (x86-64, checked with gdb's ptype/o on pyenv's builds). */
+static const struct {
+	int minor_min, minor_max;
+	struct py_layout l;
+} py_layouts[] = {
+	{8, 10, {{24, -1, 24, 32, 8, 0}, {112, -1, 104, 40, 48, 32}}},
+	{11, 11, {{56, 8, 48, 32, 8, 0}, {120, 128, 112, 72, 48, 32}}},
+	{12, 12, {{56, 0, 8, 0, 8, 0}, {120, 128, 112, 68, 40, 32}}},
+};
+
+/* _Py_DebugOffsets of 3.13: the offset of each field the walk needs. */
+#define DBG13_THREAD_CURRENT_FRAME 184
+#define DBG13_FRAME_PREVIOUS	   232
+#define DBG13_FRAME_EXECUTABLE	   240
+#define DBG13_CODE_FILENAME	   280
+#define DBG13_CODE_NAME		   288
+#define DBG13_CODE_QUALNAME	   296
+#define DBG13_CODE_FIRSTLINENO	   312
+#define DBG13_UNICODE_STATE	   544
+#define DBG13_UNICODE_ASCII_SIZE   560
+#define DBG13_SIZE		   584
+
+static __u64 get_u64(const unsigned char *p)
+{
+	__u64 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+int py_layout_for(int major, int minor, const char *path, struct py_layout *l, char *why,
+		  size_t why_len)
+{
+	unsigned char dbg[DBG13_SIZE];
+
+	memset(l, 0, sizeof(*l));
+	if (major != 3 || minor < 8) {
+		snprintf(why, why_len, "Python frames: CPython %d.%d has no layout gilstat knows "
+				       "(3.8 to 3.13)", major, minor);
+		return -ENOTSUP;
+	}
+	for (size_t i = 0; i < sizeof(py_layouts) / sizeof(py_layouts[0]); i++) {
+		if (minor >= py_layouts[i].minor_min && minor <= py_layouts[i].minor_max) {
+			*l = py_layouts[i].l;
+			return 0;
+		}
+	}
+	/* _Py_DebugOffsets changes its layout between versions: 3.13's only is known */
+	if (minor != 13 || pygil_debug_offsets_read(path, dbg, sizeof(dbg))) {
+		snprintf(why, why_len, "Python frames: CPython %d.%d's _Py_DebugOffsets layout is not "
+				       "one gilstat knows (3.13's)", major, minor);
+		return -ENOTSUP;
+	}
+	l->frames.tstate_frame = get_u64(dbg + DBG13_THREAD_CURRENT_FRAME);
+	l->frames.cframe_current = -1;
+	l->frames.frame_back = get_u64(dbg + DBG13_FRAME_PREVIOUS);
+	l->frames.frame_code = get_u64(dbg + DBG13_FRAME_EXECUTABLE);
+	l->frames.gil_last_holder = 8;
+	l->code.name = get_u64(dbg + DBG13_CODE_NAME);
+	l->code.qualname = get_u64(dbg + DBG13_CODE_QUALNAME);
+	l->code.filename = get_u64(dbg + DBG13_CODE_FILENAME);
+	l->code.firstlineno = get_u64(dbg + DBG13_CODE_FIRSTLINENO);
+	l->code.ascii_data = get_u64(dbg + DBG13_UNICODE_ASCII_SIZE);
+	l->code.str_state = get_u64(dbg + DBG13_UNICODE_STATE);
+	if (!l->frames.tstate_frame || l->code.ascii_data > 64) {
+		snprintf(why, why_len, "Python frames: %s's _Py_DebugOffsets look wrong", path);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+struct stacks *stacks__new(const struct stacks_opts *o)
+{
+	struct stacks *s = calloc(1, sizeof(*s));
+	char path[64];
+
+	if (!s)
+		return NULL;
+	s->o = *o;
+	snprintf(path, sizeof(path), "/proc/%d/mem", o->pid);
+	s->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	return s;
+}
+
+void stacks__free(struct stacks *s)
+{
+	if (!s)
+		return;
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	if (s->mem_fd >= 0)
+		close(s->mem_fd);
+	free(s->maps);
+	free(s->cur);
+	free(s->prev);
+	free(s->holders);
+	free(s->waiters);
+	free(s->codes);
+	free(s);
+}
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+};
+
+/* The target's maps, read again; libdwfl's view is rebuilt only when they changed. */
+static void refresh_maps(struct stacks *s)
+{
+	char path[64], *text = NULL;
+	size_t len = 0;
+	FILE *in, *out, *mf;
+	char buf[4096];
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", s->o.pid);
+	in = fopen(path, "re");
+	if (!in)
+		return;
+	out = open_memstream(&text, &len);
+	while (out && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	if (!out)
+		return;
+	fclose(out);
+	/* a process that has exited (a zombie) has no maps left: the copy stays */
+	if (!len || (s->maps && !strcmp(s->maps, text))) {
+		free(text);
+		return;
+	}
+	free(s->maps);
+	s->maps = text;
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	s->dwfl = dwfl_begin(&dwfl_callbacks);
+	mf = fmemopen(s->maps, len, "r");
+	if (!s->dwfl || !mf) {
+		if (mf)
+			fclose(mf);
+		return;
+	}
+	dwfl_report_begin(s->dwfl);
+	dwfl_linux_proc_maps_report(s->dwfl, mf);
+	dwfl_report_end(s->dwfl, NULL, NULL);
+	fclose(mf);
+}
+
+static int read_mem(struct stacks *s, __u64 addr, void *buf, size_t len)
+{
+	if (s->mem_fd < 0 || !addr)
+		return -EFAULT;
+	return pread(s->mem_fd, buf, len, addr) == (ssize_t)len ? 0 : -EFAULT;
+}
+
+/*
+ * A str object's characters, when it is a compact ASCII one (what the compiler makes of names
+ * and file names as a rule); otherwise -EINVAL and out says why.
+ */
+static int read_py_str(struct stacks *s, __u64 str, char *out, size_t out_len)
+{
+	const struct py_code_offsets *c = &s->o.py->code;
+	__u64 length = 0;
+	__u32 state = 0;
+	size_t n;
+
+	if (read_mem(s, str + 16, &length, sizeof(length)) ||
+	    read_mem(s, str + c->str_state, &state, sizeof(state))) {
+		snprintf(out, out_len, "[name unreadable]");
+		return -EFAULT;
+	}
+	/* state: interned:2, kind:3, compact:1, ascii:1 */
+	if (!(state >> 5 & 1) || !(state >> 6 & 1)) {
+		snprintf(out, out_len, "[name not compact ASCII]");
+		return -EINVAL;
+	}
+	n = length < out_len - 1 ? length : out_len - 1;
+	if (read_mem(s, str + c->ascii_data, out, n)) {
+		snprintf(out, out_len, "[name unreadable]");
+		return -EFAULT;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static struct py_code *py_code_of(struct stacks *s, __u64 addr, bool read)
+{
+	const struct py_code_offsets *c = &s->o.py->code;
+	struct py_code *pc;
+	__u64 name = 0, file = 0;
+	__s32 line = 0;
+
+	for (size_t i = 0; i < s->nr_codes; i++)
+		if (s->codes[i].addr == addr)
+			return &s->codes[i];
+	if (!read)
+		return NULL;
+	if (s->nr_codes == s->cap_codes) {
+		size_t cap = s->cap_codes ? 2 * s->cap_codes : 64;
+		struct py_code *grown = realloc(s->codes, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		s->codes = grown;
+		s->cap_codes = cap;
+	}
+	pc = &s->codes[s->nr_codes++];
+	memset(pc, 0, sizeof(*pc));
+	pc->addr = addr;
+	if (read_mem(s, addr + (c->qualname >= 0 ? c->qualname : c->name), &name, sizeof(name)) ||
+	    read_mem(s, addr + c->filename, &file, sizeof(file)) ||
+	    read_mem(s, addr + c->firstlineno, &line, sizeof(line))) {
+		snprintf(pc->func, sizeof(pc->func), "[code object unreadable]");
+		return pc;
+	}
+	pc->ok = !read_py_str(s, name, pc->func, sizeof(pc->func));
+	read_py_str(s, file, pc->file, sizeof(pc->file));
+	pc->line = line;
+	return pc;
+}
+
+/* The Python stack under key k of py_stacks, or false. */
+static bool py_stack_of(struct stacks *s, __u64 k, struct py_stack *ps)
+{
+	return k && s->o.py && !bpf_map_lookup_elem(s->o.py_stacks_fd, &k, ps);
+}
+
+/* Names the code objects of every Python stack seen so far that are not named yet. */
+static void name_new_codes(struct stacks *s)
+{
+	__u64 key, next;
+	void *prev = NULL;
+	struct py_stack ps;
+
+	if (!s->o.py)
+		return;
+	while (!bpf_map_get_next_key(s->o.py_stacks_fd, prev, &next)) {
+		if (py_stack_of(s, next, &ps))
+			for (__u32 i = 0; i < ps.depth && i < PY_MAX_FRAMES; i++)
+				py_code_of(s, ps.code[i], true);
+		key = next;
+		prev = &key;
+	}
+}
+
+void stacks__refresh(struct stacks *s)
+{
+	refresh_maps(s);
+	name_new_codes(s);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct stack_entry *)a)->key, &((const struct stack_entry *)b)->key,
+		      sizeof(struct stack_key));
+}
+
+/* Reads stack_waits whole into cur (the old cur becomes prev). */
+static int read_entries(struct stacks *s)
+{
+	struct stack_key key, next;
+	void *prev_key = NULL;
+	size_t cap = 0;
+
+	free(s->prev);
+	s->prev = s->cur;
+	s->nr_prev = s->nr_cur;
+	s->cur = NULL;
+	s->nr_cur = 0;
+	while (!bpf_map_get_next_key(s->o.waits_fd, prev_key, &next)) {
+		if (s->nr_cur == cap) {
+			struct stack_entry *grown;
+
+			cap = cap ? 2 * cap : 64;
+			grown = realloc(s->cur, cap * sizeof(*grown));
+			if (!grown)
+				return -ENOMEM;
+			s->cur = grown;
+		}
+		if (!bpf_map_lookup_elem(s->o.waits_fd, &next, &s->cur[s->nr_cur].st)) {
+			s->cur[s->nr_cur].key = next;
+			s->nr_cur++;
+		}
+		key = next;
+		prev_key = &key;
+	}
+	qsort(s->cur, s->nr_cur, sizeof(*s->cur), entry_cmp);
+	return 0;
+}
+
+/* The native frames of stack id, innermost first; their number; *truncated past the limit. */
+static int native_frames(struct stacks *s, __s32 id, __u64 *ips, bool *truncated)
+{
+	int n = 0;
+
+	*truncated = false;
+	if (id < 0 || bpf_map_lookup_elem(s->o.stacks_fd, &id, ips))
+		return 0;
+	while (n < s->o.depth + 1 && ips[n])
+		n++;
+	if (n > s->o.depth) {
+		n = s->o.depth;
+		*truncated = true;
+	}
+	return n;
+}
+
+/* A native frame's function, and its source file:line when the debug information has it. */
+static void symbolize(struct stacks *s, __u64 ip, bool return_address, char *func, size_t len,
+		      char *file, size_t file_len, int *line)
+{
+	/* a return address points after the call: the call's own line is one byte before */
+	__u64 at = return_address && ip ? ip - 1 : ip;
+	Dwfl_Module *mod = s->dwfl ? dwfl_addrmodule(s->dwfl, at) : NULL;
+	const char *name = NULL, *mod_name = NULL, *src;
+	Dwfl_Line *dl;
+	GElf_Off off = 0;
+	GElf_Sym sym;
+	Dwarf_Addr start = 0;
+
+	if (file)
+		file[0] = '\0';
+	if (line)
+		*line = 0;
+	if (mod) {
+		name = dwfl_module_addrinfo(mod, at, &off, &sym, NULL, NULL, NULL);
+		mod_name = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+	}
+	if (name)
+		snprintf(func, len, "%s", name);
+	else if (mod_name)
+		snprintf(func, len, "%s+0x%llx", strrchr(mod_name, '/') ? strrchr(mod_name, '/') + 1
+								: mod_name,
+			 (unsigned long long)(at - start));
+	else
+		snprintf(func, len, "0x%llx", (unsigned long long)ip);
+	if (!file || !mod)
+		return;
+	dl = dwfl_module_getsrc(mod, at);
+	src = dl ? dwfl_lineinfo(dl, NULL, line, NULL, NULL, NULL) : NULL;
+	if (src)
+		snprintf(file, file_len, "%s", src);
+	else if (mod_name)
+		snprintf(file, file_len, "%s", mod_name);
+}
+
+/* Frames of the GIL's own machinery, which every stack at a release or an acquisition has. */
+static bool is_gil_frame(const char *func, const char *file)
+{
+	static const char *const prefixes[] = {"gil_",	   "take_gil",	  "drop_gil", "PyEval_",
+					       "_PyEval_", "pthread_cond", "___pthread", "__pthread",
+					       "wait_for_release", "spin_"};
+	const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+
+	if (!strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5) || !strcmp(base, "gil.c"))
+		return true;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(func, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+static const char *stack_reason(__s32 id)
+{
+	switch (id) {
+	case STACK_NOT_RECORDED:
+		return "[released early: the wait was mostly the handoff]";
+	case STACK_NO_RELEASE:
+		return "[no release seen since tracing began]";
+	case -EFAULT:
+		return "[stack unreadable]";
+	case -ENOMEM:
+	case -E2BIG:
+	case -EEXIST:
+		return "[stack map full]";
+	default:
+		return "[no stack]";
+	}
+}
+
+/*
+ * Where a holder or a waiter was: its innermost Python frame, or its innermost native frame
+ * outside the GIL's machinery, or why there is none.
+ */
+static void place_of(struct stacks *s, __s32 stack_id, __u64 py_key, struct stack_row *r)
+{
+	__u64 ips[STACK_MAX_DEPTH + 1] = {};
+	struct py_stack ps;
+	bool truncated;
+	int n;
+
+	r->file[0] = '\0';
+	r->line = 0;
+	if (py_stack_of(s, py_key, &ps) && ps.depth) {
+		struct py_code *pc = py_code_of(s, ps.code[0], true);
+
+		if (pc) {
+			snprintf(r->func, sizeof(r->func), "%s", pc->func);
+			snprintf(r->file, sizeof(r->file), "%s", pc->file);
+			r->line = pc->line;
+			return;
+		}
+	}
+	n = native_frames(s, stack_id, ips, &truncated);
+	for (int i = 0; i < n; i++) {
+		symbolize(s, ips[i], i > 0, r->func, sizeof(r->func), r->file, sizeof(r->file),
+			  &r->line);
+		if (!is_gil_frame(r->func, r->file))
+			return;
+	}
+	/* nothing but the GIL's machinery: its outermost frame stays */
+	if (!n) {
+		snprintf(r->func, sizeof(r->func), "%s", stack_reason(stack_id));
+		r->file[0] = '\0';
+	}
+}
+
+static struct stack_row *row_of(struct stack_row **rows, size_t *nr, const struct stack_row *r)
+{
+	struct stack_row *grown;
+
+	for (size_t i = 0; i < *nr; i++) {
+		struct stack_row *o = &(*rows)[i];
+
+		if (o->tgid == r->tgid && o->tid == r->tid && o->line == r->line &&
+		    !strcmp(o->func, r->func) && !strcmp(o->file, r->file))
+			return o;
+	}
+	grown = realloc(*rows, (*nr + 1) * sizeof(**rows));
+	if (!grown)
+		return NULL;
+	*rows = grown;
+	grown[*nr] = *r;
+	memset(&grown[*nr].wait, 0, sizeof(grown[*nr].wait));
+	grown[*nr].hold_ns = grown[*nr].forced = 0;
+	return &grown[(*nr)++];
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct stack_row *x = a, *y = b;
+
+	return x->wait.total_ns < y->wait.total_ns ? 1 : x->wait.total_ns > y->wait.total_ns ? -1 : 0;
+}
+
+int stacks__read(struct stacks *s)
+{
+	static const struct stack_stats none;
+	int err;
+
+	stacks__refresh(s);
+	err = read_entries(s);
+	if (err)
+		return err;
+	s->nr_holders = s->nr_waiters = 0;
+	for (size_t i = 0; i < s->nr_cur; i++) {
+		const struct stack_entry *e = &s->cur[i];
+		const struct stack_entry *old =
+			bsearch(e, s->prev, s->nr_prev, sizeof(*s->prev), entry_cmp);
+		const struct stack_stats *p = old ? &old->st : &none;
+		struct stack_row r = {.tgid = e->key.tgid}, *h, *w;
+		struct hist d;
+
+		hist_sub(&d, &e->st.wait, &p->wait, s->o.unit_ns);
+		if (!d.count)
+			continue;
+		r.tid = e->key.holder_tid;
+		task_comm_of(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
+		place_of(s, e->key.holder_stack, e->key.holder_py, &r);
+		h = row_of(&s->holders, &s->nr_holders, &r);
+		r.tid = e->key.waiter_tid;
+		task_comm_of(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
+		place_of(s, e->key.waiter_stack, e->key.waiter_py, &r);
+		w = row_of(&s->waiters, &s->nr_waiters, &r);
+		if (!h || !w)
+			return -ENOMEM;
+		hist_merge(&h->wait, &d);
+		hist_merge(&w->wait, &d);
+		h->hold_ns += e->st.hold_ns - p->hold_ns;
+		h->forced += e->st.forced - p->forced;
+	}
+	qsort(s->holders, s->nr_holders, sizeof(*s->holders), row_cmp);
+	qsort(s->waiters, s->nr_waiters, sizeof(*s->waiters), row_cmp);
+	return 0;
+}
+
+void stacks__set_errors(struct stacks *s, __u64 read_errors, __u64 stack_errors)
+{
+	s->read_errors = read_errors;
+	s->stack_errors = stack_errors;
+}
+
+static void place_text(const struct stack_row *r, char *buf, size_t len)
+{
+	const char *base = strrchr(r->file, '/') ? strrchr(r->file, '/') + 1 : r->file;
+
+	if (!r->file[0])
+		snprintf(buf, len, "-");
+	else if (r->line)
+		snprintf(buf, len, "%s:%d", base, r->line);
+	else
+		snprintf(buf, len, "%s", base);
+}
+
+static void print_rows(struct stacks *s, FILE *f, const struct stack_row *rows, size_t nr,
+		       bool holders)
+{
+	char place[80];
+
+	fprintf(f, "%-7s %-15s %-32s %-24s %6s %10s %9s %9s", "TID", "THREAD", "FUNCTION",
+		"FILE:LINE", "WAITS", "TOTAL-ms", "P99-ms", "MAX-ms");
+	if (holders)
+		fprintf(f, " %10s %6s", "HOLD-ms", "FORCED");
+	fprintf(f, "\n");
+	for (size_t i = 0; i < nr; i++) {
+		const struct stack_row *r = &rows[i];
+
+		place_text(r, place, sizeof(place));
+		fprintf(f, "%-7u %-15s %-32.32s %-24.24s %6llu %10.3f %9.3f %9.3f", r->tid,
+			r->comm, r->func, place, (unsigned long long)r->wait.count,
+			r->wait.total_ns / 1e6,
+			hist_percentile_ns(&r->wait, 99, s->o.unit_ns) / 1e6, r->wait.max_ns / 1e6);
+		if (holders)
+			fprintf(f, " %10.3f %6llu", r->hold_ns / 1e6, (unsigned long long)r->forced);
+		fprintf(f, "\n");
+	}
+}
+
+void stacks__print_text(struct stacks *s, FILE *f, const char *unit_name)
+{
+	fprintf(f, "\nWho made the others wait (waits of %.3f ms or more, charged to the holder's "
+		   "stack at its release):\n",
+		s->o.min_wait_ns / 1e6);
+	if (!s->nr_holders) {
+		fprintf(f, "     (none)\n");
+	} else {
+		print_rows(s, f, s->holders, s->nr_holders, true);
+		fprintf(f, "\nWho waited (where each asked for the GIL):\n");
+		print_rows(s, f, s->waiters, s->nr_waiters, false);
+	}
+	if (s->read_errors)
+		fprintf(f, "note: %llu Python stacks ended at a frame that could not be read (freed "
+			   "memory, a chain changing under the reader): they are cut there\n",
+			(unsigned long long)s->read_errors);
+	if (s->stack_errors)
+		fprintf(f, "note: %llu stacks were not recorded (a full map, or an unreadable user "
+			   "stack)\n",
+			(unsigned long long)s->stack_errors);
+}
+
+static void json_rows(struct stacks *s, struct json *j, const char *key,
+		      const struct stack_row *rows, size_t nr, bool holders)
+{
+	json_array_begin(j, key);
+	for (size_t i = 0; i < nr; i++) {
+		const struct stack_row *r = &rows[i];
+
+		json_object_begin(j, NULL);
+		json_u64(j, "pid", r->tgid);
+		json_u64(j, "tid", r->tid);
+		json_string(j, "comm", r->comm);
+		json_string(j, "function", r->func);
+		json_string(j, "file", r->file);
+		json_u64(j, "line", r->line > 0 ? r->line : 0);
+		json_u64(j, "waits", r->wait.count);
+		json_u64(j, "total_ns", r->wait.total_ns);
+		json_u64(j, "p99_ns", hist_percentile_ns(&r->wait, 99, s->o.unit_ns));
+		json_u64(j, "max_ns", r->wait.max_ns);
+		if (holders) {
+			json_u64(j, "hold_ns", r->hold_ns);
+			json_u64(j, "forced", r->forced);
+		}
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
+void stacks__print_json(struct stacks *s, struct json *j)
+{
+	json_object_begin(j, "stacks");
+	json_u64(j, "min_wait_ns", s->o.min_wait_ns);
+	json_rows(s, j, "holders", s->holders, s->nr_holders, true);
+	json_rows(s, j, "waiters", s->waiters, s->nr_waiters, false);
+	json_u64(j, "frame_read_errors", s->read_errors);
+	json_u64(j, "stack_errors", s->stack_errors);
+	json_object_end(j);
+}
+
+/*
+ * The frames of a holder's stack, outermost first, each at most MAX_FRAME_LEN: its Python frames
+ * when it has any, else its native ones; a truncated stack starts with "[truncated]", one cut at
+ * an unreadable frame with "[unreadable frame]".
+ */
+static int frames_of(struct stacks *s, const struct stack_key *k, char (*out)[MAX_FRAME_LEN],
+		     int max)
+{
+	__u64 ips[STACK_MAX_DEPTH + 1] = {};
+	struct py_stack ps;
+	bool truncated;
+	int n = 0, nr;
+
+	if (py_stack_of(s, k->holder_py, &ps) && ps.depth) {
+		if (ps.flags & PY_STACK_TRUNCATED)
+			snprintf(out[n++], MAX_FRAME_LEN, "[truncated]");
+		if (ps.flags & PY_STACK_READ_FAILED)
+			snprintf(out[n++], MAX_FRAME_LEN, "[unreadable frame]");
+		for (int i = (int)ps.depth - 1; i >= 0 && n < max; i--) {
+			struct py_code *pc = py_code_of(s, ps.code[i], true);
+			const char *base = pc && strrchr(pc->file, '/') ? strrchr(pc->file, '/') + 1
+									 : pc ? pc->file : "";
+
+			if (pc && pc->file[0])
+				snprintf(out[n++], MAX_FRAME_LEN, "%.120s (%.100s:%d)", pc->func, base,
+					 pc->line);
+			else
+				snprintf(out[n++], MAX_FRAME_LEN, "%s", pc ? pc->func : "?");
+		}
+		return n;
+	}
+	nr = native_frames(s, k->holder_stack, ips, &truncated);
+	if (!nr) {
+		snprintf(out[n++], MAX_FRAME_LEN, "%s", stack_reason(k->holder_stack));
+		return n;
+	}
+	if (truncated)
+		snprintf(out[n++], MAX_FRAME_LEN, "[truncated]");
+	for (int i = nr - 1; i >= 0 && n < max; i--)
+		symbolize(s, ips[i], i > 0, out[n++], MAX_FRAME_LEN, NULL, 0, NULL);
+	return n;
+}
+
+#define MAX_FOLDED_FRAMES (STACK_MAX_DEPTH + PY_MAX_FRAMES + 2)
+
+/* Folded stacks: "frame;frame;frame weight", weight = wait in us; ';' in a name becomes ':'. */
+static void fold(struct stacks *s, FILE *f, const struct stack_entry *e)
+{
+	static char frames[MAX_FOLDED_FRAMES][MAX_FRAME_LEN];
+	int n = frames_of(s, &e->key, frames, MAX_FOLDED_FRAMES);
+
+	for (int i = 0; i < n; i++) {
+		for (char *c = frames[i]; *c; c++)
+			if (*c == ';' || *c == '\n')
+				*c = ':';
+		fprintf(f, "%s%s", i ? ";" : "", frames[i]);
+	}
+	fprintf(f, " %llu\n", (unsigned long long)((e->st.wait.total_ns + 500) / 1000));
+}
+
+int stacks__write_folded(struct stacks *s, FILE *f)
+{
+	for (size_t i = 0; i < s->nr_cur; i++)
+		if (s->cur[i].st.wait.total_ns >= 500)
+			fold(s, f, &s->cur[i]);
+	return fflush(f) || ferror(f) ? -EIO : 0;
+}
+
+/* The flame graph's tree: a node per frame of a path, its weight the waits under it (us). */
+struct flame_node {
+	char name[MAX_FRAME_LEN];
+	__u64 weight;
+	struct flame_node *child, *next;
+};
+
+static struct flame_node *flame_child(struct flame_node *parent, const char *name)
+{
+	struct flame_node *c;
+
+	for (c = parent->child; c; c = c->next)
+		if (!strcmp(c->name, name))
+			return c;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	snprintf(c->name, sizeof(c->name), "%.*s", MAX_FRAME_LEN - 1, name);
+	c->next = parent->child;
+	parent->child = c;
+	return c;
+}
+
+static void flame_free(struct flame_node *n)
+{
+	while (n) {
+		struct flame_node *next = n->next;
+
+		flame_free(n->child);
+		free(n);
+		n = next;
+	}
+}
+
+static int flame_depth(const struct flame_node *n)
+{
+	int max = 0;
+
+	for (const struct flame_node *c = n->child; c; c = c->next) {
+		int d = flame_depth(c);
+
+		if (d > max)
+			max = d;
+	}
+	return max + 1;
+}
+
+static void xml_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		default:
+			if ((unsigned char)*s >= 0x20)
+				fputc(*s, f);
+		}
+	}
+}
+
+#define FLAME_WIDTH	   1200
+#define FLAME_FRAME_HEIGHT 17
+#define FLAME_PAD	   10
+#define FLAME_TOP	   40
+#define FLAME_CHAR_WIDTH   7.0
+
+/* Warm colours from a hash of the name, so that a frame keeps its colour from one graph to the next. */
+static void flame_colour(const char *name, char *buf, size_t len)
+{
+	unsigned int h = 2166136261u;
+
+	for (const char *c = name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	snprintf(buf, len, "rgb(%u,%u,%u)", 205 + h % 50, 80 + (h >> 8) % 130, 40 + (h >> 16) % 50);
+}
+
+static void flame_draw(FILE *f, const struct flame_node *n, double x, int level, int depth,
+		       double scale, __u64 total)
+{
+	double w = n->weight * scale;
+	double y = FLAME_TOP + (depth - 1 - level) * FLAME_FRAME_HEIGHT;
+	char colour[32];
+	double cx = x;
+
+	if (w < 0.1)
+		return;
+	flame_colour(n->name, colour, sizeof(colour));
+	fprintf(f, "<g><title>");
+	xml_text(f, n->name);
+	fprintf(f, " (%.3f ms of waits, %.2f%%)</title>", n->weight / 1e3,
+		total ? 100.0 * n->weight / total : 0);
+	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\" rx=\"2\"/>",
+		x, y, w, FLAME_FRAME_HEIGHT - 1, level ? colour : "rgb(200,200,200)");
+	if (w > 3 * FLAME_CHAR_WIDTH) {
+		size_t fit = (size_t)((w - 6) / FLAME_CHAR_WIDTH);
+		char label[MAX_FRAME_LEN];
+
+		snprintf(label, sizeof(label), "%s", n->name);
+		if (strlen(label) > fit && fit >= 2)
+			snprintf(label + fit - 2, sizeof(label) - (fit - 2), "..");
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x + 3, y + FLAME_FRAME_HEIGHT - 5);
+		xml_text(f, label);
+		fprintf(f, "</text>");
+	}
+	fprintf(f, "</g>\n");
+	for (const struct flame_node *c = n->child; c; c = c->next) {
+		flame_draw(f, c, cx, level + 1, depth, scale, total);
+		cx += c->weight * scale;
+	}
+}
+
+int stacks__write_flamegraph(struct stacks *s, FILE *f, const char *title)
+{
+	static char frames[MAX_FOLDED_FRAMES][MAX_FRAME_LEN];
+	struct flame_node root = {.name = "all"};
+	int depth, height;
+	double scale;
+
+	for (size_t i = 0; i < s->nr_cur; i++) {
+		__u64 us = s->cur[i].st.wait.total_ns / 1000;
+		struct flame_node *n = &root;
+		int nr = frames_of(s, &s->cur[i].key, frames, MAX_FOLDED_FRAMES);
+
+		root.weight += us;
+		for (int k = 0; k < nr && n; k++) {
+			n = flame_child(n, frames[k]);
+			if (n)
+				n->weight += us;
+		}
+	}
+	depth = flame_depth(&root);
+	height = FLAME_TOP + depth * FLAME_FRAME_HEIGHT + FLAME_PAD + 20;
+	scale = root.weight ? (FLAME_WIDTH - 2.0 * FLAME_PAD) / root.weight : 0;
+	fprintf(f, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
+		   "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+		   "xmlns=\"http://www.w3.org/2000/svg\">\n"
+		   "<style>text { font-family: monospace; font-size: 12px; fill: #000; "
+		   "pointer-events: none; } g:hover rect { stroke: #000; stroke-width: 1; }"
+		   "</style>\n"
+		   "<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#f8f8f8\"/>\n"
+		   "<text x=\"%d\" y=\"24\" style=\"font-size: 16px\">",
+		FLAME_WIDTH, height, FLAME_WIDTH, height, FLAME_PAD);
+	xml_text(f, title);
+	fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\">width: GIL wait caused (waits of %.3f ms or "
+		   "more, %.3f ms in all); hover a frame for its share</text>\n",
+		FLAME_PAD, height - 8, s->o.min_wait_ns / 1e6, root.weight / 1e3);
+	if (root.weight)
+		flame_draw(f, &root, FLAME_PAD, 0, depth, scale, root.weight);
+	fprintf(f, "</svg>\n");
+	flame_free(root.child);
+	return fflush(f) || ferror(f) ? -EIO : 0;
+}
