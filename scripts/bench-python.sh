@@ -19,7 +19,7 @@ for f in gilstat bench/usdtrun; do
 	[ -x "$out/$f" ] || { echo "bench-python.sh: $out/$f not built (make bench)" >&2; exit 1; }
 done
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 # The builds: NAME PYTHON LIBRARY-PATH PYTHONHOME ("-" for none).
 builds=$tmp/builds
