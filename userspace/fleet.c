@@ -236,6 +236,27 @@ static void waiter_gone(struct fleet *f, const void *value)
 		__sync_fetch_and_add(&f->o.skel->bss->nr_waiters, -1);
 }
 
+/* The GILs' condition variables of pid: py_conds is keyed by process. */
+static void forget_py_conds(int fd, pid_t pid)
+{
+	struct py_cond_key key, next, doomed[64];
+	void *prev = NULL;
+	int nr;
+
+	do {
+		nr = 0;
+		prev = NULL;
+		while (nr < 64 && !bpf_map_get_next_key(fd, prev, &next)) {
+			key = next;
+			prev = &key;
+			if (key.tgid == (__u32)pid)
+				doomed[nr++] = key;
+		}
+		for (int i = 0; i < nr; i++)
+			bpf_map_delete_elem(fd, &doomed[i]);
+	} while (nr == 64);
+}
+
 /* What the BPF side keeps of an ended process: its GILs' state, its threads, its waiters. */
 static void forget_bpf_state(struct fleet *f, pid_t pid)
 {
@@ -254,8 +275,7 @@ static void forget_bpf_state(struct fleet *f, pid_t pid)
 	}
 	free(state);
 	free(zero);
-	delete_entries_of(bpf_map__fd(skel->maps.py_conds), sizeof(struct py_cond_key),
-			  sizeof(struct py_cond), 0, false, pid, NULL, f);
+	forget_py_conds(bpf_map__fd(skel->maps.py_conds), pid);
 	delete_entries_of(bpf_map__fd(skel->maps.py_threads), sizeof(__u32),
 			  bpf_map__value_size(skel->maps.py_threads), f->thread_tgid_off, false,
 			  pid, NULL, f);
@@ -337,13 +357,16 @@ static void proc_free(struct fleet *f, struct proc *p)
 /* Forgets p: detached, its BPF state dropped and, if it was traced, its series ended. */
 static void proc_remove(struct fleet *f, struct proc *p)
 {
+	/* attached but gone before it was traced: py_cond_init() may have seen its GIL */
+	bool attached = p->traced || p->nr_links;
+
 	if (p->traced) {
 		epoll_ctl(f->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
 		exporter__target_ended(f->o.ex, p->pid);
 		note(f, "PID %d ended: detached", p->pid);
 	}
 	proc_free(f, p);
-	if (p->traced)
+	if (attached)
 		forget_bpf_state(f, p->pid);
 	*p = f->procs[--f->nr_procs];
 }
