@@ -109,6 +109,7 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all tests $(BENCH_BINS)
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench.sh
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench-python.sh
+	$(Q)OUTPUT=$(OUTPUT) scripts/bench-fleet.sh
 
 .PHONY: tests
 tests: $(TEST_BINS) $(HELPER_BINS) $(SDT_ARGS_LIB)

@@ -74,6 +74,24 @@ targets() {
 	curl -s --max-time 5 "http://127.0.0.1:$port/metrics" | awk '/^gilstat_targets / {print $2}'
 }
 
+# Deployment: the systemd unit and the DaemonSet manifest parse.
+sed "s|/usr/local/bin/gilstat|$(realpath "$GILSTAT")|" examples/gilstat.service >"$tmp/gilstat.service"
+if command -v systemd-analyze >/dev/null; then
+	check "examples/gilstat.service: systemd-analyze verify is clean" \
+		[ -z "$(systemd-analyze verify "$tmp/gilstat.service" 2>&1)" ]
+else
+	skip "examples/gilstat.service" "systemd-analyze is not installed"
+fi
+if python3 -c 'import yaml' 2>/dev/null; then
+	check "examples/kubernetes/gilstat-daemonset.yaml: a DaemonSet with hostPID" \
+		python3 -c 'import yaml, sys
+d = yaml.safe_load(open(sys.argv[1]))
+assert d["kind"] == "DaemonSet" and d["spec"]["template"]["spec"]["hostPID"]' \
+		examples/kubernetes/gilstat-daemonset.yaml
+else
+	skip "examples/kubernetes/gilstat-daemonset.yaml" "python3-yaml is not installed"
+fi
+
 port=$(free_port)
 prom_port=$(free_port)
 $GILSTAT -a --grace 1 >/dev/null 2>"$tmp/noexp.err"
