@@ -120,7 +120,7 @@ check "gilstat -a serves /metrics" wait_for 20 served
 
 # libgil: the first process of a file has its probes attached for every later one, which is then
 # counted from its exec on.
-$GILWORK cpu --work 100000 >/dev/null &
+$GILWORK convoy --seconds 1 >/dev/null &
 first=$!
 check "libgil: a program started after gilstat is found (PID $first)" wait_for 5 has_series $first
 wait $first
