@@ -112,6 +112,7 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all tests $(BENCH_BINS)
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench.sh
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench-python.sh
+	$(Q)OUTPUT=$(OUTPUT) scripts/bench-fleet.sh
 
 .PHONY: tests
 tests: $(TEST_BINS) $(HELPER_BINS) $(SDT_ARGS_LIB)
@@ -233,8 +234,11 @@ $(OUTPUT)/tests/test_%: tests/test_%.c $(OUTPUT)/libgil.a $(USER_LIB_OBJS) $(LIB
 
 # libmicrohttpd, and gnutls behind it, only in the tests of the exporter: valgrind's thread checkers
 # (tests/racecheck.sh) flag p11-kit's exit handlers in every program that links it.
-TEST_LIB_OBJS = $(filter-out $(OUTPUT)/userspace/exporter.o,$(USER_LIB_OBJS))
-$(OUTPUT)/tests/test_prometheus: TEST_LIB_OBJS = $(USER_LIB_OBJS)
+# fleet.o (gilstat -a) calls the exporter and embeds the BPF object: in no test program.
+TEST_LIB_OBJS = $(filter-out $(OUTPUT)/userspace/exporter.o $(OUTPUT)/userspace/fleet.o, \
+	$(USER_LIB_OBJS))
+$(OUTPUT)/tests/test_prometheus: TEST_LIB_OBJS = $(filter-out $(OUTPUT)/userspace/fleet.o, \
+	$(USER_LIB_OBJS))
 $(OUTPUT)/tests/test_prometheus: TEST_LIBS = -lmicrohttpd
 
 $(SDT_ARGS_LIB): $(LIBGIL_SRCS) $(LIBGIL_HDRS)

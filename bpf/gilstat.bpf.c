@@ -36,6 +36,12 @@ const volatile __u64 targ_unit_ns = 1000; /* histogram unit: 1000 for us, 100000
 const volatile __u32 targ_group = 0;	  /* GROUP_* breakdown into key_stats */
 /* The probes' notes put argument N in call register N (GIL_USDT_ARGS_IN_REGS): read it there. */
 const volatile bool targ_args_in_regs = false;
+/*
+ * -a: every process is traced at once, so a GIL is known by its process and address (two
+ * processes of one non-PIE build have their GIL at one address), the figures that are counted
+ * per CPU only go to the process's breakdown entry too, and exec events go to the collector.
+ */
+const volatile bool targ_fleet = false;
 
 /* What one GIL looked like at its latest event; only its holder writes most of it. */
 struct gil_state {
@@ -55,6 +61,7 @@ struct gil_state {
 	__s32 release_stack;
 	__u64 release_py;
 	__u64 release_hold_ns;
+	__u32 tgid; /* with targ_fleet: the process the GIL belongs to */
 };
 
 /* A CPython thread's pending times: its take_gil() entry, its acquisition. */
@@ -62,6 +69,7 @@ struct py_thread {
 	__u64 request_ns;
 	__u64 acquired_ns;
 	__u32 forced;
+	__u32 tgid; /* so that the collector can drop the threads of an ended process */
 	/* condition-variable view: a timed wait on a GIL's cond in progress, and what it saw */
 	__u64 wait_gil;
 	__u64 wait_switch_count;
@@ -73,6 +81,9 @@ struct py_thread {
 struct waiter {
 	__u64 wakeup_ns;
 	__u32 waiting;
+	/* the thread's pid_tgid and the GIL it waits for: its breakdown entry, with targ_fleet */
+	__u64 id;
+	__u64 gil;
 };
 
 struct {
@@ -266,8 +277,9 @@ static __always_inline struct gil_stats *key_entry(struct gil_stats *cs, __u64 g
 /* The state of a GIL; with create, a free slot is claimed for it. NULL, counted, when full. */
 static __always_inline struct gil_state *find_gil(struct gil_stats *cs, __u64 gil, bool create)
 {
+	__u32 tgid = targ_fleet ? bpf_get_current_pid_tgid() >> 32 : 0;
 	/* Fibonacci hashing: the top bits of the product mix every bit of the address. */
-	__u32 home = (gil * 0x9E3779B97F4A7C15ull) >> (64 - MAX_GILS_SHIFT);
+	__u32 home = ((gil ^ ((__u64)tgid << 32)) * 0x9E3779B97F4A7C15ull) >> (64 - MAX_GILS_SHIFT);
 
 	for (__u32 i = 0; i < GIL_SLOTS_TRIED; i++) {
 		__u32 slot = (home + i) & (MAX_GILS - 1);
@@ -275,14 +287,18 @@ static __always_inline struct gil_state *find_gil(struct gil_stats *cs, __u64 gi
 
 		if (!st)
 			return NULL;
-		if (st->gil == gil)
+		if (st->gil == gil && st->tgid == tgid)
 			return st;
 		if (st->gil)
 			continue;
 		if (!create)
 			return NULL;
 		/* Two first events of one GIL may race for the slot: the loser finds it taken. */
-		if (__sync_val_compare_and_swap(&st->gil, 0, gil) == 0 || st->gil == gil)
+		if (__sync_val_compare_and_swap(&st->gil, 0, gil) == 0) {
+			st->tgid = tgid;
+			return st;
+		}
+		if (st->gil == gil && st->tgid == tgid)
 			return st;
 	}
 	if (create)
@@ -330,6 +346,8 @@ static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 	if (!w)
 		return;
 	w->wakeup_ns = 0;
+	w->id = id;
+	w->gil = gil;
 	/* Counted once per wait, as the acquisition that ends it counts down once. */
 	if (w->waiting)
 		return;
@@ -371,6 +389,8 @@ static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquir
 		handoff_ns = acquired_ns - st->last_release_ns;
 	if (st->last_release_ns && st->release_cpu != cpu) {
 		COUNT(cs, migrations_in, 1);
+		if (ks && targ_fleet)
+			COUNT(ks, migrations_in, 1);
 		other = bpf_map_lookup_percpu_elem(&cpu_stats, &zero, st->release_cpu);
 		if (other)
 			COUNT(other, migrations_out, 1);
@@ -797,7 +817,8 @@ int BPF_KPROBE(py_forced)
  */
 static __always_inline struct py_thread *py_thread_of(__u32 tid)
 {
-	struct py_thread *pt = bpf_map_lookup_elem(&py_threads, &tid), fresh = {};
+	struct py_thread *pt = bpf_map_lookup_elem(&py_threads, &tid),
+			 fresh = { .tgid = bpf_get_current_pid_tgid() >> 32 };
 
 	if (pt)
 		return pt;
@@ -1068,6 +1089,15 @@ static __always_inline struct waiter *waiting_task(void *task)
 	return w && w->waiting ? w : NULL;
 }
 
+/*
+ * With targ_fleet, the waiter's process's breakdown entry: the scheduler's programs run in some
+ * other task's context, so the waiter says whose it is.
+ */
+static __always_inline struct gil_stats *fleet_key_entry(struct gil_stats *cs, struct waiter *w)
+{
+	return targ_fleet ? key_entry(cs, w->gil, w->id) : NULL;
+}
+
 /* A thread blocked in a GIL wait was woken: the scheduler's part starts now. */
 SEC("raw_tp/sched_wakeup")
 int BPF_PROG(gil_sched_wakeup, void *p)
@@ -1086,17 +1116,26 @@ int BPF_PROG(gil_sched_wakeup, void *p)
 SEC("raw_tp/sched_switch")
 int BPF_PROG(gil_sched_switch, bool preempt, void *prev, void *next)
 {
-	struct gil_stats *cs = NULL;
+	struct gil_stats *cs = NULL, *ks;
 	struct waiter *w;
+	__u64 delay_ns;
 
 	if (!nr_waiters)
 		return 0;
 	w = waiting_task(prev);
-	if (w && (cs = this_cpu_stats()))
+	if (w && (cs = this_cpu_stats())) {
 		COUNT(cs, waiter_switches, 1);
+		ks = fleet_key_entry(cs, w);
+		if (ks)
+			COUNT(ks, waiter_switches, 1);
+	}
 	w = waiting_task(next);
 	if (w && w->wakeup_ns && (cs || (cs = this_cpu_stats()))) {
-		hist_record(&cs->hists[HIST_SCHED_DELAY], bpf_ktime_get_ns() - w->wakeup_ns);
+		delay_ns = bpf_ktime_get_ns() - w->wakeup_ns;
+		hist_record(&cs->hists[HIST_SCHED_DELAY], delay_ns);
+		ks = fleet_key_entry(cs, w);
+		if (ks)
+			hist_record(&ks->hists[HIST_SCHED_DELAY], delay_ns);
 		w->wakeup_ns = 0;
 	}
 	return 0;
@@ -1112,6 +1151,25 @@ int BPF_PROG(gil_fork, void *task, __u64 clone_flags)
 	if (targ_tgid && bpf_get_current_pid_tgid() >> 32 == targ_tgid &&
 	    !(clone_flags & CLONE_THREAD))
 		__sync_fetch_and_add(&target_forks, 1);
+	return 0;
+}
+
+/*
+ * -a: the processes that exec, by tgid, for the collector to look at (a CPython, a libgil
+ * program?) and attach to. A ring buffer wakes the collector; an exec is a rare event.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} execs SEC(".maps");
+
+/* Runs in the task that has just exec'd: the current tgid is the new program's. */
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(gil_exec)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	bpf_ringbuf_output(&execs, &tgid, sizeof(tgid), 0);
 	return 0;
 }
 

@@ -158,12 +158,24 @@ struct exporter *exporter__new(const struct exporter_opts *opts)
 	return ex;
 }
 
+static size_t expire_locked(struct exporter *ex, pid_t pid);
+
+static struct target *find_target(struct exporter *ex, __u32 pid)
+{
+	for (size_t i = 0; i < ex->nr_targets; i++)
+		if (ex->targets[i].pid == (pid_t)pid)
+			return &ex->targets[i];
+	return NULL;
+}
+
 int exporter__add_target(struct exporter *ex, pid_t pid, const char *comm, const char *python)
 {
 	char pid_str[16], container[CONTAINER_ID_LEN + 1];
 	struct target *grown, *t;
 
 	pthread_mutex_lock(&ex->lock);
+	if (find_target(ex, pid))
+		expire_locked(ex, pid);
 	grown = realloc(ex->targets, (ex->nr_targets + 1) * sizeof(*grown));
 	if (!grown) {
 		pthread_mutex_unlock(&ex->lock);
@@ -194,14 +206,6 @@ void exporter__target_ended(struct exporter *ex, pid_t pid)
 	pthread_mutex_unlock(&ex->lock);
 }
 
-static struct target *find_target(struct exporter *ex, __u32 pid)
-{
-	for (size_t i = 0; i < ex->nr_targets; i++)
-		if (ex->targets[i].pid == (pid_t)pid)
-			return &ex->targets[i];
-	return NULL;
-}
-
 /* The entry of key, created on first sight: its own series while the cap allows, else folded. */
 static struct known_key *know_key(struct exporter *ex, const struct gil_key *key)
 {
@@ -225,43 +229,56 @@ static struct known_key *know_key(struct exporter *ex, const struct gil_key *key
 	return grown;
 }
 
-size_t exporter__expire(struct exporter *ex)
+/* The breakdown entries of an ended target go, from the map and from what is known. */
+static void retire(struct exporter *ex, const struct target *t, const struct snapshot *snap)
+{
+	for (size_t k = 0; k < snap->nr_keys; k++) {
+		if (snap->keys[k].key.tgid != (__u32)t->pid)
+			continue;
+		bpf_map_delete_elem(ex->o.key_fd, &snap->keys[k].key);
+		for (size_t j = 0; j < ex->nr_keys; j++) {
+			if (memcmp(&ex->keys[j].key, &snap->keys[k].key, sizeof(struct gil_key)))
+				continue;
+			if (ex->keys[j].folded)
+				stats_add(&ex->folded_retired, &snap->keys[k].s);
+			else
+				ex->nr_own_series--;
+			ex->keys[j] = ex->keys[--ex->nr_keys];
+			break;
+		}
+	}
+}
+
+/* Drops the targets whose grace period is over, or all of pid's (> 0); the number left. */
+static size_t expire_locked(struct exporter *ex, pid_t pid)
 {
 	struct snapshot snap = {};
 	__u64 now = now_ns();
-	size_t kept = 0, left;
+	size_t kept = 0;
 
-	pthread_mutex_lock(&ex->lock);
 	if (ex->o.key_fd >= 0 && snapshot_read(&snap, ex->o.cpu_fd, ex->o.key_fd, ex->o.nr_cpus))
 		snapshot_free(&snap);
 	for (size_t i = 0; i < ex->nr_targets; i++) {
 		struct target *t = &ex->targets[i];
 
-		if (!t->ended_ns || now - t->ended_ns < ex->o.grace_ns) {
+		if (pid ? t->pid != pid : !t->ended_ns || now - t->ended_ns < ex->o.grace_ns) {
 			ex->targets[kept++] = *t;
 			continue;
 		}
-		/* Its breakdown entries go too, from the map and from what is known. */
-		for (size_t k = 0; k < snap.nr_keys; k++) {
-			if (snap.keys[k].key.tgid != (__u32)t->pid)
-				continue;
-			bpf_map_delete_elem(ex->o.key_fd, &snap.keys[k].key);
-			for (size_t j = 0; j < ex->nr_keys; j++) {
-				if (memcmp(&ex->keys[j].key, &snap.keys[k].key,
-					   sizeof(struct gil_key)))
-					continue;
-				if (ex->keys[j].folded)
-					stats_add(&ex->folded_retired, &snap.keys[k].s);
-				else
-					ex->nr_own_series--;
-				ex->keys[j] = ex->keys[--ex->nr_keys];
-				break;
-			}
-		}
+		retire(ex, t, &snap);
 	}
-	ex->nr_targets = left = kept;
-	pthread_mutex_unlock(&ex->lock);
+	ex->nr_targets = kept;
 	snapshot_free(&snap);
+	return kept;
+}
+
+size_t exporter__expire(struct exporter *ex)
+{
+	size_t left;
+
+	pthread_mutex_lock(&ex->lock);
+	left = expire_locked(ex, 0);
+	pthread_mutex_unlock(&ex->lock);
 	return left;
 }
 
@@ -269,8 +286,9 @@ size_t exporter__expire(struct exporter *ex)
  * One target per run so far: the per-CPU totals are its figures. The breakdown by GIL, when
  * asked for, adds a series per GIL of the figures the BPF side splits by key.
  */
-static int collect(struct exporter *ex, const struct snapshot *snap, struct prom_series **out,
-		   size_t *nr_out, struct gil_stats *folded, unsigned int *nr_live)
+static int collect(struct exporter *ex, const struct snapshot *snap, struct gil_stats *sums,
+		   struct prom_series **out, size_t *nr_out, struct gil_stats *folded,
+		   unsigned int *nr_live)
 {
 	size_t cap = ex->nr_targets + snap->nr_keys + 1, n = 0;
 	struct prom_series *series = calloc(cap, sizeof(*series));
@@ -283,6 +301,14 @@ static int collect(struct exporter *ex, const struct snapshot *snap, struct prom
 	for (size_t i = 0; i < ex->nr_targets; i++) {
 		series[n] = (struct prom_series){ .s = &snap->total, .process = true,
 						  .keyed = ex->o.key_fd < 0 };
+		/* -a: the process's own entries, summed over its GILs */
+		if (ex->o.per_process) {
+			for (size_t k = 0; k < snap->nr_keys; k++)
+				if (snap->keys[k].key.tgid == (__u32)ex->targets[i].pid)
+					stats_add(&sums[i], &snap->keys[k].s);
+			series[n].s = &sums[i];
+			series[n].keyed = !ex->o.split_gil;
+		}
 		memcpy(series[n].labels, ex->targets[i].labels, sizeof(series[n].labels));
 		n++;
 		*nr_live += !ex->targets[i].ended_ns;
@@ -293,7 +319,7 @@ static int collect(struct exporter *ex, const struct snapshot *snap, struct prom
 		struct target *t = find_target(ex, ks->key.tgid);
 		struct known_key *known;
 
-		if (!t)
+		if (!t || (ex->o.per_process && !ex->o.split_gil))
 			continue;
 		known = know_key(ex, &ks->key);
 		if (!known || known->folded) {
@@ -322,20 +348,23 @@ int exporter__write(struct exporter *ex, FILE *f, enum prom_format fmt)
 {
 	struct prom_scrape scrape = { .unit_ns = ex->o.unit_ns, .version = ex->o.version };
 	struct prom_series *series = NULL;
+	struct gil_stats folded, *sums;
 	struct snapshot snap = {};
-	struct gil_stats folded;
 	int err;
 
 	pthread_mutex_lock(&ex->lock);
-	err = snapshot_read(&snap, ex->o.cpu_fd, ex->o.key_fd, ex->o.nr_cpus);
+	sums = calloc(ex->nr_targets + 1, sizeof(*sums));
+	err = sums ? snapshot_read(&snap, ex->o.cpu_fd, ex->o.key_fd, ex->o.nr_cpus) : -ENOMEM;
 	if (!err)
-		err = collect(ex, &snap, &series, &scrape.nr_series, &folded, &scrape.nr_targets);
+		err = collect(ex, &snap, sums, &series, &scrape.nr_series, &folded,
+			      &scrape.nr_targets);
 	if (!err) {
 		scrape.series = series;
 		scrape.folded_series = ex->folded_series;
 		prom_write(f, &scrape, fmt);
 	}
 	pthread_mutex_unlock(&ex->lock);
+	free(sums);
 	free(series);
 	snapshot_free(&snap);
 	return err;

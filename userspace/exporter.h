@@ -29,6 +29,12 @@ struct exporter_opts {
 	size_t max_series;
 	bool verbose;
 	const char *version; /* gilstat_build_info's */
+	/*
+	 * -a: every process's figures are its breakdown entries (key_fd, by tgid, and GIL with
+	 * split_gil), not the per-CPU totals of the one target.
+	 */
+	bool per_process;
+	bool split_gil;
 };
 
 struct exporter;
@@ -50,7 +56,10 @@ bool cgroup_container_id(const char *cgroup_text, char *out, size_t out_len);
 struct exporter *exporter__new(const struct exporter_opts *opts);
 /* Serves / and /metrics on listen_fd (which it then owns) from a thread of its own. */
 int exporter__serve(struct exporter *ex, int listen_fd, char *err, size_t err_len);
-/* A traced process; python is its version ("3.12"), or NULL for none or unknown. */
+/*
+ * A traced process; python is its version ("3.12"), or NULL for none or unknown. An ended process
+ * of the same PID (reused, or a new program) loses its series at once.
+ */
 int exporter__add_target(struct exporter *ex, pid_t pid, const char *comm, const char *python);
 void exporter__target_ended(struct exporter *ex, pid_t pid);
 /* Drops the series of processes whose grace period is over; the number of targets left. */

@@ -23,11 +23,13 @@
 
 #include "exporter.h"
 #include "command.h"
+#include "fleet.h"
 #include "gilstat.h"
 #include "now_ns.h"
 #include "gilstat.skel.h"
 #include "heatmap.h"
 #include "debuginfo.h"
+#include "procfs.h"
 #include "python.h"
 #include "pygil.h"
 #include "report.h"
@@ -45,6 +47,7 @@ static struct env {
 	bool verbose;
 	bool python;
 	bool no_debuginfod;
+	bool all; /* -a: every CPython and libgil process */
 	long max_keys;
 	const char *python_path;
 	const char *prometheus; /* [ADDR:]PORT */
@@ -96,8 +99,9 @@ static const char doc[] =
 	"  gilstat -j -o gil.json -- ./build/gilwork io  # JSON, into a file\n"
 	"  gilstat --heatmap w.svg -p 4242 0.5 20  # heatmap, 20 columns of 0.5 s\n"
 	"  gilstat --python -- python3 app.py  # the GIL of a real CPython\n"
-	"  gilstat --python --prometheus 9464 -p 4242  # serve http://127.0.0.1:9464/metrics";
-static const char args_doc[] = "(-p PID | -- COMMAND [ARGS...]) [INTERVAL [COUNT]]";
+	"  gilstat --python --prometheus 9464 -p 4242  # serve http://127.0.0.1:9464/metrics\n"
+	"  gilstat -a --prometheus 9464       # every CPython and libgil process on the host";
+static const char args_doc[] = "(-p PID | -a | -- COMMAND [ARGS...]) [INTERVAL [COUNT]]";
 
 enum {
 	OPT_NO_SCHED = 0x100,
@@ -120,6 +124,10 @@ enum {
 
 static const struct argp_option opts[] = {
 	{"pid", 'p', "PID", 0, "Trace this process", 0},
+	{"all", 'a', NULL, 0,
+	 "Trace every CPython (3.8 and later) and libgil process on the host, those that start "
+	 "later too (with --prometheus or --textfile)",
+	 0},
 	{"per-cpu", 'C', NULL, 0, "Also print wait and hold histograms per CPU", 0},
 	{"threads", 'L', NULL, 0, "One section per thread", 0},
 	{"processes", 'P', NULL, 0, "One section per process", 0},
@@ -207,6 +215,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'p':
 		env.pid = parse_long(state, "PID", arg, 1, INT_MAX);
+		break;
+	case 'a':
+		env.all = true;
 		break;
 	case 'C':
 		env.report.per_cpu_hists = true;
@@ -385,20 +396,6 @@ static int check_privileges(void)
 	fprintf(stderr, "gilstat: needs root or CAP_SYS_ADMIN, which uprobes require "
 			"(CAP_BPF and CAP_PERFMON are not enough)\n");
 	return -1;
-}
-
-static void read_comm(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	f = fopen(path, "re");
-	if (!f || !fgets(buf, len, f))
-		snprintf(buf, len, "?");
-	buf[strcspn(buf, "\n")] = '\0';
-	if (f)
-		fclose(f);
 }
 
 static int attach_usdt(struct bpf_program *prog, pid_t pid, const char *path, const char *name,
@@ -1094,6 +1091,148 @@ static struct exporter *start_exporter(const struct tracer *tr, const char *comm
 	return ex;
 }
 
+/*
+ * -a: the BPF object loaded for every process at once (the libgil and condition-variable
+ * programs, the exec events), figures split by process in key_stats.
+ */
+static struct gilstat_bpf *load_fleet(void)
+{
+	struct gilstat_bpf *skel;
+	int err;
+
+	libbpf_set_print(libbpf_print_fn);
+	skel = gilstat_bpf__open();
+	if (!skel) {
+		fprintf(stderr, "gilstat: failed to open BPF object: %s\n", strerror(errno));
+		return NULL;
+	}
+	skel->rodata->targ_fleet = true;
+	skel->rodata->targ_unit_ns = env.report.unit_ns;
+	skel->rodata->targ_group = GROUP_PROCESS | (env.report.group & GROUP_GIL);
+	skel->rodata->targ_py_cond_offset = PY_GIL_COND_OFFSET;
+	if (env.max_keys)
+		bpf_map__set_max_entries(skel->maps.key_stats, env.max_keys);
+	bpf_program__set_autoload(skel->progs.py_acquire_entry, false);
+	bpf_program__set_autoload(skel->progs.py_acquire_return, false);
+	bpf_program__set_autoload(skel->progs.py_release, false);
+	bpf_program__set_autoload(skel->progs.py_forced, false);
+	bpf_program__set_autoload(skel->progs.gil_fork, false);
+	bpf_program__set_autoload(skel->progs.gil_sched_wakeup, env.report.sched);
+	bpf_program__set_autoload(skel->progs.gil_sched_switch, env.report.sched);
+	fleet_prepare(skel);
+	err = gilstat_bpf__load(skel);
+	if (err) {
+		fprintf(stderr, "gilstat: failed to load BPF object: %s\n", strerror(-err));
+		gilstat_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+/* -a: every CPython and libgil process, exported until a stop signal or -d. */
+static int run_fleet(int listen_fd, const sigset_t *wait_mask)
+{
+	struct exporter_opts eo = {
+		.unit_ns = env.report.unit_ns,
+		.grace_ns = env.grace_sec * 1000000000ull,
+		.max_series = env.max_series,
+		.verbose = env.verbose,
+		.version = GILSTAT_VERSION,
+		.per_process = true,
+		.split_gil = env.report.group & GROUP_GIL,
+	};
+	__u64 period_ns = env.interval_ns ?: EXPORTER_DEFAULT_TEXTFILE_SEC * 1000000000ull;
+	__u64 end_ns = UINT64_MAX, next_write_ns, next_expire_ns, deadline;
+	struct gilstat_bpf *skel = load_fleet();
+	struct exporter *ex = NULL;
+	struct fleet *fleet = NULL;
+	struct links links = {};
+	char err_msg[128];
+	int err = -EIO, nr;
+
+	if (!skel)
+		goto out;
+	err = 0;
+	if (env.report.sched)
+		err = attach_tracepoint(skel->progs.gil_sched_wakeup, "scheduler tracepoints",
+					&links) ?:
+		      attach_tracepoint(skel->progs.gil_sched_switch, "scheduler tracepoints",
+					&links);
+	err = err ?: attach_tracepoint(skel->progs.gil_exec, "sched_process_exec tracepoint",
+				       &links);
+	if (err)
+		goto out;
+	eo.cpu_fd = bpf_map__fd(skel->maps.cpu_stats);
+	eo.key_fd = bpf_map__fd(skel->maps.key_stats);
+	eo.nr_cpus = libbpf_num_possible_cpus();
+	err = -ENOMEM;
+	ex = exporter__new(&eo);
+	fleet = ex ? fleet__new(&(struct fleet_opts){ .skel = skel, .ex = ex,
+						      .verbose = env.verbose })
+		   : NULL;
+	if (!fleet) {
+		fprintf(stderr, "gilstat: cannot watch the host's processes: %s\n",
+			strerror(errno ?: ENOMEM));
+		goto out;
+	}
+	/* the exec events are on before the scan: a process is seen once or twice, never not */
+	nr = fleet__scan(fleet);
+	if (listen_fd >= 0) {
+		err = exporter__serve(ex, listen_fd, err_msg, sizeof(err_msg));
+		listen_fd = -1;
+		if (err) {
+			fprintf(stderr, "gilstat: %s\n", err_msg);
+			goto out;
+		}
+		fprintf(stderr, "Serving http://%s/metrics\n", env.prometheus);
+	}
+	fprintf(stderr, "Tracing the GIL of every CPython and libgil process (%d now)... Hit "
+			"Ctrl-C to end.\n",
+		nr < 0 ? 0 : nr);
+	if (env.duration_sec)
+		end_ns = now_ns() + (__u64)(env.duration_sec * 1e9);
+	next_write_ns = next_expire_ns = now_ns();
+	while (!exiting && now_ns() < end_ns) {
+		if (env.textfile_dir && now_ns() >= next_write_ns) {
+			err = exporter__write_textfile(ex, env.textfile_dir);
+			if (err)
+				fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n",
+					env.textfile_dir, strerror(-err));
+			next_write_ns += period_ns;
+		}
+		if (now_ns() >= next_expire_ns) {
+			exporter__expire(ex);
+			next_expire_ns = now_ns() + 1000000000ull;
+		}
+		deadline = next_expire_ns;
+		if (env.textfile_dir && next_write_ns < deadline)
+			deadline = next_write_ns;
+		if (fleet__next_ns(fleet) < deadline)
+			deadline = fleet__next_ns(fleet);
+		if (end_ns < deadline)
+			deadline = end_ns;
+		wait_until(fleet__fd(fleet), deadline, wait_mask);
+		fleet__poll(fleet);
+	}
+	err = 0;
+	if (env.textfile_dir) {
+		err = exporter__write_textfile(ex, env.textfile_dir);
+		if (err)
+			fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n",
+				env.textfile_dir, strerror(-err));
+	}
+out:
+	/* The server reads the maps: it stops first. */
+	exporter__free(ex);
+	fleet__free(fleet);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	for (int i = 0; i < links.nr; i++)
+		bpf_link__destroy(links.link[i]);
+	gilstat_bpf__destroy(skel);
+	return err ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct argp argp = {
@@ -1137,7 +1276,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gilstat: give either -p PID or a command, not both\n");
 		return 2;
 	}
-	if (!env.pid && !env.command) {
+	if (env.all && (env.pid || env.command || env.python)) {
+		fprintf(stderr, "gilstat: -a traces every process: no -p, --python or command with it\n");
+		return 2;
+	}
+	if (env.all && !env.prometheus && !env.textfile_dir) {
+		fprintf(stderr, "gilstat: -a needs --prometheus or --textfile\n");
+		return 2;
+	}
+	if (!env.pid && !env.command && !env.all) {
 		fprintf(stderr, "gilstat: nothing to trace: give -p PID or -- COMMAND "
 				"(see gilstat --help)\n");
 		return 2;
@@ -1200,6 +1347,8 @@ int main(int argc, char **argv)
 
 	if (check_privileges())
 		return 1;
+	if (env.all)
+		return run_fleet(listen_fd, &wait_mask);
 
 	exit_code = resolve_target(&traced, &meta);
 	if (exit_code >= 0)
@@ -1226,7 +1375,7 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	read_comm(env.pid, comm, sizeof(comm));
+	proc_read_comm(env.pid, env.pid, comm, sizeof(comm));
 	if (env.verbose)
 		fprintf(stderr, "gilstat: probes attached to PID %d in %s\n", env.pid,
 			traced.probe_path);

@@ -102,3 +102,17 @@ int proc_read_nul_list(pid_t pid, const char *what, char *buf, size_t buf_len, c
 	v[nr] = NULL;
 	return nr;
 }
+
+void proc_read_comm(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	f = fopen(path, "re");
+	if (!f || !fgets(buf, len, f))
+		snprintf(buf, len, "?");
+	buf[strcspn(buf, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}

@@ -43,4 +43,7 @@ void proc_map_file(pid_t pid, const struct proc_mapping *m, char *out, size_t ou
  */
 int proc_read_nul_list(pid_t pid, const char *what, char *buf, size_t buf_len, char **v, int max);
 
+/* The comm of thread tid of process pid (tid = pid: the process's), or "?" when gone. */
+void proc_read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
+
 #endif

@@ -102,6 +102,13 @@ static bool is_libc_mapping(const struct proc_mapping *m, void *ctx)
 	return sscanf(base, "libc-2.%d.so%n", &minor, &n) == 1 && n && !base[n];
 }
 
+bool pygil_libc_mapped(pid_t pid)
+{
+	struct proc_mapping m;
+
+	return proc_find_mapping(pid, is_libc_mapping, NULL, &m) == 1;
+}
+
 int pygil_libc_of_pid(pid_t pid, struct py_libc *libc, char *err, size_t err_len)
 {
 	char path[PATH_MAX];

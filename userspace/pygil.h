@@ -38,6 +38,9 @@ struct py_libc {
  */
 int pygil_libc_open(const char *path, struct py_libc *libc, char *err, size_t err_len);
 
+/* Whether pid has mapped glibc yet (a process just exec'd has not). */
+bool pygil_libc_mapped(pid_t pid);
+
 /* The libc that pid has mapped, reached through its root if it runs in another mount namespace. */
 int pygil_libc_of_pid(pid_t pid, struct py_libc *libc, char *err, size_t err_len);
 

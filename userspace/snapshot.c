@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 
 #include "hist.h"
+#include "procfs.h"
 #include "snapshot.h"
 
 /* struct gil_counters is nothing but __u64 fields, so it can be walked as an array. */
@@ -115,21 +116,13 @@ void task_comm_of(int comm_fd, __u32 tgid, __u32 tid, char *buf, size_t len)
 {
 	__u64 id = (__u64)tgid << 32 | tid;
 	struct task_comm c = {};
-	char path[64];
-	FILE *f;
 
 	if (comm_fd >= 0 && !bpf_map_lookup_elem(comm_fd, &id, &c) && c.comm[0]) {
 		snprintf(buf, len, "%.*s", (int)sizeof(c.comm), c.comm);
 		return;
 	}
 	/* a thread that has released no GIL yet, or a process whose main thread never did */
-	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", tgid, tid);
-	f = fopen(path, "re");
-	if (!f || !fgets(buf, len, f))
-		snprintf(buf, len, "?");
-	buf[strcspn(buf, "\n")] = '\0';
-	if (f)
-		fclose(f);
+	proc_read_comm(tgid, tid, buf, len);
 }
 
 void snapshot_name_groups(struct snapshot *s, int comm_fd, __u32 group)

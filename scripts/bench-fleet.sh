@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# gilstat -a --prometheus against its targets (docs/prometheus.md):
+#   idle: no CPython or libgil program of ours: zero uprobe and USDT hits, and the exporter's own
+#         CPU (utime + stime from /proc/PID/stat) over IDLE_SEC seconds, scraped every 15 s;
+#   100 traced CPythons (sleeping): the time a scrape takes, and gilstat's RSS.
+# Other people's CPythons on a shared host are traced too: the lines say how many there were.
+set -u
+OUTPUT=${OUTPUT:-build}
+GILSTAT=${GILSTAT:-$OUTPUT/gilstat}
+IDLE_SEC=${IDLE_SEC:-60}
+NR_PROCS=${NR_PROCS:-100}
+PORT=${PORT:-19499}
+tmp=$(mktemp -d)
+stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; sysctl -qw kernel.bpf_stats_enabled=$stats_was; rm -rf "$tmp"' EXIT
+
+py=""
+for v in /root/.pyenv/versions/3.12.* /usr/bin/python3.11; do
+	[ -x "$v/bin/python3" ] && py=$v/bin/python3 && break
+	[ -x "$v" ] && [ -f "$v" ] && py=$v && break
+done
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+metrics() { curl -s --max-time 5 "http://127.0.0.1:$PORT/metrics"; }
+targets() { metrics | awk '/^gilstat_targets / {print $2}'; }
+
+sysctl -qw kernel.bpf_stats_enabled=1
+$GILSTAT -a --prometheus "127.0.0.1:$PORT" --grace 5 2>"$tmp/gs.err" >/dev/null &
+gs=$!
+for i in $(seq 100); do [ -n "$(targets)" ] && break; sleep 0.1; done
+sleep 2
+c0=$(cpu_ticks $gs)
+t0=$(date +%s.%N)
+for ((s = 0; s < IDLE_SEC; s += 15)); do
+	metrics >/dev/null
+	sleep $((IDLE_SEC - s < 15 ? IDLE_SEC - s : 15))
+done
+c1=$(cpu_ticks $gs)
+t1=$(date +%s.%N)
+python3 scripts/bench/bpfstats.py $gs >"$tmp/idle.json"
+python3 - "$tmp/idle.json" "$c0" "$c1" "$t0" "$t1" "$ticks" "$(targets)" <<'PY'
+import json, sys
+stats = json.load(open(sys.argv[1]))
+c0, c1, t0, t1, ticks = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+probes = sum(v["run_cnt"] for k, v in stats.items() if k.startswith(("gil_acquire", "gil_release", "gil_wait", "py_")))
+sched = {k: v["run_cnt"] for k, v in stats.items() if "sched" in k or k == "gil_exec"}
+pct = 100.0 * (c1 - c0) / ticks / (t1 - t0)
+print("idle, %.0f s, %s CPythons/libgil programs of others traced: %d uprobe/USDT hits; "
+      "scheduler/exec program runs %s (each returns at once: no waiter)" % (t1 - t0, sys.argv[7], probes, sched))
+print("idle: exporter CPU %.3f%% of one core at a 15 s scrape interval (target <= 0.1%%)" % pct)
+PY
+
+if [ -z "$py" ]; then
+	echo "no CPython to start: the 100-process figures are skipped"
+	exit 0
+fi
+pids=()
+for i in $(seq $NR_PROCS); do
+	"$py" -S -c 'import time; time.sleep(120)' &
+	pids+=($!)
+done
+for i in $(seq 300); do [ "$(targets)" -ge "$NR_PROCS" ] 2>/dev/null && break; sleep 0.1; done
+sleep 1
+for i in $(seq 20); do
+	curl -s -o /dev/null -w '%{time_total}\n' --max-time 5 "http://127.0.0.1:$PORT/metrics"
+done | sort -n >"$tmp/scrape.times"
+rss=$(awk '/^VmRSS/ {print $2}' /proc/$gs/status)
+size=$(metrics | wc -c)
+python3 - "$tmp/scrape.times" "$(targets)" "$rss" "$size" <<'PY'
+import sys
+t = [float(x) for x in open(sys.argv[1])]
+print("%s traced processes: a scrape (%d bytes) takes %.2f ms median, %.2f ms max of %d "
+      "(target <= 5 ms); RSS %.1f MB (target <= 20 MB)"
+      % (sys.argv[2], int(sys.argv[4]), 1000 * t[len(t) // 2], 1000 * t[-1], len(t),
+         int(sys.argv[3]) / 1024))
+PY
+kill "${pids[@]}" 2>/dev/null
+wait "${pids[@]}" 2>/dev/null
+kill -TERM $gs
+wait $gs

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# gilstat -a --prometheus, scraped by Debian's real Prometheus (1 s interval): a libgil program and
+# CPythons started after gilstat are found and attached; each one's series equals its ground truth
+# (GIL_STATS=1 for libgil; for CPython, N os.read calls make exactly N - 1 more acquisitions than
+# one); a killed process's series end after the grace period; 100 short-lived CPythons leave no
+# links, map entries or memory behind. Everything listens on 127.0.0.1, every wait is bounded.
+set -u
+. "$(dirname "$0")/lib.sh"
+export GIL_STATS=1
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+GRACE=4
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "gilstat -a" "needs root to load BPF programs"
+	done_testing
+fi
+for tool in prometheus curl bpftool; do
+	if ! command -v $tool >/dev/null; then
+		skip "gilstat -a" "$tool is not installed (scripts/deps.sh installs it)"
+		done_testing
+	fi
+done
+py=""
+for v in /root/.pyenv/versions/3.12.*; do
+	[ -x "$v/bin/python3" ] && py=$v/bin/python3 && break
+done
+if [ -z "$py" ]; then
+	skip_pyenv "gilstat -a" "no pyenv CPython 3.12 under /root/.pyenv/versions"
+	done_testing
+fi
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_for() {
+	local i limit=$(($1 * 10))
+	shift
+	for ((i = 0; i < limit; i++)); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# acq PID: the acquisitions the exporter serves for PID, empty when it has no series.
+acq() {
+	curl -s --max-time 5 "http://127.0.0.1:$port/metrics" |
+		grep -E "^gilstat_gil_acquisitions_total\{pid=\"$1\"," | cut -d' ' -f2
+}
+has_series() { [ -n "$(acq "$1")" ]; }
+no_series() { [ -z "$(acq "$1")" ]; }
+query() {
+	curl -s --max-time 5 "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode "query=$1" |
+		python3 -c 'import json, sys
+r = json.load(sys.stdin)["data"]["result"]
+print(r[0]["value"][1] if r else "")'
+}
+synced() { [ "$(query "gilstat_gil_acquisitions_total{pid=\"$1\"}")" = "$2" ]; }
+# entries MAP: the entries of gilstat's BPF map of that name (found through its descriptors).
+entries() {
+	local id
+	for id in $(grep -h '^map_id:' /proc/$gs/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u); do
+		if bpftool map show id "$id" 2>/dev/null | grep -q " name $1 "; then
+			bpftool map dump id "$id" 2>/dev/null | grep -c '^key:\|"key"'
+			return
+		fi
+	done
+	echo 0
+}
+nr_fds() { ls /proc/$gs/fd | wc -l; }
+rss_kb() { awk '/^VmRSS/ {print $2}' /proc/$gs/status; }
+targets() {
+	curl -s --max-time 5 "http://127.0.0.1:$port/metrics" | awk '/^gilstat_targets / {print $2}'
+}
+
+# Deployment: the systemd unit and the DaemonSet manifest parse.
+sed "s|/usr/local/bin/gilstat|$(realpath "$GILSTAT")|" examples/gilstat.service >"$tmp/gilstat.service"
+if command -v systemd-analyze >/dev/null; then
+	check "examples/gilstat.service: systemd-analyze verify is clean" \
+		[ -z "$(systemd-analyze verify "$tmp/gilstat.service" 2>&1)" ]
+else
+	skip "examples/gilstat.service" "systemd-analyze is not installed"
+fi
+if python3 -c 'import yaml' 2>/dev/null; then
+	check "examples/kubernetes/gilstat-daemonset.yaml: a DaemonSet with hostPID" \
+		python3 -c 'import yaml, sys
+d = yaml.safe_load(open(sys.argv[1]))
+assert d["kind"] == "DaemonSet" and d["spec"]["template"]["spec"]["hostPID"]' \
+		examples/kubernetes/gilstat-daemonset.yaml
+else
+	skip "examples/kubernetes/gilstat-daemonset.yaml" "python3-yaml is not installed"
+fi
+
+port=$(free_port)
+prom_port=$(free_port)
+$GILSTAT -a --grace 1 >/dev/null 2>"$tmp/noexp.err"
+check "-a without --prometheus or --textfile: exit 2 with one line" \
+	[ $? -eq 2 -a "$(wc -l <"$tmp/noexp.err")" -eq 1 ]
+
+cat >"$tmp/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: fleet
+    static_configs: [{targets: ["127.0.0.1:$port"]}]
+EOF
+prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/tsdb" \
+	--web.listen-address="127.0.0.1:$prom_port" >"$tmp/prometheus.log" 2>&1 &
+if ! wait_for 30 curl -sf "http://127.0.0.1:$prom_port/-/ready" -o /dev/null; then
+	not_ok "prometheus starts on 127.0.0.1:$prom_port"
+	done_testing
+fi
+
+$GILSTAT -a --prometheus "127.0.0.1:$port" --grace $GRACE -d 300 >/dev/null 2>"$tmp/gs.err" &
+gs=$!
+served() { [ -n "$(targets)" ]; }
+check "gilstat -a serves /metrics" wait_for 20 served
+
+# libgil: the first process of a file has its probes attached for every later one, which is then
+# counted from its exec on.
+$GILWORK convoy --seconds 1 >/dev/null &
+first=$!
+check "libgil: a program started after gilstat is found (PID $first)" wait_for 5 has_series $first
+wait $first
+$GILWORK convoy --seconds 1 --json >"$tmp/gw.truth" &
+gw=$!
+wait $gw
+truth=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["gil_stats"]["acquisitions"])' \
+	"$tmp/gw.truth")
+got=$(acq $gw)
+check "libgil: the per-pid series equals libgil's ground truth ($got = $truth)" \
+	[ -n "$truth" -a "$got" = "$truth" ]
+check "libgil: Prometheus holds the same ($truth)" wait_for 10 synced $gw "$truth"
+
+# CPython: gated on a fifo, so that the counting starts once gilstat has found it; N os.read
+# calls after the gate make exactly N - 1 more acquisitions than one.
+gated() {
+	local fifo=$tmp/gate.$1 pid a b
+	mkfifo "$fifo"
+	"$py" -c 'import os, sys
+os.close(os.open(sys.argv[1], os.O_RDONLY))
+fd = os.open("/dev/zero", os.O_RDONLY)
+for _ in range(int(sys.argv[2])):
+    os.read(fd, 1)' "$fifo" "$1" &
+	pid=$!
+	wait_for 5 has_series $pid || { echo "none"; return; }
+	sleep 0.5
+	a=$(acq $pid)
+	: >"$fifo"
+	wait $pid
+	b=$(acq $pid)
+	echo "$pid $((b - a))"
+}
+read -r p1 d1 < <(gated 1)
+read -r pn dn < <(gated 1001)
+check "CPython: started after gilstat, found and counted (PIDs $p1 $pn: $d1, $dn after the gate)" \
+	[ -n "$d1" -a -n "$dn" -a "${d1:-0}" -gt 0 ]
+check "CPython: 1001 reads make exactly 1000 more acquisitions than 1 ($dn - $d1)" \
+	[ "$((dn - d1))" = 1000 ]
+check "CPython: Prometheus holds the per-pid series" \
+	wait_for 10 synced $pn "$(acq $pn)"
+
+# A killed process: its series stay for the grace period, then end.
+"$py" -c 'import time; time.sleep(60)' &
+victim=$!
+wait_for 5 has_series $victim
+kill -9 $victim
+wait $victim 2>/dev/null
+check "killed CPython: its series stays within the grace period" has_series $victim
+check "killed CPython: its series ends after the grace period ($GRACE s)" \
+	wait_for $((GRACE + 5)) no_series $victim
+
+# 100 short-lived CPythons, after 100 others: links, map entries and memory come back to where
+# they were (the first ones grow the allocator's arenas and gilstat's tables to their size).
+for i in $(seq 100); do "$py" -c pass; done
+sleep $((GRACE + 3))
+t0=$(targets) f0=$(nr_fds) r0=$(rss_kb) c0=$(entries py_conds) k0=$(entries key_stats)
+for i in $(seq 100); do "$py" -c pass; done
+sleep $((GRACE + 3))
+t1=$(targets) f1=$(nr_fds) r1=$(rss_kb) c1=$(entries py_conds) k1=$(entries key_stats)
+ls -l /proc/$gs/fd | awk '{print $NF}' | sort | uniq -c | sort -rn | head -5 | sed 's/^/# /'
+# other CPythons on the host come and go: each traced one holds 5 descriptors, 2 py_conds entries
+dt=$((t1 - t0))
+echo "# targets $t0 -> $t1, fds $f0 -> $f1, RSS $r0 -> $r1 kB, py_conds $c0 -> $c1, key_stats $k0 -> $k1"
+check "100 short-lived CPythons: no growth in descriptors (links) ($f0 -> $f1)" \
+	[ "$((f1 - f0))" -le "$((5 * (dt > 0 ? dt : 0) + 1))" ]
+check "100 short-lived CPythons: no growth in py_conds entries ($c0 -> $c1)" \
+	[ "$((c1 - c0))" -le "$((2 * (dt > 0 ? dt : 0)))" ]
+check "100 short-lived CPythons: no growth in key_stats entries ($k0 -> $k1)" \
+	[ "$((k1 - k0))" -le "$((dt > 0 ? dt : 0))" ]
+check "100 short-lived CPythons: RSS within 256 kB of before ($r0 -> $r1 kB)" \
+	[ "$((r1 - r0))" -le 256 ]
+
+kill -TERM $gs
+check "SIGTERM: gilstat -a exits 0" wait $gs
+done_testing

@@ -1,0 +1,786 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "exporter.h"
+#include "elffile.h"
+#include "fleet.h"
+#include "gilstat.h"
+#include "gilstat.skel.h"
+#include "now_ns.h"
+#include "procfs.h"
+#include "pygil.h"
+#include "python.h"
+#include "target.h"
+
+#define NS_PER_MS 1000000ull
+/* An exec'd process is attached within this long, or left alone. */
+#define ATTACH_WITHIN_NS (1000 * NS_PER_MS)
+/* How often a process whose libraries are still loading, or whose GIL is not there yet, is read. */
+#define RETRY_NS (2 * NS_PER_MS)
+#define GIL_RETRY_NS (10 * NS_PER_MS)
+/* A second look, this long after libc appeared, before a program is taken for neither kind. */
+#define SETTLE_NS (20 * NS_PER_MS)
+/* libc's init, signal, timed and clock waits, the waits' returns */
+#define MAX_PROC_LINKS 6
+#define MAX_GILS_SEEN 8
+#define EPOLL_TAG_RING UINT64_MAX
+/*
+ * A CPython's uprobes are uprobe_multi links (Linux 6.6): a uprobe's perf event, which libbpf
+ * 1.1 makes, waits for an RCU grace period when it is closed, under the kernel's event_mutex
+ * (100-200 ms each here, kernel 6.18), so that every attach on the host waits behind every
+ * detach: about a second per ended CPython. A uprobe_multi link waits for one grace period,
+ * under no lock; the links of ended processes are closed by threads of their own, whose waits
+ * share grace periods, while the main loop goes on attaching. libbpf 1.1 has no call for it,
+ * and Debian 12's uapi header no layout: both are written here.
+ */
+#define NR_REAPERS 16
+#define ATTACH_UPROBE_MULTI 48 /* BPF_TRACE_UPROBE_MULTI */
+#define UPROBE_MULTI_RETURN 1  /* BPF_F_UPROBE_MULTI_RETURN */
+
+struct link_create_uprobe_multi {
+	__u32 prog_fd;
+	__u32 target_fd;
+	__u32 attach_type;
+	__u32 flags;
+	__u64 path;
+	__u64 offsets;
+	__u64 ref_ctr_offsets;
+	__u64 cookies;
+	__u32 cnt;
+	__u32 multi_flags;
+	__u32 pid;
+	__u32 pad[5]; /* what follows in union bpf_attr: zero */
+};
+
+enum verdict {
+	EXE_OTHER,  /* neither a CPython nor a libgil program: its execs are ignored */
+	EXE_TARGET, /* was one: its processes are retried for the whole second */
+};
+
+struct exe_seen {
+	dev_t dev;
+	ino_t ino;
+	enum verdict verdict;
+};
+
+/* A file with libgil's probes, attached once for every process that maps it. */
+struct gil_file {
+	dev_t dev;
+	ino_t ino;
+	struct bpf_link *links[3];
+};
+
+struct proc {
+	pid_t pid;
+	int pidfd; /* while traced */
+	bool traced, python, gil_known;
+	dev_t exe_dev;
+	ino_t exe_ino;
+	__u64 retry_ns;	  /* the next look while pending or without a GIL */
+	__u64 give_up_ns; /* attached by then, or left alone */
+	__u64 libc_seen_ns;
+	__u64 seen_ns; /* exec event or scan */
+	char *py_path; /* the file holding _PyRuntime, as reachable from here */
+	__u64 cond_offset;
+	int links[MAX_PROC_LINKS]; /* uprobe_multi link descriptors */
+	int nr_links;
+};
+
+struct reaper {
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	int *queue;
+	size_t nr, cap, busy;
+	bool stop;
+	pthread_t threads[NR_REAPERS];
+	int nr_threads;
+};
+
+struct fleet {
+	struct fleet_opts o;
+	struct reaper reaper;
+	int epfd;
+	struct ring_buffer *rb;
+	struct proc *procs;
+	size_t nr_procs;
+	struct exe_seen *exes;
+	size_t nr_exes;
+	struct gil_file *files;
+	size_t nr_files;
+	__u64 nr_execs;
+	/* where the fields the clean-up looks for sit in the maps' values (from the object's BTF) */
+	__u32 gil_tgid_off, thread_tgid_off, waiter_id_off, waiter_waiting_off;
+};
+
+static void note(const struct fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(const struct fleet *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!f->o.verbose)
+		return;
+	fprintf(stderr, "gilstat: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+}
+
+/* The byte offset of a member of a map's value, from the BPF object's BTF; -1 if absent. */
+static long member_offset(const struct bpf_object *obj, const struct bpf_map *map,
+			  const char *name)
+{
+	const struct btf *btf = bpf_object__btf(obj);
+	const struct btf_type *t;
+	const struct btf_member *m;
+
+	if (!btf)
+		return -1;
+	t = btf__type_by_id(btf, bpf_map__btf_value_type_id(map));
+	if (!t || !btf_is_struct(t))
+		return -1;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), name))
+			return btf_member_bit_offset(t, i) / 8;
+	return -1;
+}
+
+static struct proc *find_proc(struct fleet *f, pid_t pid)
+{
+	for (size_t i = 0; i < f->nr_procs; i++)
+		if (f->procs[i].pid == pid)
+			return &f->procs[i];
+	return NULL;
+}
+
+static struct exe_seen *find_exe(struct fleet *f, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < f->nr_exes; i++)
+		if (f->exes[i].dev == dev && f->exes[i].ino == ino)
+			return &f->exes[i];
+	return NULL;
+}
+
+static void remember_exe(struct fleet *f, dev_t dev, ino_t ino, enum verdict v)
+{
+	struct exe_seen *e = find_exe(f, dev, ino), *grown;
+
+	if (e) {
+		e->verdict = v;
+		return;
+	}
+	grown = realloc(f->exes, (f->nr_exes + 1) * sizeof(*grown));
+	if (!grown)
+		return;
+	f->exes = grown;
+	f->exes[f->nr_exes++] = (struct exe_seen){ .dev = dev, .ino = ino, .verdict = v };
+}
+
+/* The processes' entries in a map whose value has a field equal to pid (a tgid, or a pid_tgid). */
+static void delete_entries_of(int fd, __u32 key_size, __u32 value_size, __u32 off, bool pid_tgid,
+			      pid_t pid, void (*on_delete)(struct fleet *, const void *),
+			      struct fleet *f)
+{
+	char key[64], next[64], *value = malloc(value_size), *doomed = NULL;
+	size_t nr = 0, cap = 0;
+	void *prev = NULL;
+
+	if (!value || key_size > sizeof(key))
+		goto out;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, value))
+			continue;
+		if (pid_tgid ? (*(__u64 *)(value + off) >> 32) != (__u64)pid
+			     : *(__u32 *)(value + off) != (__u32)pid)
+			continue;
+		if (nr == cap) {
+			char *grown = realloc(doomed, (cap = cap ? 2 * cap : 16) * key_size);
+
+			if (!grown)
+				break;
+			doomed = grown;
+		}
+		memcpy(doomed + nr++ * key_size, key, key_size);
+		if (on_delete)
+			on_delete(f, value);
+	}
+	for (size_t i = 0; i < nr; i++)
+		bpf_map_delete_elem(fd, doomed + i * key_size);
+out:
+	free(doomed);
+	free(value);
+}
+
+/* A waiter that was waiting when its process ended: the scheduler programs stop counting it. */
+static void waiter_gone(struct fleet *f, const void *value)
+{
+	if (*(const __u32 *)((const char *)value + f->waiter_waiting_off))
+		__sync_fetch_and_add(&f->o.skel->bss->nr_waiters, -1);
+}
+
+/* The GILs' condition variables of pid: py_conds is keyed by process. */
+static void forget_py_conds(int fd, pid_t pid)
+{
+	struct py_cond_key key, next, doomed[64];
+	void *prev = NULL;
+	int nr;
+
+	do {
+		nr = 0;
+		prev = NULL;
+		while (nr < 64 && !bpf_map_get_next_key(fd, prev, &next)) {
+			key = next;
+			prev = &key;
+			if (key.tgid == (__u32)pid)
+				doomed[nr++] = key;
+		}
+		for (int i = 0; i < nr; i++)
+			bpf_map_delete_elem(fd, &doomed[i]);
+	} while (nr == 64);
+}
+
+/* What the BPF side keeps of an ended process: its GILs' state, its threads, its waiters. */
+static void forget_bpf_state(struct fleet *f, pid_t pid)
+{
+	struct gilstat_bpf *skel = f->o.skel;
+	const struct bpf_map *gils = skel->maps.gils;
+	__u32 size = bpf_map__value_size(gils);
+	char *state = calloc(1, size), *zero = calloc(1, size);
+	int fd = bpf_map__fd(gils);
+
+	/* the gils array: a slot whose GIL belongs to pid is free again */
+	for (__u32 slot = 0; state && zero && slot < bpf_map__max_entries(gils); slot++) {
+		if (bpf_map_lookup_elem(fd, &slot, state) || !*(__u64 *)state ||
+		    *(__u32 *)(state + f->gil_tgid_off) != (__u32)pid)
+			continue;
+		bpf_map_update_elem(fd, &slot, zero, BPF_ANY);
+	}
+	free(state);
+	free(zero);
+	forget_py_conds(bpf_map__fd(skel->maps.py_conds), pid);
+	delete_entries_of(bpf_map__fd(skel->maps.py_threads), sizeof(__u32),
+			  bpf_map__value_size(skel->maps.py_threads), f->thread_tgid_off, false,
+			  pid, NULL, f);
+	delete_entries_of(bpf_map__fd(skel->maps.waiters), sizeof(__u64),
+			  bpf_map__value_size(skel->maps.waiters), f->waiter_id_off, true, pid,
+			  waiter_gone, f);
+}
+
+static void *reap(void *arg)
+{
+	struct reaper *r = arg;
+	int link;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		while (!r->nr && !r->stop)
+			pthread_cond_wait(&r->more, &r->lock);
+		if (!r->nr)
+			break;
+		link = r->queue[--r->nr];
+		r->busy++;
+		pthread_mutex_unlock(&r->lock);
+		close(link);
+		pthread_mutex_lock(&r->lock);
+		r->busy--;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* Hands link to the reapers; closed at once if there are none. */
+static void reap_link(struct reaper *r, int link)
+{
+	int *grown;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->nr_threads < NR_REAPERS &&
+	    !pthread_create(&r->threads[r->nr_threads], NULL, reap, r))
+		r->nr_threads++;
+	if (r->nr == r->cap) {
+		grown = realloc(r->queue, (r->cap = r->cap ? 2 * r->cap : 64) * sizeof(*grown));
+		if (grown)
+			r->queue = grown;
+		else
+			r->cap = r->nr;
+	}
+	if (r->nr < r->cap && r->nr_threads) {
+		r->queue[r->nr++] = link;
+		link = -1;
+		pthread_cond_signal(&r->more);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (link >= 0)
+		close(link);
+}
+
+/* Waits until every link handed over is closed. */
+static void reaper_stop(struct reaper *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_broadcast(&r->more);
+	pthread_mutex_unlock(&r->lock);
+	for (int i = 0; i < r->nr_threads; i++)
+		pthread_join(r->threads[i], NULL);
+	free(r->queue);
+}
+
+static void proc_free(struct fleet *f, struct proc *p)
+{
+	for (int i = 0; i < p->nr_links; i++)
+		reap_link(&f->reaper, p->links[i]);
+	p->nr_links = 0;
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	free(p->py_path);
+}
+
+/* Forgets p: detached, its BPF state dropped and, if it was traced, its series ended. */
+static void proc_remove(struct fleet *f, struct proc *p)
+{
+	/* attached but gone before it was traced: py_cond_init() may have seen its GIL */
+	bool attached = p->traced || p->nr_links;
+
+	if (p->traced) {
+		epoll_ctl(f->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
+		exporter__target_ended(f->o.ex, p->pid);
+		note(f, "PID %d ended: detached", p->pid);
+	}
+	proc_free(f, p);
+	if (attached)
+		forget_bpf_state(f, p->pid);
+	*p = f->procs[--f->nr_procs];
+}
+
+static struct proc *proc_add(struct fleet *f, pid_t pid, __u64 give_up_ns)
+{
+	struct proc *grown = realloc(f->procs, (f->nr_procs + 1) * sizeof(*grown)), *p;
+
+	if (!grown)
+		return NULL;
+	f->procs = grown;
+	p = &f->procs[f->nr_procs++];
+	*p = (struct proc){ .pid = pid, .pidfd = -1, .give_up_ns = give_up_ns, .seen_ns = now_ns() };
+	return p;
+}
+
+/* prog at the non-zero offsets of path, in p only: one uprobe_multi link. */
+static int attach_uprobe(struct proc *p, struct bpf_program *prog, const char *path,
+			 const __u64 *offsets, int nr, bool retprobe)
+{
+	struct link_create_uprobe_multi attr = {
+		.prog_fd = bpf_program__fd(prog),
+		.attach_type = ATTACH_UPROBE_MULTI,
+		.path = (__u64)(unsigned long)path,
+		.offsets = (__u64)(unsigned long)offsets,
+		.cnt = nr,
+		.multi_flags = retprobe ? UPROBE_MULTI_RETURN : 0,
+		.pid = p->pid,
+	};
+	int fd;
+
+	if (!nr)
+		return 0;
+	if (p->nr_links == MAX_PROC_LINKS)
+		return -E2BIG;
+	fd = syscall(SYS_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	if (fd < 0)
+		return -errno;
+	p->links[p->nr_links++] = fd;
+	return 0;
+}
+
+void fleet_prepare(struct gilstat_bpf *skel)
+{
+	bpf_program__set_expected_attach_type(skel->progs.py_cond_init, ATTACH_UPROBE_MULTI);
+	bpf_program__set_expected_attach_type(skel->progs.py_cond_signal, ATTACH_UPROBE_MULTI);
+	bpf_program__set_expected_attach_type(skel->progs.py_cond_wait, ATTACH_UPROBE_MULTI);
+	bpf_program__set_expected_attach_type(skel->progs.py_cond_wait_return,
+					      ATTACH_UPROBE_MULTI);
+}
+
+/* The main GIL in the process's _PyRuntime, or one py_cond_init() has recorded already. */
+static bool find_gil(struct fleet *f, struct proc *p)
+{
+	int fd = bpf_map__fd(f->o.skel->maps.py_conds), nr;
+	struct py_cond_key key, *prev = NULL;
+	__u64 gils[MAX_GILS_SEEN];
+	char why[PATH_MAX + 128];
+
+	while (!bpf_map_get_next_key(fd, prev, &key)) {
+		if (key.tgid == (__u32)p->pid)
+			return true;
+		prev = &key;
+	}
+	nr = pygil_find_gils(p->pid, p->py_path, p->cond_offset, gils, MAX_GILS_SEEN, why,
+			     sizeof(why));
+	for (int i = 0; i < nr; i++) {
+		struct py_cond_key k = { .tgid = p->pid, .addr = gils[i] + p->cond_offset };
+		struct py_cond v = { .gil = gils[i], .role = PY_COND_GIL };
+
+		bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+		k.addr += PY_SWITCH_COND_OFFSET;
+		v.role = PY_COND_SWITCH;
+		bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+	}
+	return nr > 0;
+}
+
+static int attach_python(struct fleet *f, struct proc *p, const struct py_target *t)
+{
+	struct gilstat_bpf *skel = f->o.skel;
+	const struct py_libc *c = &t->libc;
+	int err;
+
+	__u64 waits[2];
+	int nr_waits = 0;
+
+	if (c->cond_timedwait)
+		waits[nr_waits++] = c->cond_timedwait;
+	if (c->cond_clockwait)
+		waits[nr_waits++] = c->cond_clockwait;
+	err = attach_uprobe(p, skel->progs.py_cond_init, c->path, &c->cond_init, 1, false) ?:
+	      attach_uprobe(p, skel->progs.py_cond_signal, c->path, &c->cond_signal, 1, false) ?:
+	      attach_uprobe(p, skel->progs.py_cond_wait, c->path, waits, nr_waits, false) ?:
+	      attach_uprobe(p, skel->progs.py_cond_wait_return, c->path, waits, nr_waits, true);
+	if (err)
+		return err;
+	p->python = true;
+	p->cond_offset = t->cond_offset;
+	p->py_path = strdup(t->path);
+	if (!p->py_path)
+		return -ENOMEM;
+	p->gil_known = find_gil(f, p);
+	return 0;
+}
+
+/* libgil's probes in path, attached for every process once per file. */
+static int attach_libgil_file(struct fleet *f, const char *path)
+{
+	struct bpf_program *progs[] = { f->o.skel->progs.gil_acquire, f->o.skel->progs.gil_release,
+					f->o.skel->progs.gil_wait_start };
+	const char *names[] = { "acquire", "release", "wait__start" };
+	struct gil_file *grown, *gf;
+	struct stat st;
+
+	if (stat(path, &st))
+		return -errno;
+	for (size_t i = 0; i < f->nr_files; i++)
+		if (f->files[i].dev == st.st_dev && f->files[i].ino == st.st_ino)
+			return 0;
+	grown = realloc(f->files, (f->nr_files + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	f->files = grown;
+	gf = &f->files[f->nr_files];
+	*gf = (struct gil_file){ .dev = st.st_dev, .ino = st.st_ino };
+	for (int i = 0; i < 3; i++) {
+		gf->links[i] = bpf_program__attach_usdt(progs[i], -1, path, "gil", names[i], NULL);
+		if (!gf->links[i]) {
+			int err = -errno;
+
+			while (i--)
+				bpf_link__destroy(gf->links[i]);
+			return err;
+		}
+	}
+	f->nr_files++;
+	note(f, "libgil's probes in %s attached for every process", path);
+	return 0;
+}
+
+static int start_tracing(struct fleet *f, struct proc *p, const char *python)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (__u64)p->pid };
+	char comm[32];
+
+	p->pidfd = syscall(SYS_pidfd_open, p->pid, 0);
+	if (p->pidfd < 0 || epoll_ctl(f->epfd, EPOLL_CTL_ADD, p->pidfd, &ev))
+		return -errno;
+	proc_read_comm(p->pid, p->pid, comm, sizeof(comm));
+	if (exporter__add_target(f->o.ex, p->pid, comm, python))
+		return -ENOMEM;
+	p->traced = true;
+	remember_exe(f, p->exe_dev, p->exe_ino, EXE_TARGET);
+	note(f, "PID %d (%s) traced%s%s, %.1f ms after it was seen", p->pid, comm,
+	     python ? ": CPython " : "", python ? python : "", (now_ns() - p->seen_ns) / 1e6);
+	return 0;
+}
+
+/*
+ * What a pending process is, once its libraries are mapped: a CPython, a libgil program, or
+ * neither. 1 when it is done with (traced, or left alone), 0 to look again later.
+ */
+static int look_at(struct fleet *f, struct proc *p, __u64 now)
+{
+	char exe[64], path[PATH_MAX], why[PATH_MAX + 128], version[16] = "";
+	struct py_target *t;
+	struct exe_seen *seen;
+	struct stat st;
+	int err;
+
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", p->pid);
+	if (stat(exe, &st))
+		return 1; /* gone, or a kernel thread */
+	p->exe_dev = st.st_dev;
+	p->exe_ino = st.st_ino;
+	seen = find_exe(f, st.st_dev, st.st_ino);
+	if (seen && seen->verdict == EXE_OTHER)
+		return 1;
+	/* a dynamic program's libraries are all mapped once libc is */
+	if (elf_is_dynamic(exe) == 1 && !pygil_libc_mapped(p->pid))
+		return now >= p->give_up_ns;
+	if (!p->libc_seen_ns)
+		p->libc_seen_ns = now;
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return 1;
+	err = python_target_from_pid(p->pid, NULL, t, why, sizeof(why));
+	if (!err && t->view == PY_VIEW_CONDVAR) {
+		if (t->major)
+			snprintf(version, sizeof(version), "%d.%d", t->major, t->minor);
+		err = attach_python(f, p, t) ?: start_tracing(f, p, version[0] ? version : NULL);
+		if (err)
+			note(f, "PID %d: cannot attach (%d links, %.1f ms after it was seen): %s",
+			     p->pid, p->nr_links, (now_ns() - p->seen_ns) / 1e6, strerror(-err));
+		free(t);
+		return 1;
+	}
+	if (!err)
+		note(f, "PID %d: a CPython gilstat -a does not trace (%s view)", p->pid,
+		     python_view_name(t->view));
+	free(t);
+	if (!err)
+		return 1;
+	if (!find_probes_in_pid(p->pid, path, sizeof(path), why, sizeof(why))) {
+		err = attach_libgil_file(f, path) ?: start_tracing(f, p, NULL);
+		if (err)
+			note(f, "PID %d: cannot attach to %s: %s", p->pid, path, strerror(-err));
+		return 1;
+	}
+	/* one more look a little later: a library its loader maps after libc */
+	if (now - p->libc_seen_ns < SETTLE_NS && now < p->give_up_ns)
+		return 0;
+	if (!seen)
+		remember_exe(f, st.st_dev, st.st_ino, EXE_OTHER);
+	return 1;
+}
+
+static int on_exec(void *ctx, void *data, size_t size)
+{
+	struct fleet *f = ctx;
+	pid_t pid = *(__u32 *)data;
+	struct proc *p = find_proc(f, pid);
+	__u64 now = now_ns();
+
+	f->nr_execs++;
+	if (pid == getpid())
+		return 0;
+	/* a traced process that runs another program is a new target */
+	if (p)
+		proc_remove(f, p);
+	p = proc_add(f, pid, now + ATTACH_WITHIN_NS);
+	if (p)
+		p->retry_ns = now;
+	return 0;
+}
+
+struct fleet *fleet__new(const struct fleet_opts *opts)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EPOLL_TAG_RING };
+	struct gilstat_bpf *skel = opts->skel;
+	struct fleet *f = calloc(1, sizeof(*f));
+	long offs[4];
+	struct rlimit nofile;
+
+	if (!f)
+		return NULL;
+	f->o = *opts;
+	pthread_mutex_init(&f->reaper.lock, NULL);
+	pthread_cond_init(&f->reaper.more, NULL);
+	/* two descriptors per uprobe link and one per process: the default 1024 is a few dozen */
+	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	offs[0] = member_offset(skel->obj, skel->maps.gils, "tgid");
+	offs[1] = member_offset(skel->obj, skel->maps.py_threads, "tgid");
+	offs[2] = member_offset(skel->obj, skel->maps.waiters, "id");
+	offs[3] = member_offset(skel->obj, skel->maps.waiters, "waiting");
+	for (int i = 0; i < 4; i++)
+		if (offs[i] < 0) {
+			errno = ENOENT;
+			goto fail;
+		}
+	f->gil_tgid_off = offs[0];
+	f->thread_tgid_off = offs[1];
+	f->waiter_id_off = offs[2];
+	f->waiter_waiting_off = offs[3];
+	f->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (f->epfd < 0)
+		goto fail;
+	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.execs), on_exec, f, NULL);
+	if (!f->rb || epoll_ctl(f->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(f->rb), &ev))
+		goto fail;
+	return f;
+fail:
+	fleet__free(f);
+	return NULL;
+}
+
+int fleet__scan(struct fleet *f)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	__u64 now = now_ns();
+	int nr = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		struct proc *p;
+
+		if (*end || pid <= 0 || pid == getpid() || find_proc(f, pid))
+			continue;
+		/* running already: one look, no waiting for libraries */
+		p = proc_add(f, pid, now);
+		if (!p)
+			break;
+		if (look_at(f, p, now) && !p->traced)
+			proc_remove(f, p);
+		else
+			nr += p->traced;
+	}
+	closedir(d);
+	return nr;
+}
+
+int fleet__fd(const struct fleet *f)
+{
+	return f->epfd;
+}
+
+void fleet__poll(struct fleet *f)
+{
+	struct epoll_event evs[64];
+	__u64 now;
+	int n;
+
+	while ((n = epoll_wait(f->epfd, evs, 64, 0)) > 0) {
+		for (int i = 0; i < n; i++) {
+			struct proc *p;
+
+			if (evs[i].data.u64 == EPOLL_TAG_RING) {
+				ring_buffer__consume(f->rb);
+				continue;
+			}
+			p = find_proc(f, (pid_t)evs[i].data.u64);
+			if (p)
+				proc_remove(f, p);
+		}
+		if (n < 64)
+			break;
+	}
+	now = now_ns();
+	for (size_t i = 0; i < f->nr_procs; i++) {
+		struct proc *p = &f->procs[i];
+
+		if (p->retry_ns > now || (p->traced && (!p->python || p->gil_known)))
+			continue;
+		if (p->traced) {
+			p->gil_known = find_gil(f, p);
+			if (!p->gil_known && now >= p->give_up_ns) {
+				note(f, "PID %d: no GIL found in its _PyRuntime", p->pid);
+				p->gil_known = true; /* py_cond_init() still sees new ones */
+			}
+			p->retry_ns = now + GIL_RETRY_NS;
+			continue;
+		}
+		if (!look_at(f, p, now)) {
+			p->retry_ns = now + RETRY_NS;
+			continue;
+		}
+		if (!p->traced) {
+			proc_remove(f, p);
+			i--;
+		} else {
+			p->retry_ns = now + GIL_RETRY_NS;
+		}
+	}
+}
+
+__u64 fleet__next_ns(const struct fleet *f)
+{
+	__u64 next = UINT64_MAX;
+
+	for (size_t i = 0; i < f->nr_procs; i++) {
+		const struct proc *p = &f->procs[i];
+
+		if (p->traced && (!p->python || p->gil_known))
+			continue;
+		if (p->retry_ns < next)
+			next = p->retry_ns;
+	}
+	return next;
+}
+
+void fleet__stats(const struct fleet *f, struct fleet_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < f->nr_procs; i++) {
+		out->nr_traced += f->procs[i].traced;
+		out->nr_pending += !f->procs[i].traced;
+		out->nr_links += f->procs[i].nr_links;
+	}
+	out->nr_links += 3 * f->nr_files;
+	pthread_mutex_lock((pthread_mutex_t *)&f->reaper.lock);
+	out->nr_links += f->reaper.nr + f->reaper.busy;
+	pthread_mutex_unlock((pthread_mutex_t *)&f->reaper.lock);
+	out->nr_execs = f->nr_execs;
+}
+
+void fleet__free(struct fleet *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->nr_procs; i++)
+		proc_free(f, &f->procs[i]);
+	reaper_stop(&f->reaper);
+	for (size_t i = 0; i < f->nr_files; i++)
+		for (int j = 0; j < 3; j++)
+			bpf_link__destroy(f->files[i].links[j]);
+	pthread_mutex_destroy(&f->reaper.lock);
+	pthread_cond_destroy(&f->reaper.more);
+	ring_buffer__free(f->rb);
+	if (f->epfd > 0)
+		close(f->epfd);
+	free(f->procs);
+	free(f->exes);
+	free(f->files);
+	free(f);
+}
