@@ -78,7 +78,7 @@ ifneq ($(BPF_SRCS),)
 TARGETS += $(OUTPUT)/gilstat
 endif
 
-.PHONY: all deps test unit integration demo bench soak clean format
+.PHONY: all deps test unit integration demo bench soak clean format example
 all: $(TARGETS)
 
 deps:
@@ -98,6 +98,11 @@ endif
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(OUTPUT)/gilstat -- $(OUTPUT)/gilwork convoy
+
+# The tutorial's FastAPI lesson, measured: see examples/fastapi/README.md.
+example: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)OUTPUT=$(OUTPUT) examples/fastapi/run.sh
 
 # Long runs under load, outside CI: see scripts/soak.sh.
 soak: deps

@@ -18,8 +18,10 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 # promtool), node_exporter and curl are what tests/prometheus.sh runs gilstat against.
 # tests/debuginfod.sh serves debug files with a real debuginfod, in a network namespace whose
 # loopback iproute2 brings up; xz makes MiniDebugInfo.
-# bench-python.sh loads the tutorial's FastAPI service (examples/fastapi) with wrk.
-[ "${1:-}" = "--bench" ] && pkgs+=(bpftrace wrk python3-fastapi python3-uvicorn)
+[ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
+# make example loads the tutorial's FastAPI service (examples/fastapi) with wrk, and so do
+# tests/example.sh and bench-python.sh.
+pkgs+=(wrk python3-fastapi python3-uvicorn)
 # patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.
 pkgs+=(patchelf)
 
@@ -32,6 +34,7 @@ declare -A uses=(
 	[pkg-config]="command pkg-config" [binutils]="command readelf" [python3]="command python3"
 	[python3-jsonschema]="module jsonschema" [valgrind]="command valgrind"
 	[bpftrace]="command bpftrace"
+	[wrk]="command wrk" [python3-fastapi]="module fastapi" [python3-uvicorn]="module uvicorn"
 )
 
 # present PACKAGE: installed, or what gilstat uses of it is there.

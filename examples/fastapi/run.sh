@@ -45,7 +45,7 @@ fi
 # What this script started: the server's session (the server, its process-pool workers and the
 # timeout above them), wrk and gilstat. The EXIT trap stops all of them and checks that they are
 # gone.
-server_sid= pids=
+server_sid= server= pids=
 # alive PID...: those of the PIDs that still run (a zombie has ended).
 alive() {
 	local p
@@ -54,7 +54,18 @@ alive() {
 		[ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" = Z ] || echo "$p"
 	done
 }
-in_session() { [ -n "$server_sid" ] && ps -o pid=,stat= -s "$server_sid" | awk '$2 !~ /^Z/ { print $1 }'; }
+# in_session: the processes of the server's session that still run.
+in_session() {
+	local f stat
+	[ -n "$server_sid" ] || return 0
+	for f in /proc/[0-9]*/stat; do
+		stat=$(cat "$f" 2>/dev/null) || continue
+		# after the command's name: state, ppid, process group, session
+		set -- ${stat##*) }
+		[ "$4" = "$server_sid" ] && [ "$1" != Z ] && echo "${f//[^0-9]/}"
+	done
+	return 0
+}
 cleanup() {
 	local status=$? left p
 	set +e
@@ -72,6 +83,8 @@ cleanup() {
 		sleep 0.5
 	fi
 	wait 2>/dev/null
+	# for tests/example.sh, which checks again: the session, then every other PID started
+	[ -z "$tmp" ] && echo "${server_sid:-0} $server $pids" >"$out/pids"
 	left=$(alive $pids; in_session)
 	if [ -n "$left" ]; then
 		echo "run.sh: still running after the end:" $left >&2
@@ -97,7 +110,6 @@ bound_s=$((3 * 2 * (phase_s + 15) + 60))
 setsid timeout -k 5 $bound_s $PYTHON -m uvicorn --app-dir examples/fastapi app:app \
 	--host 127.0.0.1 --port "$port" --log-level warning >"$out/server.log" 2>&1 &
 server_sid=$!
-server=
 for _ in $(seq 100); do
 	server=$(cat "/proc/$server_sid/task/$server_sid/children" 2>/dev/null || true)
 	server=${server%% *}
