@@ -81,6 +81,10 @@ done < <(summary_checks \
 	"the event loop waits for the GIL: wait p99 of the thread-pool phase at least one 5 ms interval" \
 	'thread["wait_p99_ns"] >= 4000000' \
 	"and not beside the process pool: wait p99 under 1 ms" \
-	'procpool["wait_p99_ns"] < 1000000')
+	'procpool["wait_p99_ns"] < 1000000' \
+	"the event loop's thread spends over 40% of the thread-pool phase waiting for the GIL" \
+	'thread["loop_wait_pct"] > 40' \
+	"and under 5% of the other two" \
+	'max(alone["loop_wait_pct"], procpool["loop_wait_pct"]) < 5')
 check_schema "$out/alone.json" "$out/thread.json" "$out/procpool.json"
 done_testing

@@ -5,7 +5,8 @@
 # three phases: alone, beside CPU work in the thread pool (/cpu-thread), and beside the same work
 # in a process pool (/cpu-procpool). gilstat --python is attached to the server for each phase.
 # Prints one table: wrk's requests/s and p99 latency of /io, the CPU endpoint's requests/s, and
-# gilstat's GIL wait p50/p99, switches and forced switches. Everything it started is stopped when
+# gilstat's GIL wait p50/p99, switches and forced switches, and the share of the time the event
+# loop's thread (the main one) spent waiting for the GIL. Everything it started is stopped when
 # it ends, however it ends; the server stops by itself after a bound even if this script is killed.
 #
 # Usage: examples/fastapi/run.sh   (as root, for BPF; OUTPUT as for make)
@@ -128,7 +129,7 @@ echo "FastAPI on $($PYTHON --version) (PID $server) at $url: /io with $io_conns 
 # just before to just after) under a gilstat of its own.
 phase() {
 	local name=$1 load=${2:-} gilstat loader=
-	"$OUTPUT/gilstat" --python -p "$server" -j -d $((phase_s + 15)) -o "$out/$name.json" \
+	"$OUTPUT/gilstat" --python -L -p "$server" -j -d $((phase_s + 15)) -o "$out/$name.json" \
 		2>"$out/$name.gilstat.err" &
 	gilstat=$!
 	pids+=" $gilstat"
@@ -192,17 +193,23 @@ for name, title, load in phases:
     load_rps = wrk("%s/%s.load" % (out, name))[0] if load else None
     r = json.loads(open("%s/%s.json" % (out, name)).read().strip().splitlines()[-1])
     w = r["wait_ns"]
+    # the event loop runs on the main thread, whose TID is the server's PID
+    loop = [g for g in r.get("groups", []) if g["tid"] == r["pid"]]
+    loop_wait = loop[0]["wait_ns"] if loop else {"total": 0, "count": 0, "p50": 0, "p99": 0}
     summary[name] = {"io_rps": rps, "io_p99_ms": p99, "cpu_rps": load_rps,
                      "wait_p50_ns": w["p50"], "wait_p99_ns": w["p99"],
                      "switches": r["switches"], "forced_switches": r["forced_switches"],
-                     "gilstat_s": r["duration_ns"] / 1e9}
+                     "gilstat_s": r["duration_ns"] / 1e9,
+                     "loop_waits": loop_wait["count"], "loop_wait_total_ns": loop_wait["total"],
+                     "loop_wait_p50_ns": loop_wait["p50"], "loop_wait_p99_ns": loop_wait["p99"],
+                     "loop_wait_pct": 100.0 * loop_wait["total"] / r["duration_ns"]}
     rows.append([title, "%.0f" % rps, "%.1f ms" % p99, "-" if load_rps is None else "%.1f" % load_rps,
                  human_ns(w["p50"]), human_ns(w["p99"]), str(r["switches"]),
-                 str(r["forced_switches"])])
+                 str(r["forced_switches"]), "%.1f%%" % summary[name]["loop_wait_pct"]])
 json.dump(summary, open(out + "/summary.json", "w"), indent=1)
 
 head = ["phase", "/io req/s", "/io p99", "/cpu-* req/s", "GIL wait p50", "GIL wait p99",
-        "switches", "forced"]
+        "switches", "forced", "loop waits"]
 widths = [max(len(x[i]) for x in rows + [head]) for i in range(len(head))]
 for row in [head] + rows:
     print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in
