@@ -32,6 +32,7 @@ still_running() {
 	read -r sid pids <"$out/pids" || return 0
 	for p in /proc/[0-9]*; do
 		stat=$(cat "$p/stat" 2>/dev/null) || continue
+		# shellcheck disable=SC2086 # the fields, split
 		set -- ${stat##*) }
 		[ "$1" = Z ] && continue
 		case " $pids " in *" ${p#/proc/} "*) ;; *) [ "$4" = "$sid" ] || continue ;; esac

@@ -46,7 +46,7 @@ fi
 # What this script started: the server's session (the server, its process-pool workers and the
 # timeout above them), wrk and gilstat. The EXIT trap stops all of them and checks that they are
 # gone.
-server_sid= server= pids=
+server_sid='' server='' pids=()
 # alive PID...: those of the PIDs that still run (a zombie has ended).
 alive() {
 	local p
@@ -62,6 +62,7 @@ in_session() {
 	for f in /proc/[0-9]*/stat; do
 		stat=$(cat "$f" 2>/dev/null) || continue
 		# after the command's name: state, ppid, process group, session
+		# shellcheck disable=SC2086 # the fields, split
 		set -- ${stat##*) }
 		[ "$4" = "$server_sid" ] && [ "$1" != Z ] && echo "${f//[^0-9]/}"
 	done
@@ -71,24 +72,24 @@ cleanup() {
 	local status=$? left p
 	set +e
 	trap - EXIT INT TERM
-	for p in $pids; do kill -INT "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 	[ -n "$server_sid" ] && kill -TERM -- "-$server_sid" 2>/dev/null
 	for _ in $(seq 50); do
-		left=$(alive $pids; in_session)
+		left=$(alive "${pids[@]}"; in_session)
 		[ -z "$left" ] && break
 		sleep 0.1
 	done
 	if [ -n "$left" ]; then
-		for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+		for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
 		[ -n "$server_sid" ] && kill -KILL -- "-$server_sid" 2>/dev/null
 		sleep 0.5
 	fi
 	wait 2>/dev/null
 	# for tests/example.sh, which checks again: the session, then every other PID started
-	[ -z "$tmp" ] && echo "${server_sid:-0} $server $pids" >"$out/pids"
-	left=$(alive $pids; in_session)
+	[ -z "$tmp" ] && echo "${server_sid:-0} $server ${pids[*]}" >"$out/pids"
+	left=$(alive "${pids[@]}"; in_session)
 	if [ -n "$left" ]; then
-		echo "run.sh: still running after the end:" $left >&2
+		echo "run.sh: still running after the end:" "${left//$'\n'/ }" >&2
 		status=1
 	fi
 	[ -n "$tmp" ] && rm -rf "$tmp"
@@ -120,8 +121,9 @@ for _ in $(seq 100); do
 done
 curl -sf -o /dev/null "$url/io" || { cat "$out/server.log" >&2; die "the server did not start on $url"; }
 # The process pool starts its worker on the first request: before the measurement, not in it.
-curl -sf -o /dev/null "$url/cpu-procpool" && curl -sf -o /dev/null "$url/cpu-thread" ||
-	die "the server does not answer /cpu-procpool and /cpu-thread"
+for path in /cpu-procpool /cpu-thread; do
+	curl -sf -o /dev/null "$url$path" || die "the server does not answer $path"
+done
 echo "FastAPI on $($PYTHON --version) (PID $server) at $url: /io with $io_conns connections," \
 	"$load_conns beside it on /cpu-*, $phase_s s a phase" >&2
 
@@ -132,7 +134,7 @@ phase() {
 	"$OUTPUT/gilstat" --python -L -p "$server" -j -d $((phase_s + 15)) -o "$out/$name.json" \
 		2>"$out/$name.gilstat.err" &
 	gilstat=$!
-	pids+=" $gilstat"
+	pids+=("$gilstat")
 	for _ in $(seq 200); do
 		grep -q '^Tracing the GIL' "$out/$name.gilstat.err" && break
 		[ -z "$(alive $gilstat)" ] && break
@@ -143,11 +145,11 @@ phase() {
 	if [ -n "$load" ]; then
 		wrk -t1 -c"$load_conns" -d$((phase_s + 1))s "$url$load" >"$out/$name.load" &
 		loader=$!
-		pids+=" $loader"
+		pids+=("$loader")
 		sleep 0.5
 	fi
 	wrk -t1 -c"$io_conns" -d"${phase_s}"s --latency "$url/io" >"$out/$name.wrk" &
-	pids+=" $!"
+	pids+=("$!")
 	wait $! || die "wrk on /io failed in phase $name"
 	if [ -n "$loader" ]; then
 		wait "$loader" || die "wrk on $load failed in phase $name"
