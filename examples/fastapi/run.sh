@@ -44,9 +44,17 @@ else
 fi
 
 # What this script started: the server's session (the server, its process-pool workers and the
-# timeout above them), wrk and gilstat. The EXIT trap stops all of them and checks that they are
-# gone.
-server_sid='' server='' pids=()
+# timeout above them), and the wrk and gilstat not yet waited for (a PID waited for may be anyone's
+# by now). The EXIT trap stops all of them and checks that they are gone.
+server_sid='' server='' pids=() started=()
+# started PID: one more to stop at the end; waited PID: waits for it, which ends that.
+started() { pids+=("$1") started+=("$1"); }
+waited() {
+	local rc=0 i
+	wait "$1" || rc=$?
+	for i in "${!pids[@]}"; do [ "${pids[$i]}" = "$1" ] && unset "pids[$i]"; done
+	return $rc
+}
 # alive PID...: those of the PIDs that still run (a zombie has ended).
 alive() {
 	local p
@@ -86,7 +94,7 @@ cleanup() {
 	fi
 	wait 2>/dev/null
 	# for tests/example.sh, which checks again: the session, then every other PID started
-	[ -z "$tmp" ] && echo "${server_sid:-0} $server ${pids[*]}" >"$out/pids"
+	[ -z "$tmp" ] && echo "${server_sid:-0} $server ${started[*]}" >"$out/pids"
 	left=$(alive "${pids[@]}"; in_session)
 	if [ -n "$left" ]; then
 		echo "run.sh: still running after the end:" "${left//$'\n'/ }" >&2
@@ -134,7 +142,7 @@ phase() {
 	"$OUTPUT/gilstat" --python -L -p "$server" -j -d $((phase_s + 15)) -o "$out/$name.json" \
 		2>"$out/$name.gilstat.err" &
 	gilstat=$!
-	pids+=("$gilstat")
+	started $gilstat
 	for _ in $(seq 200); do
 		grep -q '^Tracing the GIL' "$out/$name.gilstat.err" && break
 		[ -z "$(alive $gilstat)" ] && break
@@ -145,17 +153,17 @@ phase() {
 	if [ -n "$load" ]; then
 		wrk -t1 -c"$load_conns" -d$((phase_s + 1))s "$url$load" >"$out/$name.load" &
 		loader=$!
-		pids+=("$loader")
+		started $loader
 		sleep 0.5
 	fi
 	wrk -t1 -c"$io_conns" -d"${phase_s}"s --latency "$url/io" >"$out/$name.wrk" &
-	pids+=("$!")
-	wait $! || die "wrk on /io failed in phase $name"
+	started $!
+	waited $! || die "wrk on /io failed in phase $name"
 	if [ -n "$loader" ]; then
-		wait "$loader" || die "wrk on $load failed in phase $name"
+		waited "$loader" || die "wrk on $load failed in phase $name"
 	fi
 	kill -INT "$gilstat"
-	wait "$gilstat" || { cat "$out/$name.gilstat.err" >&2; die "gilstat failed in phase $name"; }
+	waited "$gilstat" || { cat "$out/$name.gilstat.err" >&2; die "gilstat failed in phase $name"; }
 	echo "  phase $name done" >&2
 }
 phase alone
