@@ -78,7 +78,7 @@ ifneq ($(BPF_SRCS),)
 TARGETS += $(OUTPUT)/gilstat
 endif
 
-.PHONY: all deps test unit integration demo bench soak clean format example
+.PHONY: all deps test unit integration demo bench soak clean format
 all: $(TARGETS)
 
 deps:
@@ -100,6 +100,7 @@ demo: deps
 	$(Q)$(OUTPUT)/gilstat -- $(OUTPUT)/gilwork convoy
 
 # The tutorial's FastAPI lesson, measured: see examples/fastapi/README.md.
+.PHONY: example
 example: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)OUTPUT=$(OUTPUT) examples/fastapi/run.sh
