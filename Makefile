@@ -102,6 +102,12 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(OUTPUT)/gilstat -- $(OUTPUT)/gilwork convoy
 
+# The tutorial's FastAPI lesson, measured: see examples/fastapi/README.md.
+.PHONY: example
+example: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)OUTPUT=$(OUTPUT) examples/fastapi/run.sh
+
 # Long runs under load, outside CI: see scripts/soak.sh.
 soak: deps
 	$(Q)$(MAKE) --no-print-directory all tests

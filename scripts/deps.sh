@@ -19,9 +19,12 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 # tests/debuginfod.sh serves debug files with a real debuginfod, in a network namespace whose
 # loopback iproute2 brings up; xz makes MiniDebugInfo. man-db renders the man pages
 # (tests/install.sh); xmllint (libxml2-utils), a headless chromium and python3-pil, which reads
-# its screenshot, check gilstat's SVG heatmap (tests/heatmap.sh).
-# bench-python.sh loads the tutorial's FastAPI service (examples/fastapi) with wrk.
-[ "${1:-}" = "--bench" ] && pkgs+=(bpftrace wrk python3-fastapi python3-uvicorn)
+# its screenshot, check gilstat's SVG heatmap (tests/heatmap.sh). python3-yaml parses the
+# Kubernetes manifest (tests/fleet.sh).
+[ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
+# make example loads the tutorial's FastAPI service (examples/fastapi) with wrk, and so do
+# tests/example.sh and bench-python.sh.
+pkgs+=(wrk python3-fastapi python3-uvicorn python3-yaml)
 # patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.
 pkgs+=(patchelf)
 
@@ -34,6 +37,8 @@ declare -A uses=(
 	[pkg-config]="command pkg-config" [binutils]="command readelf" [python3]="command python3"
 	[python3-jsonschema]="module jsonschema" [valgrind]="command valgrind"
 	[bpftrace]="command bpftrace"
+	[wrk]="command wrk" [python3-fastapi]="module fastapi" [python3-uvicorn]="module uvicorn"
+	[python3-yaml]="module yaml"
 )
 
 # present PACKAGE: installed, or what gilstat uses of it is there.
