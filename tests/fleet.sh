@@ -82,9 +82,9 @@ if command -v systemd-analyze >/dev/null; then
 else
 	skip "examples/gilstat.service" "systemd-analyze is not installed"
 fi
-if python3 -c 'import yaml' 2>/dev/null; then
+if /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
 	check "examples/kubernetes/gilstat-daemonset.yaml: a DaemonSet with hostPID" \
-		python3 -c 'import yaml, sys
+		/usr/bin/python3 -c 'import yaml, sys
 d = yaml.safe_load(open(sys.argv[1]))
 assert d["kind"] == "DaemonSet" and d["spec"]["template"]["spec"]["hostPID"]' \
 		examples/kubernetes/gilstat-daemonset.yaml
