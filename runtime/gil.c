@@ -39,7 +39,7 @@
  *    the GIL back from I/O.
  *
  *  - Back from I/O with a CPU-bound holder, a waiter raises the drop request as soon as the
- *    holder has run for a slice of the interval (a fiftieth: 100 us of the default 5 ms) instead
+ *    holder has run for a slice of the interval (a thousandth: 5 us of the default 5 ms) instead
  *    of a whole interval: at once if it has. It is an ordinary request: the holder drops at its
  *    next poll and waits in FORCE_SWITCHING, the switch is forced, and the probes and the ground
  *    truth count the request and the switch as they count any other. The slice is the CPU-bound
@@ -288,11 +288,12 @@ static inline void cpu_relax(void)
 
 /*
  * GIL_POLICY_IO_PRIORITY: the share of the switch interval a CPU-bound holder runs before a thread
- * back from I/O preempts it (100 us of the default 5 ms), and how long a waiter spins before it
- * sleeps (SPIN_NS each time it starts or is woken, and in the FORCE_SWITCHING wait). The block
- * comment at the top says why.
+ * back from I/O preempts it (5 us of the default 5 ms: a round trip asks for the GIL two or three
+ * times, and longer slices made it 7 to 16 times the round trip alone, docs/gilwork.md), and how
+ * long a waiter spins before it sleeps (SPIN_NS each time it starts or is woken, and in the
+ * FORCE_SWITCHING wait). The block comment at the top says why.
  */
-#define IO_SLICE_PER_INTERVAL 50
+#define IO_SLICE_PER_INTERVAL 1000
 #define SPIN_NS 20000
 
 /*

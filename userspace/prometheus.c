@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <stdio.h>
 #include <string.h>
 #include "prometheus.h"
 
@@ -96,22 +97,63 @@ static void write_header(FILE *f, enum prom_format fmt, const char *family, enum
 		type == PROM_INFO ? "gauge" : types[type]);
 }
 
+/*
+ * A scrape of a hundred processes is some 14,000 sample lines, most of them histogram buckets:
+ * they are written with the stream locked once (prom_write) and without printf's parsing, which
+ * took 24 ms of such a scrape.
+ */
+static void put(FILE *f, const char *s)
+{
+	fputs_unlocked(s, f);
+}
+
+/* v in decimal, at the end of buf (24 bytes): the digits' start. */
+static char *format_u64(char *buf, __u64 v)
+{
+	char *p = buf + 23;
+
+	*p = '\0';
+	do
+		*--p = '0' + v % 10;
+	while ((v /= 10));
+	return p;
+}
+
+static void put_u64_line(FILE *f, __u64 v)
+{
+	char buf[24];
+
+	put(f, format_u64(buf, v));
+	fputc_unlocked('\n', f);
+}
+
 /* A sample's name and labels: gilstat_NAME{LABELS,EXTRA} (no braces when both are empty). */
 static void write_name(FILE *f, const char *name, const char *labels, const char *extra)
 {
-	bool both = labels[0] && extra[0];
-
-	fprintf(f, "gilstat_%s", name);
-	if (labels[0] || extra[0])
-		fprintf(f, "{%s%s%s}", labels, both ? "," : "", extra);
-	fputc(' ', f);
+	put(f, "gilstat_");
+	put(f, name);
+	if (labels[0] || extra[0]) {
+		fputc_unlocked('{', f);
+		put(f, labels);
+		if (labels[0] && extra[0])
+			fputc_unlocked(',', f);
+		put(f, extra);
+		fputc_unlocked('}', f);
+	}
+	fputc_unlocked(' ', f);
 }
 
 /* Nanoseconds as seconds, exactly. */
 static void write_seconds(FILE *f, __u64 ns)
 {
-	fprintf(f, "%llu.%09llu\n", (unsigned long long)(ns / NS_PER_SEC),
-		(unsigned long long)(ns % NS_PER_SEC));
+	char buf[24], *frac;
+
+	put(f, format_u64(buf, ns / NS_PER_SEC));
+	fputc_unlocked('.', f);
+	/* the nine digits of the fraction, leading zeros kept */
+	frac = format_u64(buf, NS_PER_SEC + ns % NS_PER_SEC);
+	put(f, frac + 1);
+	fputc_unlocked('\n', f);
 }
 
 static bool wanted(const struct prom_series *ps, bool keyed)
@@ -149,7 +191,7 @@ static void write_counters(FILE *f, const struct prom_scrape *s, enum prom_forma
 			if (seconds)
 				write_seconds(f, values[c]);
 			else
-				fprintf(f, "%llu\n", (unsigned long long)values[c]);
+				put_u64_line(f, values[c]);
 		}
 	}
 	write_header(f, fmt, "gil_held_seconds", PROM_COUNTER, true,
@@ -167,35 +209,37 @@ static void write_counters(FILE *f, const struct prom_scrape *s, enum prom_forma
  * le = 2^(i+1) units in seconds. The last slot also holds everything beyond: it is +Inf only.
  */
 static void write_hist(FILE *f, const char *prom, const char *labels, const struct hist *h,
-		       __u64 unit_ns)
+		       char le[][32])
 {
-	char name[96], le[32];
+	char name[96];
 	__u64 cumulative = 0;
 
 	snprintf(name, sizeof(name), "%s_bucket", prom);
 	for (int i = 0; i < MAX_SLOTS - 1; i++) {
 		cumulative += h->slots[i];
-		snprintf(le, sizeof(le), "le=\"%.12g\"",
-			 (double)(2ull << i) * unit_ns / NS_PER_SEC);
-		write_name(f, name, labels, le);
-		fprintf(f, "%llu\n", (unsigned long long)cumulative);
+		write_name(f, name, labels, le[i]);
+		put_u64_line(f, cumulative);
 	}
 	/* The count is the buckets' sum: the BPF side adds to a slot and the count separately. */
 	cumulative += h->slots[MAX_SLOTS - 1];
 	write_name(f, name, labels, "le=\"+Inf\"");
-	fprintf(f, "%llu\n", (unsigned long long)cumulative);
+	put_u64_line(f, cumulative);
 	snprintf(name, sizeof(name), "%s_sum", prom);
 	write_name(f, name, labels, "");
 	write_seconds(f, h->total_ns);
 	snprintf(name, sizeof(name), "%s_count", prom);
 	write_name(f, name, labels, "");
-	fprintf(f, "%llu\n", (unsigned long long)cumulative);
+	put_u64_line(f, cumulative);
 }
 
-void prom_write(FILE *f, const struct prom_scrape *s, enum prom_format fmt)
+static void write_all(FILE *f, const struct prom_scrape *s, enum prom_format fmt)
 {
-	char labels[128] = "";
+	/* the buckets' bounds, formatted once a scrape */
+	char labels[128] = "", le[MAX_SLOTS][32];
 
+	for (int i = 0; i < MAX_SLOTS - 1; i++)
+		snprintf(le[i], sizeof(le[i]), "le=\"%.12g\"",
+			 (double)(2ull << i) * s->unit_ns / NS_PER_SEC);
 	prom_label_append(labels, sizeof(labels), "version", s->version);
 	write_header(f, fmt, "build", PROM_INFO, false, "gilstat's version, always 1");
 	write_name(f, "build_info", labels, "");
@@ -214,8 +258,15 @@ void prom_write(FILE *f, const struct prom_scrape *s, enum prom_format fmt)
 		for (size_t i = 0; i < s->nr_series; i++)
 			if (wanted(&s->series[i], hist_defs[h].keyed))
 				write_hist(f, hist_defs[h].prom, s->series[i].labels,
-					   &s->series[i].s->hists[h], s->unit_ns);
+					   &s->series[i].s->hists[h], le);
 	}
 	if (fmt == PROM_OPENMETRICS)
 		fprintf(f, "# EOF\n");
+}
+
+void prom_write(FILE *f, const struct prom_scrape *s, enum prom_format fmt)
+{
+	flockfile(f);
+	write_all(f, s, fmt);
+	funlockfile(f);
 }
