@@ -122,6 +122,29 @@ if [ -n "$py312" ]; then
 	EOF2
 fi
 
+# --stacks on the hot path: it reads stacks only for a wait of at least --min-wait, so an
+# uncontended cycle should cost what it costs without it. pyenv 3.12's os.read loop and libgil's
+# cycle (cyclebench), traced with and without --stacks, alternately.
+echo "  BENCH   --stacks on uncontended cycles: CPython and libgil, $reps rounds" >&2
+for i in $(seq "$reps"); do
+	with_build pyenv-3.12 "$out/gilstat" --python -j -o /dev/null -- @PY@ \
+		tests/python/os_read.py $N >"$tmp/stk.$i.plain" 2>/dev/null
+	with_build pyenv-3.12 "$out/gilstat" --python --stacks -j -o /dev/null -- @PY@ \
+		tests/python/os_read.py $N >"$tmp/stk.$i.stacks" 2>/dev/null
+	"$out/gilstat" -j -o /dev/null -- "$out/cyclebench" 20000 5 >"$tmp/cyc.$i.plain" 2>/dev/null
+	"$out/gilstat" --stacks -j -o /dev/null -- "$out/cyclebench" 20000 5 >"$tmp/cyc.$i.stacks" \
+		2>/dev/null
+done
+plain=$(for i in $(seq "$reps"); do loop_ns "$tmp/stk.$i.plain"; done | median)
+stacks=$(for i in $(seq "$reps"); do loop_ns "$tmp/stk.$i.stacks"; done | median)
+cyc_ns() { python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["cycle_ns"])' "$1" 2>/dev/null; }
+cplain=$(for i in $(seq "$reps"); do cyc_ns "$tmp/cyc.$i.plain"; done | median)
+cstacks=$(for i in $(seq "$reps"); do cyc_ns "$tmp/cyc.$i.stacks"; done | median)
+cat >>"$json" <<EOF2
+"stacks": {"python_cycle_ratio": $(awk -v a="$plain" -v b="$stacks" 'BEGIN { printf "%.3f", b / a }'),
+  "libgil_cycle_ratio": $(awk -v a="$cplain" -v b="$cstacks" 'BEGIN { printf "%.3f", (a > 0) ? b / a : 0 }')},
+EOF2
+
 # Two threads spinning 2 s together: forced switches against 2 s / 5 ms, and the stripped copy
 # against its twin, alternately.
 echo "  BENCH   forced switches: pyenv 3.12 and its stripped copy, $reps rounds" >&2
