@@ -569,13 +569,25 @@ static __always_inline __s32 native_stack(void *ctx)
 	return id;
 }
 
+/* CPython: the PyThreadState that holds, or just released, the GIL at gil (gil->last_holder). */
+static __always_inline __u64 py_last_holder(__u64 gil)
+{
+	__u64 tstate = 0;
+
+	if (!targ_py.tstate_frame ||
+	    bpf_probe_read_user(&tstate, sizeof(tstate), (void *)(gil + targ_py.gil_last_holder)))
+		return 0;
+	return tstate;
+}
+
 /*
  * At a release: the releaser's stacks into its GIL's state, when a waiter has waited half the
  * threshold already; a wait that reaches it later was mostly the handoff, and the report says so.
- * tstate: the releaser's PyThreadState, or 0.
+ * python: a CPython's GIL, whose last_holder is the releaser's PyThreadState; read only here, on
+ * the slow path, as every uncontended release would pay for it.
  */
 static __always_inline void stacks_on_release(void *ctx, __u64 gil, __u64 released_ns,
-					      __u64 acquired_ns, __u64 tstate)
+					      __u64 acquired_ns, bool python)
 {
 	struct gil_state *st = find_gil(NULL, gil, false);
 
@@ -589,13 +601,13 @@ static __always_inline void stacks_on_release(void *ctx, __u64 gil, __u64 releas
 		return;
 	}
 	st->release_stack = native_stack(ctx);
-	st->release_py = py_stack_record(tstate);
+	st->release_py = python ? py_stack_record(py_last_holder(gil)) : 0;
 	record_comm(bpf_get_current_pid_tgid());
 }
 
 /* At an acquisition that ended a wait of at least the threshold: charge it. */
 static __always_inline void stacks_on_acquire(void *ctx, __u64 gil, __u64 request_ns,
-					      __u64 acquired_ns, __u32 flags, __u64 tstate)
+					      __u64 acquired_ns, __u32 flags, bool python)
 {
 	__u64 id = bpf_get_current_pid_tgid(), wait_ns = acquired_ns - request_ns;
 	struct stack_key key = {};
@@ -618,7 +630,7 @@ static __always_inline void stacks_on_acquire(void *ctx, __u64 gil, __u64 reques
 		key.holder_stack = STACK_NO_RELEASE;
 	}
 	key.waiter_stack = native_stack(ctx);
-	key.waiter_py = py_stack_record(tstate);
+	key.waiter_py = python ? py_stack_record(py_last_holder(gil)) : 0;
 	record_comm(id);
 	ss = bpf_map_lookup_elem(&stack_waits, &key);
 	if (!ss) {
@@ -637,16 +649,6 @@ static __always_inline void stacks_on_acquire(void *ctx, __u64 gil, __u64 reques
 	}
 }
 
-/* CPython: the PyThreadState that holds, or just released, the GIL at gil (gil->last_holder). */
-static __always_inline __u64 py_last_holder(__u64 gil)
-{
-	__u64 tstate = 0;
-
-	if (!targ_py.tstate_frame ||
-	    bpf_probe_read_user(&tstate, sizeof(tstate), (void *)(gil + targ_py.gil_last_holder)))
-		return 0;
-	return tstate;
-}
 
 /*
  * The first nr_args arguments of a gil:* probe. Straight from the saved registers when the
@@ -690,7 +692,7 @@ int gil_acquire(struct pt_regs *ctx)
 	probe_args(ctx, a, 5);
 	on_acquire(a[0], a[1], a[2], a[3], a[4]);
 	if (targ_stacks)
-		stacks_on_acquire(ctx, a[0], a[1], a[2], a[3], 0);
+		stacks_on_acquire(ctx, a[0], a[1], a[2], a[3], false);
 	return 0;
 }
 
@@ -702,7 +704,7 @@ int gil_release(struct pt_regs *ctx)
 	probe_args(ctx, a, 4);
 	on_release(a[0], a[1], a[2], a[3]);
 	if (targ_stacks)
-		stacks_on_release(ctx, a[0], a[2], a[1], 0);
+		stacks_on_release(ctx, a[0], a[2], a[1], false);
 	return 0;
 }
 
@@ -925,7 +927,7 @@ static __always_inline void py_cond_acquired(void *ctx, __u64 id, __u64 gil, __u
 	}
 	/* take_gil() has set gil->last_holder to this thread's state before the signal */
 	if (targ_stacks)
-		stacks_on_acquire(ctx, gil, request_ns, now, flags, py_last_holder(gil));
+		stacks_on_acquire(ctx, gil, request_ns, now, flags, true);
 	pt->request_ns = 0;
 	pt->acquired_ns = now;
 }
@@ -943,7 +945,7 @@ static __always_inline void py_cond_released(void *ctx, __u64 id, __u64 gil, __u
 	on_release(gil, acquired_ns, now, st && st->drop_requested ? GIL_REL_REQUESTED : 0);
 	/* drop_gil() leaves gil->last_holder at the releaser's thread state */
 	if (targ_stacks)
-		stacks_on_release(ctx, gil, now, acquired_ns, py_last_holder(gil));
+		stacks_on_release(ctx, gil, now, acquired_ns, true);
 }
 
 SEC("uprobe")
