@@ -31,18 +31,6 @@ if [ -z "$py" ]; then
 	done_testing
 fi
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_for() {
-	local i limit=$(($1 * 10))
-	shift
-	for ((i = 0; i < limit; i++)); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # acq PID: the acquisitions the exporter serves for PID, empty when it has no series.
 acq() {
 	curl -s --max-time 5 "http://127.0.0.1:$port/metrics" |

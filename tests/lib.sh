@@ -30,6 +30,20 @@ check() {
 	local what=$1; shift
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
+# free_port: a TCP port nobody listens on now, on 127.0.0.1.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+# wait_for SECONDS COMMAND...: true as soon as COMMAND succeeds, false after SECONDS.
+wait_for() {
+	local i limit=$(($1 * 10))
+	shift
+	for ((i = 0; i < limit; i++)); do
+		"$@" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
 # The script's exit status: non-zero when any test failed.
 done_testing() { echo "1..$tap_n"; exit $tap_failed; }
 

@@ -25,20 +25,6 @@ for tool in prometheus promtool prometheus-node-exporter curl; do
 	fi
 done
 
-# A TCP port nobody listens on now, on 127.0.0.1.
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-# wait_for SECONDS COMMAND...: true as soon as COMMAND succeeds, false after SECONDS.
-wait_for() {
-	local i limit=$(($1 * 10))
-	shift
-	for ((i = 0; i < limit; i++)); do
-		"$@" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 # metric PORT NAME: the value of an exporter's sample, NAME with its labels as a regex.
 metric() {
 	curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | grep -E "^$2 " | cut -d' ' -f2

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "heatmap.h"
+#include "svg.h"
 #include "hist.h"
 
 const char *const heatmap_hist_names[NR_HISTS] = {
@@ -127,30 +128,6 @@ static void format_ns(char *buf, size_t len, double ns)
 		snprintf(buf, len, "%.3g ms", ns / 1e6);
 	else
 		snprintf(buf, len, "%.3g s", ns / 1e9);
-}
-
-/* Text in XML character data or an attribute value. */
-static void put_xml(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		default:
-			/* Control characters are not allowed in XML 1.0, even escaped. */
-			fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
-		}
-	}
 }
 
 static unsigned int colour_of(double t)
@@ -407,14 +384,14 @@ int heatmap_write(struct heatmap *hm, int pid, const char *comm)
 		WIDTH_PX, height, WIDTH_PX, height, heatmap_hist_names[hm->hist],
 		(unsigned long long)hm->unit_ns, hm->nr_cols, (unsigned long long)l.total_count);
 	fprintf(f, "<title>%s, PID %d (", hist_titles[hm->hist], pid);
-	put_xml(f, comm);
+	svg_put_text(f, comm);
 	fprintf(f, ")</title>\n");
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
 	fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">",
 		MARGIN_LEFT_PX);
-	put_xml(f, hist_titles[hm->hist]);
+	svg_put_text(f, hist_titles[hm->hist]);
 	fprintf(f, ", PID %d (", pid);
-	put_xml(f, comm);
+	svg_put_text(f, comm);
 	fprintf(f, ")</text>\n");
 	fprintf(f,
 		"<text x=\"%d\" y=\"44\" font-size=\"12\" fill=\"#444\">"

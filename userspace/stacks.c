@@ -22,6 +22,7 @@
 #include "pygil.h"
 #include "snapshot.h"
 #include "stacks.h"
+#include "svg.h"
 
 #define MAX_FRAME_LEN 256
 
@@ -767,29 +768,6 @@ static int flame_depth(const struct flame_node *n)
 	return max + 1;
 }
 
-static void xml_text(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		default:
-			if ((unsigned char)*s >= 0x20)
-				fputc(*s, f);
-		}
-	}
-}
-
 #define FLAME_WIDTH	   1200
 #define FLAME_FRAME_HEIGHT 17
 #define FLAME_PAD	   10
@@ -818,7 +796,7 @@ static void flame_draw(FILE *f, const struct flame_node *n, double x, int level,
 		return;
 	flame_colour(n->name, colour, sizeof(colour));
 	fprintf(f, "<g><title>");
-	xml_text(f, n->name);
+	svg_put_text(f, n->name);
 	fprintf(f, " (%.3f ms of waits, %.2f%%)</title>", n->weight / 1e3,
 		total ? 100.0 * n->weight / total : 0);
 	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\" rx=\"2\"/>",
@@ -831,7 +809,7 @@ static void flame_draw(FILE *f, const struct flame_node *n, double x, int level,
 		if (strlen(label) > fit && fit >= 2)
 			snprintf(label + fit - 2, sizeof(label) - (fit - 2), "..");
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x + 3, y + FLAME_FRAME_HEIGHT - 5);
-		xml_text(f, label);
+		svg_put_text(f, label);
 		fprintf(f, "</text>");
 	}
 	fprintf(f, "</g>\n");
@@ -872,7 +850,7 @@ int stacks__write_flamegraph(struct stacks *s, FILE *f, const char *title)
 		   "<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#f8f8f8\"/>\n"
 		   "<text x=\"%d\" y=\"24\" style=\"font-size: 16px\">",
 		FLAME_WIDTH, height, FLAME_WIDTH, height, FLAME_PAD);
-	xml_text(f, title);
+	svg_put_text(f, title);
 	fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\">width: GIL wait caused (waits of %.3f ms or "
 		   "more, %.3f ms in all); hover a frame for its share</text>\n",
 		FLAME_PAD, height - 8, s->o.min_wait_ns / 1e6, root.weight / 1e3);
