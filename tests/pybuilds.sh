@@ -142,6 +142,12 @@ for _ in range(int(sys.argv[1])):
     os.read(fd, 1)' $N <"$tmp/go" &
 	target=$!
 	exec 7>"$tmp/go"
+	# env, then the interpreter, then the loader mapping libc: attach to the interpreter
+	for _ in $(seq 100); do
+		[ "$(readlink -f /proc/$target/exe)" = "$(readlink -f "$py")" ] &&
+			grep -q '/libc[.-]' /proc/$target/maps 2>/dev/null && break
+		sleep 0.05
+	done
 	$GILSTAT --python -p $target -j -o "$tmp/$name-p.json" 2>"$tmp/p.err" &
 	tracer=$!
 	wait_attached "$tmp/p.err" || cat "$tmp/p.err"
