@@ -80,6 +80,13 @@ if [ -x /usr/bin/python3.11 ]; then
 else
 	skip "Debian's python3.11 --stacks" "/usr/bin/python3.11 is not installed"
 fi
+# 3.14 through its _Py_DebugOffsets, whose frames hold tagged references (sid's stripped build)
+if [ -n "$sid14" ]; then
+	stack_check "sid's stripped python3.14" "$sid14" \
+		PYTHONHOME="$(dirname "$(dirname "$sid14")")/usr"
+else
+	skip_cannot "sid's python3.14 --stacks" "scripts/sid-python.sh: $(tail -1 "$tmp/sid.err")"
+fi
 
 # The folded stacks and the flame graph of the last run: the culprit's frame is the widest frame
 # with nothing above it (the leaf that the waits were charged to), and the SVG parses.

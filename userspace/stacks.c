@@ -75,35 +75,33 @@ static const struct {
 	{12, 12, {{56, 0, 8, 0, 8, 0}, {120, 128, 112, 68, 40, 32}}},
 };
 
-/* _Py_DebugOffsets of 3.13: the offset of each field the walk needs. */
-#define DBG13_THREAD_CURRENT_FRAME 184
-#define DBG13_FRAME_PREVIOUS	   232
-#define DBG13_FRAME_EXECUTABLE	   240
-#define DBG13_CODE_FILENAME	   280
-#define DBG13_CODE_NAME		   288
-#define DBG13_CODE_QUALNAME	   296
-#define DBG13_CODE_FIRSTLINENO	   312
-#define DBG13_UNICODE_STATE	   544
-#define DBG13_UNICODE_ASCII_SIZE   560
-#define DBG13_SIZE		   584
+/*
+ * _Py_DebugOffsets is an array of u64 whose order changes between versions (3.14 added fields to
+ * the interpreter state and the frame): where each value the walk needs sits, as an index, and
+ * values that must be found at their places (thread_state.next, .interp, interpreter_frame
+ * .previous, .executable), so that a build laid out otherwise is refused rather than misread.
+ * Read off sid's 3.13.18, 3.14.10 and pyenv's 3.13.0.
+ */
+static const struct {
+	int minor;
+	int thread_next, thread_interp, thread_current_frame;
+	int frame_previous, frame_executable;
+	int code_filename, code_name, code_qualname, code_firstlineno;
+	int unicode_state, unicode_ascii_size;
+} dbg_layouts[] = {
+	{13, 21, 22, 23, 29, 30, 35, 36, 37, 39, 68, 70},
+	{14, 24, 25, 26, 32, 33, 40, 41, 42, 44, 78, 80},
+};
 
-static __u64 get_u64(const unsigned char *p)
-{
-	__u64 v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
+#define DBG_MAX_INDEX 81
 
 int py_layout_for(int major, int minor, const char *path, struct py_layout *l, char *why,
 		  size_t why_len)
 {
-	unsigned char dbg[DBG13_SIZE];
-
 	memset(l, 0, sizeof(*l));
 	if (major != 3 || minor < 8) {
 		snprintf(why, why_len, "Python frames: CPython %d.%d has no layout gilstat knows "
-				       "(3.8 to 3.13)", major, minor);
+				       "(3.8 to 3.14)", major, minor);
 		return -ENOTSUP;
 	}
 	for (size_t i = 0; i < sizeof(py_layouts) / sizeof(py_layouts[0]); i++) {
@@ -112,28 +110,40 @@ int py_layout_for(int major, int minor, const char *path, struct py_layout *l, c
 			return 0;
 		}
 	}
-	/* _Py_DebugOffsets changes its layout between versions: 3.13's only is known */
-	if (minor != 13 || pygil_debug_offsets_read(path, dbg, sizeof(dbg))) {
-		snprintf(why, why_len, "Python frames: CPython %d.%d's _Py_DebugOffsets layout is not "
-				       "one gilstat knows (3.13's)", major, minor);
-		return -ENOTSUP;
+	for (size_t i = 0; i < sizeof(dbg_layouts) / sizeof(dbg_layouts[0]); i++) {
+		__u64 dbg[DBG_MAX_INDEX];
+
+		if (dbg_layouts[i].minor != minor)
+			continue;
+		if (pygil_debug_offsets_read(path, dbg, sizeof(dbg)) ||
+		    dbg[dbg_layouts[i].thread_next] != 8 || dbg[dbg_layouts[i].thread_interp] != 16 ||
+		    dbg[dbg_layouts[i].frame_previous] != 8 ||
+		    dbg[dbg_layouts[i].frame_executable] != 0) {
+			snprintf(why, why_len, "Python frames: %s's _Py_DebugOffsets are not laid out "
+					       "as CPython %d.%d's known ones", path, major, minor);
+			return -ENOTSUP;
+		}
+		l->frames.tstate_frame = dbg[dbg_layouts[i].thread_current_frame];
+		l->frames.cframe_current = -1;
+		l->frames.frame_back = dbg[dbg_layouts[i].frame_previous];
+		l->frames.frame_code = dbg[dbg_layouts[i].frame_executable];
+		l->frames.gil_last_holder = 8;
+		l->code.name = dbg[dbg_layouts[i].code_name];
+		l->code.qualname = dbg[dbg_layouts[i].code_qualname];
+		l->code.filename = dbg[dbg_layouts[i].code_filename];
+		l->code.firstlineno = dbg[dbg_layouts[i].code_firstlineno];
+		l->code.ascii_data = dbg[dbg_layouts[i].unicode_ascii_size];
+		l->code.str_state = dbg[dbg_layouts[i].unicode_state];
+		if (!l->frames.tstate_frame || l->code.ascii_data > 64) {
+			snprintf(why, why_len, "Python frames: %s's _Py_DebugOffsets look wrong",
+				 path);
+			return -ENOTSUP;
+		}
+		return 0;
 	}
-	l->frames.tstate_frame = get_u64(dbg + DBG13_THREAD_CURRENT_FRAME);
-	l->frames.cframe_current = -1;
-	l->frames.frame_back = get_u64(dbg + DBG13_FRAME_PREVIOUS);
-	l->frames.frame_code = get_u64(dbg + DBG13_FRAME_EXECUTABLE);
-	l->frames.gil_last_holder = 8;
-	l->code.name = get_u64(dbg + DBG13_CODE_NAME);
-	l->code.qualname = get_u64(dbg + DBG13_CODE_QUALNAME);
-	l->code.filename = get_u64(dbg + DBG13_CODE_FILENAME);
-	l->code.firstlineno = get_u64(dbg + DBG13_CODE_FIRSTLINENO);
-	l->code.ascii_data = get_u64(dbg + DBG13_UNICODE_ASCII_SIZE);
-	l->code.str_state = get_u64(dbg + DBG13_UNICODE_STATE);
-	if (!l->frames.tstate_frame || l->code.ascii_data > 64) {
-		snprintf(why, why_len, "Python frames: %s's _Py_DebugOffsets look wrong", path);
-		return -ENOTSUP;
-	}
-	return 0;
+	snprintf(why, why_len, "Python frames: CPython %d.%d's _Py_DebugOffsets layout is not one "
+			       "gilstat knows (3.13's and 3.14's)", major, minor);
+	return -ENOTSUP;
 }
 
 struct stacks *stacks__new(const struct stacks_opts *o)
@@ -250,11 +260,17 @@ static int read_py_str(struct stacks *s, __u64 str, char *out, size_t out_len)
 	return 0;
 }
 
-static struct py_code *py_code_of(struct stacks *s, __u64 addr, bool read)
+/*
+ * From 3.14 a frame's f_executable is a _PyStackRef, whose low bits are tags; objects are 8-byte
+ * aligned, so the pointer is the value without its three low bits in every version.
+ */
+#define STACKREF_TAG_BITS 0x7ull
+
+static struct py_code *py_code_of(struct stacks *s, __u64 tagged, bool read)
 {
 	const struct py_code_offsets *c = &s->o.py->code;
+	__u64 name = 0, file = 0, addr = tagged & ~STACKREF_TAG_BITS;
 	struct py_code *pc;
-	__u64 name = 0, file = 0;
 	__s32 line = 0;
 
 	for (size_t i = 0; i < s->nr_codes; i++)
