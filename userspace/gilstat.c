@@ -204,10 +204,19 @@ static long parse_long(struct argp_state *state, const char *what, const char *a
 	return v;
 }
 
+/* arg as a number, the whole of it: the callers say which numbers they take, and how. */
+static bool is_number(const char *arg, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(arg, &end);
+	return !errno && end != arg && !*end;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	static int pos_args;
-	char *end;
 
 	switch (key) {
 	case 'h':
@@ -239,9 +248,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.report.timestamp = true;
 		break;
 	case 'd':
-		errno = 0;
-		env.duration_sec = strtod(arg, &end);
-		if (errno || end == arg || *end || !(env.duration_sec > 0) ||
+		if (!is_number(arg, &env.duration_sec) || !(env.duration_sec > 0) ||
 		    env.duration_sec > 31536000)
 			die_usage(state, "invalid duration '%s': expected seconds, > 0", arg);
 		break;
@@ -309,9 +316,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.stacks = true;
 		break;
 	case OPT_MIN_WAIT:
-		errno = 0;
-		env.min_wait_ms = strtod(arg, &end);
-		if (errno || end == arg || *end || !(env.min_wait_ms >= 0.001) ||
+		if (!is_number(arg, &env.min_wait_ms) || !(env.min_wait_ms >= 0.001) ||
 		    env.min_wait_ms > 3600000)
 			die_usage(state, "invalid --min-wait '%s': expected milliseconds, >= 0.001",
 				  arg);
@@ -345,9 +350,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (pos_args == 0) {
 			double sec;
 
-			errno = 0;
-			sec = strtod(arg, &end);
-			if (errno || end == arg || *end || !(sec >= 0.01) || sec > 86400)
+			if (!is_number(arg, &sec) || !(sec >= 0.01) || sec > 86400)
 				die_usage(state, "invalid interval '%s': expected seconds "
 						 "from 0.01 to 86400", arg);
 			env.interval_ns = (__u64)(sec * 1e9 + 0.5);
@@ -674,6 +677,28 @@ static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd,
 	return err;
 }
 
+/* --textfile: DIR/gilstat.prom rewritten; a failure is said and the exporter goes on. */
+static void write_textfile(struct exporter *ex)
+{
+	int err = exporter__write_textfile(ex, env.textfile_dir);
+
+	if (err)
+		fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n", env.textfile_dir,
+			strerror(-err));
+}
+
+/* The exporter's options that come from the command line. */
+static struct exporter_opts exporter_opts_of_env(void)
+{
+	return (struct exporter_opts){
+		.unit_ns = env.report.unit_ns,
+		.grace_ns = env.grace_sec * 1000000000ull,
+		.max_series = env.max_series,
+		.verbose = env.verbose,
+		.version = GILSTAT_VERSION,
+	};
+}
+
 /*
  * The exporter's loop: it outlives its target, whose series stay for the grace period, and ends on
  * a stop signal or -d. It wakes each second to drop expired series, and rewrites the textfile
@@ -684,14 +709,10 @@ static void run_exporter(struct exporter *ex, int pidfd, __u64 end_ns, const sig
 {
 	__u64 period_ns = env.interval_ns ?: EXPORTER_DEFAULT_TEXTFILE_SEC * 1000000000ull;
 	__u64 next_write_ns = now_ns(), deadline;
-	int err;
 
 	while (!exiting && now_ns() < end_ns) {
 		if (env.textfile_dir && now_ns() >= next_write_ns) {
-			err = exporter__write_textfile(ex, env.textfile_dir);
-			if (err)
-				fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n",
-					env.textfile_dir, strerror(-err));
+			write_textfile(ex);
 			next_write_ns += period_ns;
 		}
 		deadline = now_ns() + 1000000000ull;
@@ -706,12 +727,8 @@ static void run_exporter(struct exporter *ex, int pidfd, __u64 end_ns, const sig
 		}
 		exporter__expire(ex);
 	}
-	if (env.textfile_dir) {
-		err = exporter__write_textfile(ex, env.textfile_dir);
-		if (err)
-			fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n",
-				env.textfile_dir, strerror(-err));
-	}
+	if (env.textfile_dir)
+		write_textfile(ex);
 }
 
 /* What is traced, found before anything is loaded. */
@@ -1060,18 +1077,14 @@ static int run_reports(struct tracer *tr, int pidfd, struct snapshot *prev,
 static struct exporter *start_exporter(const struct tracer *tr, const char *comm,
 				       const char *python, int listen_fd)
 {
-	struct exporter_opts eo = {
-		.cpu_fd = tr->cpu_fd,
-		.key_fd = tr->key_fd,
-		.nr_cpus = tr->nr_cpus,
-		.unit_ns = env.report.unit_ns,
-		.grace_ns = env.grace_sec * 1000000000ull,
-		.max_series = env.max_series,
-		.verbose = env.verbose,
-		.version = GILSTAT_VERSION,
-	};
-	struct exporter *ex = exporter__new(&eo);
+	struct exporter_opts eo = exporter_opts_of_env();
+	struct exporter *ex;
 	char err_msg[128];
+
+	eo.cpu_fd = tr->cpu_fd;
+	eo.key_fd = tr->key_fd;
+	eo.nr_cpus = tr->nr_cpus;
+	ex = exporter__new(&eo);
 
 	if (!ex || exporter__add_target(ex, env.pid, comm, python)) {
 		fprintf(stderr, "gilstat: out of memory\n");
@@ -1132,15 +1145,7 @@ static struct gilstat_bpf *load_fleet(void)
 /* -a: every CPython and libgil process, exported until a stop signal or -d. */
 static int run_fleet(int listen_fd, const sigset_t *wait_mask)
 {
-	struct exporter_opts eo = {
-		.unit_ns = env.report.unit_ns,
-		.grace_ns = env.grace_sec * 1000000000ull,
-		.max_series = env.max_series,
-		.verbose = env.verbose,
-		.version = GILSTAT_VERSION,
-		.per_process = true,
-		.split_gil = env.report.group & GROUP_GIL,
-	};
+	struct exporter_opts eo = exporter_opts_of_env();
 	__u64 period_ns = env.interval_ns ?: EXPORTER_DEFAULT_TEXTFILE_SEC * 1000000000ull;
 	__u64 end_ns = UINT64_MAX, next_write_ns, next_expire_ns, deadline;
 	struct gilstat_bpf *skel = load_fleet();
@@ -1162,6 +1167,8 @@ static int run_fleet(int listen_fd, const sigset_t *wait_mask)
 				       &links);
 	if (err)
 		goto out;
+	eo.per_process = true;
+	eo.split_gil = env.report.group & GROUP_GIL;
 	eo.cpu_fd = bpf_map__fd(skel->maps.cpu_stats);
 	eo.key_fd = bpf_map__fd(skel->maps.key_stats);
 	eo.nr_cpus = libbpf_num_possible_cpus();
@@ -1194,10 +1201,7 @@ static int run_fleet(int listen_fd, const sigset_t *wait_mask)
 	next_write_ns = next_expire_ns = now_ns();
 	while (!exiting && now_ns() < end_ns) {
 		if (env.textfile_dir && now_ns() >= next_write_ns) {
-			err = exporter__write_textfile(ex, env.textfile_dir);
-			if (err)
-				fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n",
-					env.textfile_dir, strerror(-err));
+			write_textfile(ex);
 			next_write_ns += period_ns;
 		}
 		if (now_ns() >= next_expire_ns) {
@@ -1215,12 +1219,8 @@ static int run_fleet(int listen_fd, const sigset_t *wait_mask)
 		fleet__poll(fleet);
 	}
 	err = 0;
-	if (env.textfile_dir) {
-		err = exporter__write_textfile(ex, env.textfile_dir);
-		if (err)
-			fprintf(stderr, "gilstat: cannot write %s/gilstat.prom: %s\n",
-				env.textfile_dir, strerror(-err));
-	}
+	if (env.textfile_dir)
+		write_textfile(ex);
 out:
 	/* The server reads the maps: it stops first. */
 	exporter__free(ex);
