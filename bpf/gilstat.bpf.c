@@ -361,28 +361,30 @@ static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 		st->contended_since_ns = request_ns ? request_ns : bpf_ktime_get_ns();
 }
 
-static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquired_ns, __u32 flags,
-				       __u64 drop_requests)
+/* The GIL's state st, if the caller has it already, else NULL; returned for the caller's use. */
+static __always_inline struct gil_state *on_acquire(__u64 gil, __u64 request_ns, __u64 acquired_ns,
+						    __u32 flags, __u64 drop_requests,
+						    struct gil_state *st)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id, cpu = bpf_get_smp_processor_id();
 	__u64 handoff_ns = 0, contended_ns = 0, task;
 	struct gil_stats *cs, *ks, *other;
-	struct gil_state *st;
 	struct waiter *w = NULL;
 	__u32 zero = 0;
 
 	cs = traced_cpu_stats(id);
 	if (!cs)
-		return;
+		return NULL;
 	ks = key_entry(cs, gil, id);
 	count_acquire(cs, request_ns, acquired_ns, flags, drop_requests);
 	if (ks)
 		count_acquire(ks, request_ns, acquired_ns, flags, drop_requests);
 
-	st = find_gil(cs, gil, true);
 	if (!st)
-		return;
+		st = find_gil(cs, gil, true);
+	if (!st)
+		return NULL;
 	if ((flags & (GIL_ACQ_SWITCH | GIL_ACQ_WAITED)) == (GIL_ACQ_SWITCH | GIL_ACQ_WAITED) &&
 	    st->last_release_ns && st->last_release_tid != tid &&
 	    acquired_ns >= st->last_release_ns && request_ns <= st->last_release_ns)
@@ -411,6 +413,7 @@ static __always_inline void on_acquire(__u64 gil, __u64 request_ns, __u64 acquir
 	if (ks)
 		count_handoff(ks, handoff_ns, contended_ns);
 	st->holder_tid = tid;
+	return st;
 }
 
 static __always_inline void count_release(struct gil_stats *s, __u64 acquired_ns,
@@ -438,28 +441,32 @@ static __always_inline void record_comm(__u64 id)
 	bpf_map_update_elem(&comms, &id, &fresh, BPF_ANY);
 }
 
-static __always_inline void on_release(__u64 gil, __u64 acquired_ns, __u64 released_ns, __u32 flags)
+/* As on_acquire(): st if the caller has it, and the state used is returned. */
+static __always_inline struct gil_state *on_release(__u64 gil, __u64 acquired_ns,
+						    __u64 released_ns, __u32 flags,
+						    struct gil_state *st)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct gil_stats *cs, *ks;
-	struct gil_state *st;
 
 	cs = traced_cpu_stats(id);
 	if (!cs)
-		return;
+		return NULL;
 	ks = key_entry(cs, gil, id);
 	count_release(cs, acquired_ns, released_ns, flags);
 	if (ks)
 		count_release(ks, acquired_ns, released_ns, flags);
 	if (targ_comms)
 		record_comm(id);
-	st = find_gil(cs, gil, true);
 	if (!st)
-		return;
+		st = find_gil(cs, gil, true);
+	if (!st)
+		return NULL;
 	st->last_release_ns = released_ns;
 	st->last_release_tid = (__u32)id;
 	st->release_cpu = bpf_get_smp_processor_id();
 	st->last_release_requested = !!(flags & GIL_REL_REQUESTED);
+	return st;
 }
 
 /*
@@ -586,11 +593,9 @@ static __always_inline __u64 py_last_holder(__u64 gil)
  * python: a CPython's GIL, whose last_holder is the releaser's PyThreadState; read only here, on
  * the slow path, as every uncontended release would pay for it.
  */
-static __always_inline void stacks_on_release(void *ctx, __u64 gil, __u64 released_ns,
-					      __u64 acquired_ns, bool python)
+static __always_inline void stacks_on_release(void *ctx, struct gil_state *st, __u64 gil,
+					      __u64 released_ns, __u64 acquired_ns, bool python)
 {
-	struct gil_state *st = find_gil(NULL, gil, false);
-
 	if (!st)
 		return;
 	st->release_hold_ns = acquired_ns && released_ns > acquired_ns ? released_ns - acquired_ns
@@ -606,19 +611,16 @@ static __always_inline void stacks_on_release(void *ctx, __u64 gil, __u64 releas
 }
 
 /* At an acquisition that ended a wait of at least the threshold: charge it. */
-static __always_inline void stacks_on_acquire(void *ctx, __u64 gil, __u64 request_ns,
-					      __u64 acquired_ns, __u32 flags, bool python)
+static __always_inline void stacks_on_acquire(void *ctx, struct gil_state *st, __u64 gil,
+					      __u64 request_ns, __u64 acquired_ns, __u32 flags,
+					      bool python)
 {
 	__u64 id = bpf_get_current_pid_tgid(), wait_ns = acquired_ns - request_ns;
 	struct stack_key key = {};
 	struct stack_stats *ss;
-	struct gil_state *st;
 
-	if (!(flags & GIL_ACQ_WAITED) || !request_ns || acquired_ns < request_ns ||
+	if (!st || !(flags & GIL_ACQ_WAITED) || !request_ns || acquired_ns < request_ns ||
 	    wait_ns < targ_min_wait_ns)
-		return;
-	st = find_gil(NULL, gil, false);
-	if (!st)
 		return;
 	key.tgid = id >> 32;
 	key.waiter_tid = (__u32)id;
@@ -687,24 +689,26 @@ int gil_wait_start(struct pt_regs *ctx)
 SEC("usdt")
 int gil_acquire(struct pt_regs *ctx)
 {
+	struct gil_state *st;
 	__u64 a[5];
 
 	probe_args(ctx, a, 5);
-	on_acquire(a[0], a[1], a[2], a[3], a[4]);
+	st = on_acquire(a[0], a[1], a[2], a[3], a[4], NULL);
 	if (targ_stacks)
-		stacks_on_acquire(ctx, a[0], a[1], a[2], a[3], false);
+		stacks_on_acquire(ctx, st, a[0], a[1], a[2], a[3], false);
 	return 0;
 }
 
 SEC("usdt")
 int gil_release(struct pt_regs *ctx)
 {
+	struct gil_state *st;
 	__u64 a[5];
 
 	probe_args(ctx, a, 4);
-	on_release(a[0], a[1], a[2], a[3]);
+	st = on_release(a[0], a[1], a[2], a[3], NULL);
 	if (targ_stacks)
-		stacks_on_release(ctx, a[0], a[2], a[1], false);
+		stacks_on_release(ctx, st, a[0], a[2], a[1], false);
 	return 0;
 }
 
@@ -760,7 +764,7 @@ int BPF_KRETPROBE(py_acquire_return)
 			drop_requests = 1;
 		}
 	}
-	on_acquire(gil, pt->request_ns, now, flags, drop_requests);
+	on_acquire(gil, pt->request_ns, now, flags, drop_requests, st);
 	pt->request_ns = 0;
 	pt->acquired_ns = now;
 	return 0;
@@ -784,7 +788,7 @@ int BPF_KPROBE(py_release)
 		pt->acquired_ns = 0;
 		pt->forced = 0;
 	}
-	on_release(id >> 32, acquired_ns, now, flags);
+	on_release(id >> 32, acquired_ns, now, flags, NULL);
 	return 0;
 }
 
@@ -918,7 +922,7 @@ static __always_inline void py_cond_acquired(void *ctx, __u64 id, __u64 gil, __u
 			flags |= GIL_ACQ_FORCED;
 	}
 	/* drop requests are counted as they are made, in py_cond_wait_return() */
-	on_acquire(gil, request_ns, now, flags, 0);
+	on_acquire(gil, request_ns, now, flags, 0, st);
 	if (st) {
 		if (flags & GIL_ACQ_SWITCH)
 			st->switch_count++;
@@ -927,7 +931,7 @@ static __always_inline void py_cond_acquired(void *ctx, __u64 id, __u64 gil, __u
 	}
 	/* take_gil() has set gil->last_holder to this thread's state before the signal */
 	if (targ_stacks)
-		stacks_on_acquire(ctx, gil, request_ns, now, flags, true);
+		stacks_on_acquire(ctx, st, gil, request_ns, now, flags, true);
 	pt->request_ns = 0;
 	pt->acquired_ns = now;
 }
@@ -937,15 +941,17 @@ static __always_inline void py_cond_released(void *ctx, __u64 id, __u64 gil, __u
 	struct py_thread *pt = bpf_map_lookup_elem(&py_threads, &(__u32){ (__u32)id });
 	struct gil_state *st = find_gil(NULL, gil, false);
 	__u64 acquired_ns = 0;
+	__u32 flags;
 
 	if (pt) {
 		acquired_ns = pt->acquired_ns;
 		pt->acquired_ns = 0;
 	}
-	on_release(gil, acquired_ns, now, st && st->drop_requested ? GIL_REL_REQUESTED : 0);
+	flags = st && st->drop_requested ? GIL_REL_REQUESTED : 0;
+	st = on_release(gil, acquired_ns, now, flags, st);
 	/* drop_gil() leaves gil->last_holder at the releaser's thread state */
 	if (targ_stacks)
-		stacks_on_release(ctx, gil, now, acquired_ns, true);
+		stacks_on_release(ctx, st, gil, now, acquired_ns, true);
 }
 
 SEC("uprobe")
