@@ -62,7 +62,15 @@ struct gil_state {
 	__u64 release_py;
 	__u64 release_hold_ns;
 	__u32 tgid; /* with targ_fleet: the process the GIL belongs to */
+	__u32 held; /* taken and not yet released, as far as the probes saw */
 };
+
+/*
+ * GILs held right now, and the acquisitions that took one while another was held: held time
+ * over wall time is one GIL's utilisation only while no two GILs are held at once.
+ */
+__s64 gils_held = 0;
+__u64 gil_overlaps = 0;
 
 /* A CPython thread's pending times: its take_gil() entry, its acquisition. */
 struct py_thread {
@@ -413,6 +421,11 @@ static __always_inline struct gil_state *on_acquire(__u64 gil, __u64 request_ns,
 	if (ks)
 		count_handoff(ks, handoff_ns, contended_ns);
 	st->holder_tid = tid;
+	if (!st->held) {
+		st->held = 1;
+		if (__sync_fetch_and_add(&gils_held, 1) > 0)
+			__sync_fetch_and_add(&gil_overlaps, 1);
+	}
 	return st;
 }
 
@@ -466,6 +479,11 @@ static __always_inline struct gil_state *on_release(__u64 gil, __u64 acquired_ns
 	st->last_release_tid = (__u32)id;
 	st->release_cpu = bpf_get_smp_processor_id();
 	st->last_release_requested = !!(flags & GIL_REL_REQUESTED);
+	/* a release whose acquisition came before the probes counts nothing down */
+	if (st->held) {
+		st->held = 0;
+		__sync_fetch_and_add(&gils_held, -1);
+	}
 	return st;
 }
 

@@ -626,21 +626,6 @@ static bool wait_until(int pidfd, __u64 deadline_ns, const sigset_t *wait_mask)
 	return ppoll(&pfd, 1, tp, wait_mask) > 0;
 }
 
-/* The GILs the BPF side has seen: a used slot of the gils array starts with the GIL's key. */
-static int count_gils(const struct bpf_map *gils)
-{
-	__u32 value_size = bpf_map__value_size(gils), nr_slots = bpf_map__max_entries(gils);
-	int fd = bpf_map__fd(gils), nr = 0;
-	__u64 *state = calloc(1, value_size);
-
-	for (__u32 slot = 0; state && slot < nr_slots; slot++) {
-		if (!bpf_map_lookup_elem(fd, &slot, state) && state[0])
-			nr++;
-	}
-	free(state);
-	return nr;
-}
-
 static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd, int key_fd,
 		  struct report_meta *meta)
 {
@@ -1030,7 +1015,7 @@ static int run_reports(struct tracer *tr, int pidfd, struct snapshot *prev,
 {
 	struct snapshot cur = {};
 	long reports_left = env.count ? env.count : LONG_MAX;
-	__u64 last_ns = now_ns();
+	__u64 last_ns = now_ns(), overlaps_before = 0;
 	int err;
 
 	for (;;) {
@@ -1051,7 +1036,8 @@ static int run_reports(struct tracer *tr, int pidfd, struct snapshot *prev,
 		meta->final = exiting || *target_gone || now_ns() >= end_ns || reports_left == 1;
 		meta->duration_ns = now_ns() - last_ns;
 		meta->forks = tr->skel->bss->target_forks;
-		meta->nr_gils = count_gils(tr->skel->maps.gils);
+		meta->gil_overlaps = tr->skel->bss->gil_overlaps - overlaps_before;
+		overlaps_before += meta->gil_overlaps;
 		last_ns += meta->duration_ns;
 		err = report(prev, &cur, tr->cpu_fd, tr->key_fd, meta);
 		if (err) {
@@ -1406,7 +1392,7 @@ int main(int argc, char **argv)
 			meta.final = true;
 			meta.duration_ns = now_ns() - start_ns;
 			meta.forks = tracer.skel->bss->target_forks;
-			meta.nr_gils = count_gils(tracer.skel->maps.gils);
+			meta.gil_overlaps = tracer.skel->bss->gil_overlaps;
 			err = report(&prev, &cur, tracer.cpu_fd, tracer.key_fd, &meta);
 		}
 		goto cleanup;

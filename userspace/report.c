@@ -43,15 +43,16 @@ static void print_timestamp(FILE *f)
 }
 
 /*
- * Why held time over wall time is not a utilisation here, or NULL: summed over several GILs it
- * can pass 100%, and a view that misses releases would print a number made of half the events.
+ * Why held time over wall time is not a utilisation here, or NULL: summed over GILs held at the
+ * same time it can pass 100%, and a view that misses releases would print a number made of half
+ * the events. GILs held one after another (gilwork's phases) add up to one's.
  */
 static const char *no_utilisation(const struct report_meta *m, bool one_gil)
 {
 	if (m->no_utilisation)
 		return m->no_utilisation;
-	if (!one_gil && m->nr_gils > 1)
-		return "per GIL only (several GILs: -G shows each)";
+	if (!one_gil && m->gil_overlaps)
+		return "per GIL only (several GILs held at once: -G shows each)";
 	return NULL;
 }
 

@@ -33,8 +33,8 @@ struct report_meta {
 	const char *note; /* what this view cannot see, or NULL */
 	__u64 forks;	  /* processes the target forked since tracing began: not followed */
 	__u64 duration_ns;
-	/* GILs seen since tracing began: held time over wall time is a utilisation of one only */
-	int nr_gils;
+	/* acquisitions of a GIL while another was held: then held time over wall time is no GIL's */
+	__u64 gil_overlaps;
 	/* why utilisation and contention cannot be computed (a view that misses releases), or NULL */
 	const char *no_utilisation;
 	bool final;
