@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,24 +240,26 @@ static void waiter_gone(struct fleet *f, const void *value)
 		__sync_fetch_and_add(&f->o.skel->bss->nr_waiters, -1);
 }
 
-/* The GILs' condition variables of pid: py_conds is keyed by process. */
-static void forget_py_conds(int fd, pid_t pid)
+/* The entries of pid in a hash map whose key holds a tgid at tgid_off (py_conds, key_stats). */
+static void forget_keys_of(int fd, __u32 key_size, __u32 tgid_off, pid_t pid)
 {
-	struct py_cond_key key, next, doomed[64];
-	void *prev = NULL;
+	char key[64], next[64], doomed[64][64];
+	void *prev;
 	int nr;
 
+	if (key_size > sizeof(key))
+		return;
 	do {
 		nr = 0;
 		prev = NULL;
-		while (nr < 64 && !bpf_map_get_next_key(fd, prev, &next)) {
-			key = next;
-			prev = &key;
-			if (key.tgid == (__u32)pid)
-				doomed[nr++] = key;
+		while (nr < 64 && !bpf_map_get_next_key(fd, prev, next)) {
+			memcpy(key, next, key_size);
+			prev = key;
+			if (*(__u32 *)(key + tgid_off) == (__u32)pid)
+				memcpy(doomed[nr++], key, key_size);
 		}
 		for (int i = 0; i < nr; i++)
-			bpf_map_delete_elem(fd, &doomed[i]);
+			bpf_map_delete_elem(fd, doomed[i]);
 	} while (nr == 64);
 }
 
@@ -278,7 +281,8 @@ static void forget_bpf_state(struct fleet *f, pid_t pid)
 	}
 	free(state);
 	free(zero);
-	forget_py_conds(bpf_map__fd(skel->maps.py_conds), pid);
+	forget_keys_of(bpf_map__fd(skel->maps.py_conds), sizeof(struct py_cond_key),
+		       offsetof(struct py_cond_key, tgid), pid);
 	delete_entries_of(bpf_map__fd(skel->maps.py_threads), sizeof(__u32),
 			  bpf_map__value_size(skel->maps.py_threads), f->thread_tgid_off, false,
 			  pid, NULL, f);
@@ -371,6 +375,13 @@ static void proc_remove(struct fleet *f, struct proc *p)
 	proc_free(f, p);
 	if (attached)
 		forget_bpf_state(f, p->pid);
+	/*
+	 * The exporter drops a traced process's breakdown entries after the grace period; one gone
+	 * before it could be traced was never the exporter's, and its events made entries all the same.
+	 */
+	if (attached && !p->traced)
+		forget_keys_of(bpf_map__fd(f->o.skel->maps.key_stats), sizeof(struct gil_key),
+			       offsetof(struct gil_key, tgid), p->pid);
 	*p = f->procs[--f->nr_procs];
 }
 
