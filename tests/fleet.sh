@@ -7,6 +7,7 @@
 # links, map entries or memory behind. Everything listens on 127.0.0.1, every wait is bounded.
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../scripts/lib.sh"
 export GIL_STATS=1
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
@@ -45,20 +46,7 @@ r = json.load(sys.stdin)["data"]["result"]
 print(r[0]["value"][1] if r else "")'
 }
 synced() { [ "$(query "gilstat_gil_acquisitions_total{pid=\"$1\"}")" = "$2" ]; }
-# entries MAP: the entries of gilstat's BPF map of that name (found through its descriptors).
-entries() {
-	local id
-	for id in $(grep -h '^map_id:' /proc/$gs/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -u); do
-		if bpftool map show id "$id" 2>/dev/null | grep -q " name $1 "; then
-			bpftool map dump id "$id" 2>/dev/null | grep -c '^key:\|"key"'
-			return
-		fi
-	done
-	echo 0
-}
 nr_fds() { ls /proc/$gs/fd | wc -l; }
-# gilstat's own memory: anonymous pages (file pages are shared libraries' text, paged in and out)
-rss_kb() { awk '/^RssAnon/ {print $2}' /proc/$gs/status; }
 targets() {
 	curl -s --max-time 5 "http://127.0.0.1:$port/metrics" | awk '/^gilstat_targets / {print $2}'
 }
@@ -165,10 +153,10 @@ check "killed CPython: its series ends after the grace period ($GRACE s)" \
 # they were (the first ones grow the allocator's arenas and gilstat's tables to their size).
 for i in $(seq 100); do "$py" -c pass; done
 sleep $((GRACE + 3))
-t0=$(targets) f0=$(nr_fds) r0=$(rss_kb) c0=$(entries py_conds) k0=$(entries key_stats)
+t0=$(targets) f0=$(nr_fds) r0=$(anon_rss_kb $gs) c0=$(bpf_map_entries $gs py_conds) k0=$(bpf_map_entries $gs key_stats)
 for i in $(seq 100); do "$py" -c pass; done
 sleep $((GRACE + 3))
-t1=$(targets) f1=$(nr_fds) r1=$(rss_kb) c1=$(entries py_conds) k1=$(entries key_stats)
+t1=$(targets) f1=$(nr_fds) r1=$(anon_rss_kb $gs) c1=$(bpf_map_entries $gs py_conds) k1=$(bpf_map_entries $gs key_stats)
 ls -l /proc/$gs/fd | awk '{print $NF}' | sort | uniq -c | sort -rn | head -5 | sed 's/^/# /'
 # other CPythons on the host come and go: each traced one holds 5 descriptors, 2 py_conds entries
 dt=$((t1 - t0))

@@ -92,6 +92,7 @@ struct proc {
 	pid_t pid;
 	int pidfd; /* while traced */
 	bool traced, python, gil_known;
+	bool attached; /* links were made: the BPF side may hold state of it */
 	dev_t exe_dev;
 	ino_t exe_ino;
 	__u64 retry_ns;	  /* the next look while pending or without a GIL */
@@ -365,7 +366,7 @@ static void proc_free(struct fleet *f, struct proc *p)
 static void proc_remove(struct fleet *f, struct proc *p)
 {
 	/* attached but gone before it was traced: py_cond_init() may have seen its GIL */
-	bool attached = p->traced || p->nr_links;
+	bool attached = p->traced || p->attached;
 
 	if (p->traced) {
 		epoll_ctl(f->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
@@ -420,7 +421,22 @@ static int attach_uprobe(struct proc *p, struct bpf_program *prog, const char *p
 	if (fd < 0)
 		return -errno;
 	p->links[p->nr_links++] = fd;
+	p->attached = true;
 	return 0;
+}
+
+/*
+ * Links of a process that could not be traced. Closed at once when it still runs: the reapers
+ * would leave it time to make BPF state through them after its state is forgotten. A process
+ * that is gone (ESRCH) makes none, and its links go the usual way.
+ */
+static void abandon_links(struct fleet *f, struct proc *p, int err)
+{
+	if (err == -ESRCH)
+		return;
+	for (int i = 0; i < p->nr_links; i++)
+		close(p->links[i]);
+	p->nr_links = 0;
 }
 
 void fleet_prepare(struct gilstat_bpf *skel)
@@ -574,9 +590,11 @@ static int look_at(struct fleet *f, struct proc *p, __u64 now)
 		if (t->major)
 			snprintf(version, sizeof(version), "%d.%d", t->major, t->minor);
 		err = attach_python(f, p, t) ?: start_tracing(f, p, version[0] ? version : NULL);
-		if (err)
+		if (err) {
 			note(f, "PID %d: cannot attach (%d links, %.1f ms after it was seen): %s",
 			     p->pid, p->nr_links, (now_ns() - p->seen_ns) / 1e6, strerror(-err));
+			abandon_links(f, p, err);
+		}
 		free(t);
 		return 1;
 	}

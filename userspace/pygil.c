@@ -111,7 +111,7 @@ bool pygil_libc_mapped(pid_t pid)
 
 int pygil_libc_of_pid(pid_t pid, struct py_libc *libc, char *err, size_t err_len)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], fallback[PATH_MAX];
 	struct proc_mapping m;
 	int ret = proc_find_mapping(pid, is_libc_mapping, NULL, &m);
 
@@ -123,8 +123,13 @@ int pygil_libc_of_pid(pid_t pid, struct py_libc *libc, char *err, size_t err_len
 		snprintf(err, err_len, "PID %d maps no glibc (libc.so.6)", pid);
 		return -ENOENT;
 	}
-	/* through the process's root: the same file in a container's mount namespace */
-	proc_map_file(pid, &m, path, sizeof(path));
+	/*
+	 * By name, or through the process's root in a container's mount namespace. A map_files
+	 * entry is the last resort: it is named by the mapping's range, which the loader is still
+	 * changing (segments mapped over, RELRO) while a process starts.
+	 */
+	proc_map_file(pid, &m, fallback, sizeof(fallback));
+	proc_reachable_path(pid, m.name, m.ino, fallback, path, sizeof(path));
 	return pygil_libc_open(path, libc, err, err_len);
 }
 
