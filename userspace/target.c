@@ -18,6 +18,11 @@
 #include "target.h"
 
 #define STAPSDT_NOTE_TYPE 3
+/*
+ * Files already read, by identity: gilstat -a looks at every program started on the host, and
+ * reading the notes of each library a short-lived program maps is most of what that costs.
+ */
+#define PROBE_VERDICTS 512
 
 /* A stapsdt note's descriptor: three addresses, then "provider\0name\0arguments\0". */
 struct sdt_note {
@@ -104,9 +109,43 @@ static int elf_gil_probes(const char *path, bool *in_regs)
 	return found;
 }
 
+/* The identity of a file's contents: a file replaced, or written in place, is another one. */
+struct probe_verdict {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	bool found;
+};
+
+static bool same_file(const struct probe_verdict *v, const struct stat *st)
+{
+	return v->ino == st->st_ino && v->dev == st->st_dev && v->size == st->st_size &&
+	       v->mtime.tv_sec == st->st_mtim.tv_sec && v->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* Called from one thread only: the one that looks at processes. */
 int elf_has_gil_probes(const char *path)
 {
-	return elf_gil_probes(path, NULL);
+	static struct probe_verdict verdicts[PROBE_VERDICTS];
+	static unsigned int nr_verdicts;
+	struct probe_verdict *v;
+	struct stat st;
+	int ret;
+
+	if (stat(path, &st))
+		return -errno;
+	for (unsigned int i = 0; i < nr_verdicts && i < PROBE_VERDICTS; i++)
+		if (same_file(&verdicts[i], &st))
+			return verdicts[i].found;
+	ret = elf_gil_probes(path, NULL);
+	if (ret < 0)
+		return ret;
+	/* the oldest verdict makes room */
+	v = &verdicts[nr_verdicts++ % PROBE_VERDICTS];
+	*v = (struct probe_verdict){ .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
+				     .mtime = st.st_mtim, .found = ret };
+	return ret;
 }
 
 bool elf_gil_args_in_regs(const char *path)
