@@ -560,7 +560,7 @@ static int start_tracing(struct fleet *f, struct proc *p, const char *python)
  * What a pending process is, once its libraries are mapped: a CPython, a libgil program, or
  * neither. 1 when it is done with (traced, or left alone), 0 to look again later.
  */
-static int look_at(struct fleet *f, struct proc *p, __u64 now)
+static int look(struct fleet *f, struct proc *p, __u64 now)
 {
 	char exe[64], path[PATH_MAX], why[PATH_MAX + 128], version[16] = "";
 	struct py_target *t;
@@ -616,6 +616,17 @@ static int look_at(struct fleet *f, struct proc *p, __u64 now)
 	if (!seen)
 		remember_exe(f, st.st_dev, st.st_ino, EXE_OTHER);
 	return 1;
+}
+
+/* One look, one read of the process's maps: most of what a look at a program costs. */
+static int look_at(struct fleet *f, struct proc *p, __u64 now)
+{
+	int done;
+
+	proc_maps_hold(p->pid);
+	done = look(f, p, now);
+	proc_maps_release();
+	return done;
 }
 
 static int on_exec(void *ctx, void *data, size_t size)

@@ -9,6 +9,81 @@
 
 #include "procfs.h"
 
+/* The maps of one process read once and searched by every question of one look (proc_maps_hold). */
+static struct {
+	pid_t pid;
+	char *text;
+	size_t len;
+} held;
+
+void proc_maps_hold(pid_t pid)
+{
+	char path[64];
+	size_t cap = 0;
+	FILE *maps;
+
+	proc_maps_release();
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "re");
+	if (!maps)
+		return;
+	for (;;) {
+		char *grown;
+		size_t n;
+
+		if (held.len + 4096 > cap) {
+			grown = realloc(held.text, cap = cap ? 2 * cap : 16384);
+			if (!grown)
+				break;
+			held.text = grown;
+		}
+		n = fread(held.text + held.len, 1, cap - held.len - 1, maps);
+		held.len += n;
+		if (!n)
+			break;
+	}
+	if (ferror(maps) || !held.text) {
+		fclose(maps);
+		proc_maps_release();
+		return;
+	}
+	fclose(maps);
+	held.text[held.len] = '\0';
+	held.pid = pid;
+}
+
+void proc_maps_release(void)
+{
+	free(held.text);
+	memset(&held, 0, sizeof(held));
+}
+
+/* "START-END PERMS OFFSET DEV INODE NAME": 0, or -1 for a line that maps no file. */
+static int parse_mapping(char *line, struct proc_mapping *m)
+{
+	char *p = line, *end;
+
+	m->start = strtoul(p, &end, 16);
+	if (*end != '-')
+		return -1;
+	m->end = strtoul(end + 1, &p, 16);
+	while (*p == ' ')
+		p++;
+	snprintf(m->perms, sizeof(m->perms), "%.*s", (int)strcspn(p, " "), p);
+	p += strcspn(p, " ");
+	m->offset = strtoul(p, &p, 16);
+	while (*p == ' ')
+		p++;
+	p += strcspn(p, " "); /* the device */
+	m->ino = strtoul(p, &p, 10);
+	while (*p == ' ')
+		p++;
+	if (*p != '/')
+		return -1;
+	snprintf(m->name, sizeof(m->name), "%.*s", (int)strcspn(p, "\n"), p);
+	return 0;
+}
+
 int proc_find_mapping(pid_t pid, bool (*fn)(const struct proc_mapping *m, void *ctx), void *ctx,
 		      struct proc_mapping *m)
 {
@@ -16,27 +91,18 @@ int proc_find_mapping(pid_t pid, bool (*fn)(const struct proc_mapping *m, void *
 	int found = 0;
 	FILE *maps;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	maps = fopen(path, "re");
+	if (held.text && held.pid == pid) {
+		if (!held.len)
+			return 0; /* exiting: nothing mapped any more */
+		maps = fmemopen(held.text, held.len, "r");
+	} else {
+		snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+		maps = fopen(path, "re");
+	}
 	if (!maps)
 		return -errno;
-	while (!found && fgets(line, sizeof(line), maps)) {
-		unsigned long inode;
-		char *file;
-		int n = 0;
-
-		if (sscanf(line, "%lx-%lx %7s %lx %*s %lu %n", &m->start, &m->end, m->perms,
-			   &m->offset, &inode, &n) != 5 ||
-		    !n)
-			continue;
-		file = line + n;
-		if (*file != '/')
-			continue;
-		file[strcspn(file, "\n")] = '\0';
-		m->ino = inode;
-		snprintf(m->name, sizeof(m->name), "%s", file);
-		found = fn(m, ctx);
-	}
+	while (!found && fgets(line, sizeof(line), maps))
+		found = !parse_mapping(line, m) && fn(m, ctx);
 	fclose(maps);
 	return found;
 }
