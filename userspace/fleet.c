@@ -611,8 +611,10 @@ static int look(struct fleet *f, struct proc *p, __u64 now)
 		return 1;
 	}
 	/* one more look a little later: a library its loader maps after libc */
-	if (now - p->libc_seen_ns < SETTLE_NS && now < p->give_up_ns)
+	if (now - p->libc_seen_ns < SETTLE_NS && now < p->give_up_ns) {
+		p->retry_ns = p->libc_seen_ns + SETTLE_NS;
 		return 0;
+	}
 	if (!seen)
 		remember_exe(f, st.st_dev, st.st_ino, EXE_OTHER);
 	return 1;
@@ -762,7 +764,8 @@ void fleet__poll(struct fleet *f)
 			continue;
 		}
 		if (!look_at(f, p, now)) {
-			p->retry_ns = now + RETRY_NS;
+			if (p->retry_ns <= now)
+				p->retry_ns = now + RETRY_NS;
 			continue;
 		}
 		if (!p->traced) {
