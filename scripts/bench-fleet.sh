@@ -3,8 +3,8 @@
 # gilstat -a --prometheus against its targets (docs/prometheus.md):
 #   idle: no CPython or libgil program of ours: zero uprobe and USDT hits, and the exporter's own
 #         CPU (utime + stime from /proc/PID/stat) over IDLE_SEC seconds, scraped every 15 s;
-#   busy: NR_EXECS (300) short-lived programs that are not Python (curl --version): the
-#         exporter's CPU per exec, which it spends looking at each one;
+#   busy: NR_EXECS (1000) runs of a program that is not Python and ends before gilstat can tell
+#         (perl -e 1): the exporter's CPU per exec, spent looking at each one;
 #   100 traced CPythons (sleeping): the time a scrape takes, and gilstat's RSS;
 #   NR_SHORT (1000) short-lived CPythons started and ended, after 200 others: links, map entries
 #         and memory before and after, each time once the grace period is over.
@@ -15,7 +15,7 @@ GILSTAT=${GILSTAT:-$OUTPUT/gilstat}
 IDLE_SEC=${IDLE_SEC:-60}
 NR_PROCS=${NR_PROCS:-100}
 NR_SHORT=${NR_SHORT:-1000}
-NR_EXECS=${NR_EXECS:-300}
+NR_EXECS=${NR_EXECS:-1000}
 GRACE=5
 PORT=${PORT:-19499}
 tmp=$(mktemp -d)
@@ -74,10 +74,10 @@ print("idle: exporter CPU %.3f%% of one core at a 15 s scrape interval (target <
 PY
 
 c0=$(cpu_ticks $gs)
-for i in $(seq $NR_EXECS); do curl --version >/dev/null; done
+for i in $(seq $NR_EXECS); do perl -e 1; done
 sleep 1
 c1=$(cpu_ticks $gs)
-echo "busy: $NR_EXECS execs of curl --version: exporter CPU $(((c1 - c0) * 1000000 / ticks / NR_EXECS)) us per exec"
+echo "busy: $NR_EXECS runs of perl -e 1: exporter CPU $(((c1 - c0) * 1000000 / ticks / NR_EXECS)) us per exec"
 
 if [ -z "$py" ]; then
 	echo "no CPython to start: the 100-process figures are skipped"

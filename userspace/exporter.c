@@ -24,13 +24,6 @@
 #define HTTP_MAX_CONNECTIONS 512
 #define HTTP_TIMEOUT_SEC     10
 #define TEXTFILE_NAME	     "gilstat.prom"
-/*
- * A scrape's body and snapshot grow with the fleet (some 13 kB a process). glibc raises its mmap
- * threshold to the size of each large block freed, so after one burst of processes every later
- * body would come from the heap and the exporter's RSS would stay at that burst's peak for good; a
- * fixed threshold keeps large blocks mapped and gives them back when the scrape is done.
- */
-#define MMAP_THRESHOLD_BYTES (128 * 1024)
 
 struct target {
 	pid_t pid;
@@ -55,6 +48,7 @@ struct exporter {
 	/* Folded entries of ended processes: the folded series stays monotonic without them. */
 	struct gil_stats folded_retired;
 	struct MHD_Daemon *daemon;
+	size_t body_peak_bytes; /* the server's thread only */
 };
 
 static __u64 now_ns(void)
@@ -163,7 +157,11 @@ struct exporter *exporter__new(const struct exporter_opts *opts)
 		return NULL;
 	ex->o = *opts;
 	pthread_mutex_init(&ex->lock, NULL);
-	mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+	/*
+	 * One arena for every thread: malloc_trim() gives back the top of the main arena only, and
+	 * the server's thread would otherwise keep its largest scrape in an arena of its own.
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	return ex;
 }
 
@@ -475,6 +473,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		free(body);
 		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the BPF maps\n");
 	}
+	/*
+	 * A body grows with the fleet (some 13 kB a process), and the allocator keeps the largest
+	 * for the next one. Once the fleet has shrunk to less than half of that, the memory goes
+	 * back: a burst of short-lived processes does not leave the exporter at its peak for good.
+	 */
+	if (len < ex->body_peak_bytes / 2) {
+		malloc_trim(0);
+		ex->body_peak_bytes = len;
+	}
+	if (len > ex->body_peak_bytes)
+		ex->body_peak_bytes = len;
 	return queue(c, MHD_HTTP_OK, prom_content_type(fmt), body, len, MHD_RESPMEM_MUST_FREE);
 }
 
