@@ -107,9 +107,12 @@ kill "${pids[@]}" 2>/dev/null
 wait "${pids[@]}" 2>/dev/null
 
 # state: descriptors, the maps with per-process entries, anonymous RSS (kB), traced processes
+# (the scrape first: one after the fleet has shrunk gives the memory of larger ones back)
 state() {
+	local t=$(targets)
+
 	echo "$(ls /proc/$gs/fd | wc -l) $(bpf_map_entries $gs py_conds) $(bpf_map_entries $gs key_stats)" \
-		"$(bpf_map_entries $gs py_threads) $(anon_rss_kb $gs) $(targets)"
+		"$(bpf_map_entries $gs py_threads) $(anon_rss_kb $gs) $t"
 }
 # the first ones grow the allocator's arenas and gilstat's tables to the size of such a burst
 for i in $(seq 200); do "$py" -S -c pass; done
