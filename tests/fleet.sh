@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# gilstat -a --prometheus, scraped by Debian's real Prometheus (1 s interval): a libgil program and
+# gilstat -a's report: libgil's ground truth and a CPython's exact count in the sections of
+# processes that ended before it. gilstat -a --prometheus, scraped by Debian's real Prometheus
+# (1 s interval): a libgil program and
 # CPythons started after gilstat are found and attached; each one's series equals its ground truth
 # (GIL_STATS=1 for libgil; for CPython, N os.read calls make exactly N - 1 more acquisitions than
 # one); a killed process's series end after the grace period; 100 short-lived CPythons leave no
@@ -71,9 +73,69 @@ fi
 
 port=$(free_port)
 prom_port=$(free_port)
-$GILSTAT -a --grace 1 >/dev/null 2>"$tmp/noexp.err"
-check "-a without --prometheus or --textfile: exit 2 with one line" \
-	[ $? -eq 2 -a "$(wc -l <"$tmp/noexp.err")" -eq 1 ]
+$GILSTAT -a -L >/dev/null 2>"$tmp/threads.err"
+check "-a -L: exit 2 with one line (-a reports by process and GIL)" \
+	[ $? -eq 2 -a "$(wc -l <"$tmp/threads.err")" -eq 1 ]
+
+# -a without an exporter: a report on Ctrl-C, a section for each GIL of each process, those that
+# ended included. Ground truth: libgil's own counts of a gilwork started after gilstat (the second
+# of its file: the first one's probes serve every later one), and two CPythons started before it,
+# waiting on a fifo until gilstat has found them: 1001 os.read calls make exactly 1000 more
+# acquisitions than 1 does.
+reader() {
+	mkfifo "$tmp/gate.$1"
+	"$py" -c 'import os, sys
+os.close(os.open(sys.argv[1], os.O_RDONLY))
+fd = os.open("/dev/zero", os.O_RDONLY)
+for _ in range(int(sys.argv[2])):
+    os.read(fd, 1)' "$tmp/gate.$1" "$1" &
+}
+reader 1
+r1=$!
+reader 1001
+rn=$!
+traced() { grep -q "PID $1 (.*) traced" "$tmp/all.err"; }
+$GILSTAT -a -j -v >"$tmp/all.json" 2>"$tmp/all.err" &
+all=$!
+if wait_attached "$tmp/all.err" && wait_for 5 traced $r1 && wait_for 5 traced $rn; then
+	: >"$tmp/gate.1"
+	: >"$tmp/gate.1001"
+	$GILWORK convoy --seconds 0.2 >/dev/null
+	$GILWORK convoy --seconds 1 --json >"$tmp/all.truth" &
+	gw=$!
+	wait $gw
+fi
+wait $r1 $rn
+kill -INT $all
+wait $all
+check "-a -j, Ctrl-C: exits 0 with one final report" \
+	[ $? -eq 0 -a "$(wc -l <"$tmp/all.json")" -eq 1 ]
+# acq_of PID: the acquisitions of PID's sections in the report
+acq_of() {
+	python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+print(sum(g["acquisitions"] for g in r["groups"] if g["pid"] == int(sys.argv[2])))' "$tmp/all.json" "$1"
+}
+truth=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["gil_stats"]["acquisitions"])' \
+	"$tmp/all.truth" 2>/dev/null)
+got=$(acq_of ${gw:-0} 2>/dev/null)
+check "-a report: gilwork's sections equal libgil's ground truth ($got = $truth)" \
+	[ -n "$truth" -a "$got" = "$truth" ]
+a1=$(acq_of $r1 2>/dev/null) an=$(acq_of $rn 2>/dev/null)
+check "-a report: CPython's 1001 reads make exactly 1000 more acquisitions than 1 ($an - $a1)" \
+	[ -n "$a1" -a -n "$an" ] && [ "$((an - a1))" = 1000 ]
+check "-a report: each process is named, also once it has ended" \
+	python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+names = {g["pid"]: g["comm"] for g in r["groups"]}
+assert names[int(sys.argv[2])] == "gilwork" and names[int(sys.argv[3])] == "python3", names' \
+	"$tmp/all.json" ${gw:-0} $rn
+check "-a report: no utilisation summed over processes, one for each GIL" \
+	python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+assert "utilisation_pct" not in r and r["utilisation_unavailable"]
+assert all("utilisation_pct" in g for g in r["groups"])' "$tmp/all.json"
+check_schema "$tmp/all.json"
 
 cat >"$tmp/prometheus.yml" <<EOF
 global:

@@ -127,6 +127,7 @@ struct fleet {
 	struct gil_file *files;
 	size_t nr_files;
 	__u64 nr_execs;
+	__u64 nr_traced_total;
 	/* where the fields the clean-up looks for sit in the maps' values (from the object's BTF) */
 	__u32 gil_tgid_off, thread_tgid_off, waiter_id_off, waiter_waiting_off;
 };
@@ -549,7 +550,16 @@ static int start_tracing(struct fleet *f, struct proc *p, const char *python)
 	proc_read_comm(p->pid, p->pid, comm, sizeof(comm));
 	if (exporter__add_target(f->o.ex, p->pid, comm, python))
 		return -ENOMEM;
+	/* the reports' name of the process, also once it has ended */
+	if (f->o.skel->rodata->targ_comms) {
+		__u64 id = (__u64)p->pid << 32 | (__u32)p->pid;
+		struct task_comm c = {};
+
+		snprintf(c.comm, sizeof(c.comm), "%.*s", (int)sizeof(c.comm) - 1, comm);
+		bpf_map_update_elem(bpf_map__fd(f->o.skel->maps.comms), &id, &c, BPF_ANY);
+	}
 	p->traced = true;
+	f->nr_traced_total++;
 	remember_exe(f, p->exe_dev, p->exe_ino, EXE_TARGET);
 	note(f, "PID %d (%s) traced%s%s, %.1f ms after it was seen", p->pid, comm,
 	     python ? ": CPython " : "", python ? python : "", (now_ns() - p->seen_ns) / 1e6);
@@ -805,6 +815,7 @@ void fleet__stats(const struct fleet *f, struct fleet_stats *out)
 	out->nr_links += f->reaper.nr + f->reaper.busy;
 	pthread_mutex_unlock((pthread_mutex_t *)&f->reaper.lock);
 	out->nr_execs = f->nr_execs;
+	out->nr_traced_total = f->nr_traced_total;
 }
 
 void fleet__free(struct fleet *f)

@@ -26,6 +26,7 @@ struct fleet_opts {
 
 struct fleet_stats {
 	size_t nr_traced;  /* processes traced now */
+	__u64 nr_traced_total; /* and since the start */
 	size_t nr_pending; /* exec'd, not yet known to be a CPython or libgil program */
 	size_t nr_links;   /* BPF links held */
 	__u64 nr_execs;	   /* exec events read */

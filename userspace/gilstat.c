@@ -100,7 +100,8 @@ static const char doc[] =
 	"  gilstat --heatmap w.svg -p 4242 0.5 20  # heatmap, 20 columns of 0.5 s\n"
 	"  gilstat --python -- python3 app.py  # the GIL of a real CPython\n"
 	"  gilstat --python --prometheus 9464 -p 4242  # serve http://127.0.0.1:9464/metrics\n"
-	"  gilstat -a --prometheus 9464       # every CPython and libgil process on the host";
+	"  gilstat -a                         # every CPython and libgil process on the host\n"
+	"  gilstat -a --prometheus 9464       # the same, served";
 static const char args_doc[] = "(-p PID | -a | -- COMMAND [ARGS...]) [INTERVAL [COUNT]]";
 
 enum {
@@ -126,7 +127,8 @@ static const struct argp_option opts[] = {
 	{"pid", 'p', "PID", 0, "Trace this process", 0},
 	{"all", 'a', NULL, 0,
 	 "Trace every CPython (3.8 and later) and libgil process on the host, those that start "
-	 "later too (with --prometheus or --textfile)",
+	 "later too: a section for each GIL of each process, or series with --prometheus or "
+	 "--textfile",
 	 0},
 	{"per-cpu", 'C', NULL, 0, "Also print wait and hold histograms per CPU", 0},
 	{"threads", 'L', NULL, 0, "One section per thread", 0},
@@ -1106,6 +1108,8 @@ static struct gilstat_bpf *load_fleet(void)
 		return NULL;
 	}
 	skel->rodata->targ_fleet = true;
+	/* the reports name each process; the exporter has its comm from /proc already */
+	skel->rodata->targ_comms = !env.prometheus && !env.textfile_dir;
 	skel->rodata->targ_unit_ns = env.report.unit_ns;
 	skel->rodata->targ_group = GROUP_PROCESS | (env.report.group & GROUP_GIL);
 	skel->rodata->targ_py_cond_offset = PY_GIL_COND_OFFSET;
@@ -1128,13 +1132,52 @@ static struct gilstat_bpf *load_fleet(void)
 	return skel;
 }
 
-/* -a: every CPython and libgil process, exported until a stop signal or -d. */
+/* -a without an exporter: the report of every process so far, or of the interval. */
+static int fleet_report(struct gilstat_bpf *skel, struct fleet *fleet, struct snapshot *prev,
+			__u64 *last_ns, bool final)
+{
+	struct fleet_stats fs;
+	struct snapshot cur = {};
+	char what[96];
+	struct report_meta meta = {
+		.comm = what,
+		.probe_path = "every CPython and libgil process",
+		.view = "all",
+		.final = final,
+	};
+	int err;
+
+	fleet__stats(fleet, &fs);
+	snprintf(what, sizeof(what), "every CPython and libgil process (%llu traced, %zu now)",
+		 (unsigned long long)fs.nr_traced_total, fs.nr_traced);
+	meta.duration_ns = now_ns() - *last_ns;
+	*last_ns += meta.duration_ns;
+	/* GILs of different processes are held at once all the time: the total has no utilisation */
+	meta.gil_overlaps = 1;
+	err = report(prev, &cur, bpf_map__fd(skel->maps.cpu_stats),
+		     bpf_map__fd(skel->maps.key_stats), &meta);
+	if (!err && ferror(env.out)) {
+		fprintf(stderr, "gilstat: cannot write the report: %s\n", strerror(errno));
+		err = -EPIPE;
+	}
+	snapshot_free(prev);
+	*prev = cur;
+	return err;
+}
+
+/*
+ * -a: every CPython and libgil process, exported (--prometheus, --textfile) or reported (every
+ * INTERVAL, and at the end) until a stop signal or -d.
+ */
 static int run_fleet(int listen_fd, const sigset_t *wait_mask)
 {
 	struct exporter_opts eo = exporter_opts_of_env();
 	__u64 period_ns = env.interval_ns ?: EXPORTER_DEFAULT_TEXTFILE_SEC * 1000000000ull;
-	__u64 end_ns = UINT64_MAX, next_write_ns, next_expire_ns, deadline;
+	__u64 end_ns = UINT64_MAX, next_write_ns, next_expire_ns, next_report_ns, deadline, last_ns;
+	bool reports = listen_fd < 0 && !env.textfile_dir;
+	long reports_left = env.count ? env.count : LONG_MAX;
 	struct gilstat_bpf *skel = load_fleet();
+	struct snapshot prev = {};
 	struct exporter *ex = NULL;
 	struct fleet *fleet = NULL;
 	struct links links = {};
@@ -1143,7 +1186,15 @@ static int run_fleet(int listen_fd, const sigset_t *wait_mask)
 
 	if (!skel)
 		goto out;
-	err = 0;
+	/* before anything is attached: every event is in the first report */
+	err = reports ? snapshot_read(&prev, bpf_map__fd(skel->maps.cpu_stats),
+				      bpf_map__fd(skel->maps.key_stats), libbpf_num_possible_cpus())
+		      : 0;
+	if (err) {
+		fprintf(stderr, "gilstat: cannot read the BPF maps: %s\n", strerror(-err));
+		goto out;
+	}
+	env.comm_fd = bpf_map__fd(skel->maps.comms);
 	if (env.report.sched)
 		err = attach_tracepoint(skel->progs.gil_sched_wakeup, "scheduler tracepoints",
 					&links) ?:
@@ -1184,7 +1235,11 @@ static int run_fleet(int listen_fd, const sigset_t *wait_mask)
 		nr < 0 ? 0 : nr);
 	if (env.duration_sec)
 		end_ns = now_ns() + (__u64)(env.duration_sec * 1e9);
-	next_write_ns = next_expire_ns = now_ns();
+	next_write_ns = next_expire_ns = last_ns = now_ns();
+	next_report_ns = reports && env.interval_ns ? last_ns + env.interval_ns : UINT64_MAX;
+	/* a report covers the processes that ended too: their entries stay until the end */
+	if (reports)
+		next_expire_ns = UINT64_MAX;
 	while (!exiting && now_ns() < end_ns) {
 		if (env.textfile_dir && now_ns() >= next_write_ns) {
 			write_textfile(ex);
@@ -1194,7 +1249,17 @@ static int run_fleet(int listen_fd, const sigset_t *wait_mask)
 			exporter__expire(ex);
 			next_expire_ns = now_ns() + 1000000000ull;
 		}
+		if (now_ns() >= next_report_ns) {
+			if (--reports_left == 0)
+				break;
+			err = fleet_report(skel, fleet, &prev, &last_ns, false);
+			if (err)
+				goto out;
+			next_report_ns += env.interval_ns;
+		}
 		deadline = next_expire_ns;
+		if (next_report_ns < deadline)
+			deadline = next_report_ns;
 		if (env.textfile_dir && next_write_ns < deadline)
 			deadline = next_write_ns;
 		if (fleet__next_ns(fleet) < deadline)
@@ -1204,7 +1269,7 @@ static int run_fleet(int listen_fd, const sigset_t *wait_mask)
 		wait_until(fleet__fd(fleet), deadline, wait_mask);
 		fleet__poll(fleet);
 	}
-	err = 0;
+	err = reports ? fleet_report(skel, fleet, &prev, &last_ns, true) : 0;
 	if (env.textfile_dir)
 		write_textfile(ex);
 out:
@@ -1216,6 +1281,7 @@ out:
 	for (int i = 0; i < links.nr; i++)
 		bpf_link__destroy(links.link[i]);
 	gilstat_bpf__destroy(skel);
+	snapshot_free(&prev);
 	return err ? 1 : 0;
 }
 
@@ -1266,10 +1332,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gilstat: -a traces every process: no -p, --python or command with it\n");
 		return 2;
 	}
-	if (env.all && !env.prometheus && !env.textfile_dir) {
-		fprintf(stderr, "gilstat: -a needs --prometheus or --textfile\n");
+	if (env.all && (env.stacks || (env.report.group & GROUP_THREAD))) {
+		fprintf(stderr, "gilstat: -a reports by process and GIL: -L and --stacks follow one "
+				"process (-p)\n");
 		return 2;
 	}
+	/* -a's reports: a section for each GIL of each process */
+	if (env.all && !env.prometheus && !env.textfile_dir)
+		env.report.group |= GROUP_PROCESS | GROUP_GIL;
 	if (!env.pid && !env.command && !env.all) {
 		fprintf(stderr, "gilstat: nothing to trace: give -p PID or -- COMMAND "
 				"(see gilstat --help)\n");
