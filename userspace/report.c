@@ -52,7 +52,7 @@ static const char *no_utilisation(const struct report_meta *m, bool one_gil)
 	if (m->no_utilisation)
 		return m->no_utilisation;
 	if (!one_gil && m->gil_overlaps)
-		return "per GIL only (several GILs held at once: -G shows each)";
+		return "per GIL only (several GILs were held at once: -G, and -a, give each its section)";
 	return NULL;
 }
 
