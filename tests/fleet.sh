@@ -136,6 +136,13 @@ r = json.load(open(sys.argv[1]))
 assert "utilisation_pct" not in r and r["utilisation_unavailable"]
 assert all("utilisation_pct" in g for g in r["groups"])' "$tmp/all.json"
 check_schema "$tmp/all.json"
+$GILSTAT -a --heatmap "$tmp/all.svg" 0.3 2 >"$tmp/all.txt" 2>/dev/null
+check "-a 0.3 2 --heatmap: two interval reports, and an SVG of two columns" \
+	python3 -c 'import sys, xml.etree.ElementTree as ET
+text = open(sys.argv[1]).read()
+assert text.count("every CPython and libgil process (") == 2, text
+svg = ET.parse(sys.argv[2]).getroot()
+assert svg.get("data-intervals") == "2", svg.attrib' "$tmp/all.txt" "$tmp/all.svg"
 
 cat >"$tmp/prometheus.yml" <<EOF
 global:

@@ -1272,6 +1272,11 @@ static int run_fleet(int listen_fd, const sigset_t *wait_mask)
 	err = reports ? fleet_report(skel, fleet, &prev, &last_ns, true) : 0;
 	if (env.textfile_dir)
 		write_textfile(ex);
+	if (!err && env.heatmap) {
+		err = heatmap_write(env.heatmap, 0, "every CPython and libgil process");
+		if (err)
+			fprintf(stderr, "gilstat: cannot write the heatmap: %s\n", strerror(-err));
+	}
 out:
 	/* The server reads the maps: it stops first. */
 	exporter__free(ex);
@@ -1403,8 +1408,12 @@ int main(int argc, char **argv)
 
 	if (check_privileges())
 		return 1;
-	if (env.all)
-		return run_fleet(listen_fd, &wait_mask);
+	if (env.all) {
+		exit_code = run_fleet(listen_fd, &wait_mask);
+		listen_fd = -1; /* run_fleet's */
+		err = 0;
+		goto cleanup;
+	}
 
 	exit_code = resolve_target(&traced, &meta);
 	if (exit_code >= 0)

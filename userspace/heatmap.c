@@ -367,6 +367,16 @@ static void write_legend(const struct heatmap *hm, const struct layout *l)
 	fprintf(f, "</g>\n");
 }
 
+/* "PID 4242 (python3)"; PID 0 is every process (-a), which comm describes. */
+static void put_target(FILE *f, int pid, const char *comm)
+{
+	if (pid)
+		fprintf(f, "PID %d (", pid);
+	svg_put_text(f, comm);
+	if (pid)
+		fprintf(f, ")");
+}
+
 int heatmap_write(struct heatmap *hm, int pid, const char *comm)
 {
 	FILE *f = hm->f;
@@ -383,16 +393,16 @@ int heatmap_write(struct heatmap *hm, int pid, const char *comm)
 		"data-unit-ns=\"%llu\" data-intervals=\"%zu\" data-count=\"%llu\">\n",
 		WIDTH_PX, height, WIDTH_PX, height, heatmap_hist_names[hm->hist],
 		(unsigned long long)hm->unit_ns, hm->nr_cols, (unsigned long long)l.total_count);
-	fprintf(f, "<title>%s, PID %d (", hist_titles[hm->hist], pid);
-	svg_put_text(f, comm);
-	fprintf(f, ")</title>\n");
+	fprintf(f, "<title>%s, ", hist_titles[hm->hist]);
+	put_target(f, pid, comm);
+	fprintf(f, "</title>\n");
 	fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n");
 	fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"16\" font-weight=\"bold\">",
 		MARGIN_LEFT_PX);
 	svg_put_text(f, hist_titles[hm->hist]);
-	fprintf(f, ", PID %d (", pid);
-	svg_put_text(f, comm);
-	fprintf(f, ")</text>\n");
+	fprintf(f, ", ");
+	put_target(f, pid, comm);
+	fprintf(f, "</text>\n");
 	fprintf(f,
 		"<text x=\"%d\" y=\"44\" font-size=\"12\" fill=\"#444\">"
 		"%zu interval%s over %.2f s, %llu %s times in all; a column per interval, "
