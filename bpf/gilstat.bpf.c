@@ -1170,32 +1170,53 @@ int BPF_PROG(gil_sched_switch, bool preempt, void *prev, void *next)
 /* Processes the target forked: they are not traced (targ_tgid), and the report says so. */
 __u64 target_forks = 0;
 
-/* Runs in the parent; a new thread of the target shares its tgid and is no child process. */
-SEC("raw_tp/task_newtask")
-int BPF_PROG(gil_fork, void *task, __u64 clone_flags)
-{
-	if (targ_tgid && bpf_get_current_pid_tgid() >> 32 == targ_tgid &&
-	    !(clone_flags & CLONE_THREAD))
-		__sync_fetch_and_add(&target_forks, 1);
-	return 0;
-}
-
 /*
- * -a: the processes that exec, by tgid, for the collector to look at (a CPython, a libgil
- * program?) and attach to. A ring buffer wakes the collector; an exec is a rare event.
+ * -a: the processes that exec, and the traced ones that fork (a gunicorn master, a
+ * multiprocessing pool), for the collector to look at (a CPython, a libgil program?) and attach
+ * to. A ring buffer wakes the collector; both are rare events.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
 } execs SEC(".maps");
 
+/* -a: the processes traced, kept by the collector: only their forks are told */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_FLEET_TARGETS);
+	__type(key, __u32);
+	__type(value, __u8);
+} fleet_tgids SEC(".maps");
+
+/*
+ * Runs in the parent; a new thread shares its tgid and is no child process. The child's pid is
+ * in the task, which cannot be read without the kernel's BTF: the collector finds the children.
+ */
+SEC("raw_tp/task_newtask")
+int BPF_PROG(gil_fork, void *task, __u64 clone_flags)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fleet_event e = { .pid = tgid, .kind = FLEET_FORKED };
+
+	if (clone_flags & CLONE_THREAD)
+		return 0;
+	if (targ_fleet) {
+		if (bpf_map_lookup_elem(&fleet_tgids, &tgid))
+			bpf_ringbuf_output(&execs, &e, sizeof(e), 0);
+		return 0;
+	}
+	if (targ_tgid && tgid == targ_tgid)
+		__sync_fetch_and_add(&target_forks, 1);
+	return 0;
+}
+
 /* Runs in the task that has just exec'd: the current tgid is the new program's. */
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(gil_exec)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fleet_event e = { .pid = bpf_get_current_pid_tgid() >> 32, .kind = FLEET_EXECED };
 
-	bpf_ringbuf_output(&execs, &tgid, sizeof(tgid), 0);
+	bpf_ringbuf_output(&execs, &e, sizeof(e), 0);
 	return 0;
 }
 

@@ -237,5 +237,17 @@ struct py_frame_offsets {
 #define MAX_GILS_SHIFT 10
 #define MAX_GILS       (1 << MAX_GILS_SHIFT)
 #define MAX_PY_CONDS   (2 * MAX_GILS)
+#define MAX_FLEET_TARGETS 16384
+
+/* -a: what the execs ring buffer tells the collector */
+enum fleet_event_kind {
+	FLEET_EXECED, /* pid has exec'd a program */
+	FLEET_FORKED, /* traced process pid has made a child process */
+};
+
+struct fleet_event {
+	__u32 pid;
+	__u32 kind;
+};
 
 #endif /* GILSTAT_H */

@@ -48,7 +48,6 @@ struct exporter {
 	/* Folded entries of ended processes: the folded series stays monotonic without them. */
 	struct gil_stats folded_retired;
 	struct MHD_Daemon *daemon;
-	size_t body_peak_bytes; /* the server's thread only */
 };
 
 static __u64 now_ns(void)
@@ -281,11 +280,20 @@ static size_t expire_locked(struct exporter *ex, pid_t pid)
 
 size_t exporter__expire(struct exporter *ex)
 {
-	size_t left;
+	size_t before, left;
 
 	pthread_mutex_lock(&ex->lock);
+	before = ex->nr_targets;
 	left = expire_locked(ex, 0);
 	pthread_mutex_unlock(&ex->lock);
+	/*
+	 * A scrape's body grows with the fleet (some 13 kB a process) and the allocator keeps the
+	 * largest for the next scrape, which then costs no page faults. Once processes are gone for
+	 * good, the memory of their bodies goes back: a burst of short-lived processes does not leave
+	 * the exporter at its peak.
+	 */
+	if (left < before)
+		malloc_trim(0);
 	return left;
 }
 
@@ -473,17 +481,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		free(body);
 		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the BPF maps\n");
 	}
-	/*
-	 * A body grows with the fleet (some 13 kB a process), and the allocator keeps the largest
-	 * for the next one. Once the fleet has shrunk to less than half of that, the memory goes
-	 * back: a burst of short-lived processes does not leave the exporter at its peak for good.
-	 */
-	if (len < ex->body_peak_bytes / 2) {
-		malloc_trim(0);
-		ex->body_peak_bytes = len;
-	}
-	if (len > ex->body_peak_bytes)
-		ex->body_peak_bytes = len;
 	return queue(c, MHD_HTTP_OK, prom_content_type(fmt), body, len, MHD_RESPMEM_MUST_FREE);
 }
 

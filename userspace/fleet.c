@@ -370,6 +370,7 @@ static void proc_remove(struct fleet *f, struct proc *p)
 	bool attached = p->traced || p->attached;
 
 	if (p->traced) {
+		bpf_map_delete_elem(bpf_map__fd(f->o.skel->maps.fleet_tgids), &(__u32){ p->pid });
 		epoll_ctl(f->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
 		exporter__target_ended(f->o.ex, p->pid);
 		note(f, "PID %d ended: detached", p->pid);
@@ -560,6 +561,8 @@ static int start_tracing(struct fleet *f, struct proc *p, const char *python)
 	}
 	p->traced = true;
 	f->nr_traced_total++;
+	bpf_map_update_elem(bpf_map__fd(f->o.skel->maps.fleet_tgids), &(__u32){ p->pid },
+			    &(__u8){ 1 }, BPF_ANY);
 	remember_exe(f, p->exe_dev, p->exe_ino, EXE_TARGET);
 	note(f, "PID %d (%s) traced%s%s, %.1f ms after it was seen", p->pid, comm,
 	     python ? ": CPython " : "", python ? python : "", (now_ns() - p->seen_ns) / 1e6);
@@ -641,20 +644,70 @@ static int look_at(struct fleet *f, struct proc *p, __u64 now)
 	return done;
 }
 
-static int on_exec(void *ctx, void *data, size_t size)
+/* The parent of pid, from /proc/PID/stat (its fourth field, after the comm's parentheses). */
+static pid_t parent_of(pid_t pid)
 {
+	char path[64], line[512], *comm_end;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	line[n] = '\0';
+	comm_end = strrchr(line, ')');
+	return comm_end ? (pid_t)strtol(comm_end + 4, NULL, 10) : 0; /* ") S PPID" */
+}
+
+/*
+ * The children of traced process parent that are not known yet: the BPF side tells of a fork but
+ * cannot read the child's pid without the kernel's BTF. A look through /proc costs a few
+ * milliseconds; a traced process forks seldom (a server's workers, a pool).
+ */
+static void find_children(struct fleet *f, pid_t parent, __u64 now)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		struct proc *p;
+
+		if (*end || pid <= 0 || find_proc(f, pid) || parent_of(pid) != parent)
+			continue;
+		p = proc_add(f, pid, now + ATTACH_WITHIN_NS);
+		if (p)
+			p->retry_ns = now;
+	}
+	closedir(d);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	const struct fleet_event *e = data;
 	struct fleet *f = ctx;
-	pid_t pid = *(__u32 *)data;
-	struct proc *p = find_proc(f, pid);
+	struct proc *p = find_proc(f, e->pid);
 	__u64 now = now_ns();
 
-	f->nr_execs++;
-	if (pid == getpid())
+	if (size < sizeof(*e) || (pid_t)e->pid == getpid())
 		return 0;
+	if (e->kind == FLEET_FORKED) {
+		find_children(f, e->pid, now);
+		return 0;
+	}
+	f->nr_execs++;
 	/* a traced process that runs another program is a new target */
 	if (p)
 		proc_remove(f, p);
-	p = proc_add(f, pid, now + ATTACH_WITHIN_NS);
+	p = proc_add(f, e->pid, now + ATTACH_WITHIN_NS);
 	if (p)
 		p->retry_ns = now;
 	return 0;
@@ -694,7 +747,7 @@ struct fleet *fleet__new(const struct fleet_opts *opts)
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (f->epfd < 0)
 		goto fail;
-	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.execs), on_exec, f, NULL);
+	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.execs), on_event, f, NULL);
 	if (!f->rb || epoll_ctl(f->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(f->rb), &ev))
 		goto fail;
 	return f;

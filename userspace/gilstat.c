@@ -1119,7 +1119,6 @@ static struct gilstat_bpf *load_fleet(void)
 	bpf_program__set_autoload(skel->progs.py_acquire_return, false);
 	bpf_program__set_autoload(skel->progs.py_release, false);
 	bpf_program__set_autoload(skel->progs.py_forced, false);
-	bpf_program__set_autoload(skel->progs.gil_fork, false);
 	bpf_program__set_autoload(skel->progs.gil_sched_wakeup, env.report.sched);
 	bpf_program__set_autoload(skel->progs.gil_sched_switch, env.report.sched);
 	fleet_prepare(skel);
@@ -1201,7 +1200,8 @@ static int run_fleet(int listen_fd, const sigset_t *wait_mask)
 		      attach_tracepoint(skel->progs.gil_sched_switch, "scheduler tracepoints",
 					&links);
 	err = err ?: attach_tracepoint(skel->progs.gil_exec, "sched_process_exec tracepoint",
-				       &links);
+				       &links) ?:
+		      attach_tracepoint(skel->progs.gil_fork, "task_newtask tracepoint", &links);
 	if (err)
 		goto out;
 	eo.per_process = true;
