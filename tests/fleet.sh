@@ -87,17 +87,18 @@ check "-a -L: exit 2 with one line (-a reports by process and GIL)" \
 # of its file: the first one's probes serve every later one), and two CPythons started before it,
 # waiting on a fifo until gilstat has found them: 1001 os.read calls make exactly 1000 more
 # acquisitions than 1 does.
+# reader FIFO N: a CPython in the background that waits until FIFO is opened, then reads N times.
 reader() {
-	mkfifo "$tmp/rgate.$1"
+	mkfifo "$1"
 	"$py" -c 'import os, sys
 os.close(os.open(sys.argv[1], os.O_RDONLY))
 fd = os.open("/dev/zero", os.O_RDONLY)
 for _ in range(int(sys.argv[2])):
-    os.read(fd, 1)' "$tmp/rgate.$1" "$1" &
+    os.read(fd, 1)' "$1" "$2" &
 }
-reader 1
+reader "$tmp/rgate.1" 1
 r1=$!
-reader 1001
+reader "$tmp/rgate.1001" 1001
 rn=$!
 traced() { grep -q "PID $1 (.*) traced" "$tmp/all.err"; }
 # A CPython started after gilstat forks two children, as a server forks its workers: found from
@@ -225,12 +226,7 @@ check "libgil: Prometheus holds the same ($truth)" wait_for 10 synced $gw "$trut
 # calls after the gate make exactly N - 1 more acquisitions than one.
 gated() {
 	local fifo=$tmp/gate.$1 pid a b
-	mkfifo "$fifo"
-	"$py" -c 'import os, sys
-os.close(os.open(sys.argv[1], os.O_RDONLY))
-fd = os.open("/dev/zero", os.O_RDONLY)
-for _ in range(int(sys.argv[2])):
-    os.read(fd, 1)' "$fifo" "$1" &
+	reader "$fifo" "$1"
 	pid=$!
 	wait_for 5 has_series $pid || { echo "none"; return; }
 	sleep 0.5
