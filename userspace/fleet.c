@@ -432,7 +432,7 @@ static int attach_uprobe(struct proc *p, struct bpf_program *prog, const char *p
  * would leave it time to make BPF state through them after its state is forgotten. A process
  * that is gone (ESRCH) makes none, and its links go the usual way.
  */
-static void abandon_links(struct fleet *f, struct proc *p, int err)
+static void abandon_links(struct proc *p, int err)
 {
 	if (err == -ESRCH)
 		return;
@@ -606,7 +606,7 @@ static int look(struct fleet *f, struct proc *p, __u64 now)
 		if (err) {
 			note(f, "PID %d: cannot attach (%d links, %.1f ms after it was seen): %s",
 			     p->pid, p->nr_links, (now_ns() - p->seen_ns) / 1e6, strerror(-err));
-			abandon_links(f, p, err);
+			abandon_links(p, err);
 		}
 		free(t);
 		return 1;
@@ -661,7 +661,9 @@ static pid_t parent_of(pid_t pid)
 		return 0;
 	line[n] = '\0';
 	comm_end = strrchr(line, ')');
-	return comm_end ? (pid_t)strtol(comm_end + 4, NULL, 10) : 0; /* ") S PPID" */
+	if (!comm_end || strlen(comm_end) < 5)
+		return 0;
+	return (pid_t)strtol(comm_end + 4, NULL, 10); /* ") S PPID" */
 }
 
 /*
