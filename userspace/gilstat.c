@@ -628,27 +628,28 @@ static bool wait_until(int pidfd, __u64 deadline_ns, const sigset_t *wait_mask)
 	return ppoll(&pfd, 1, tp, wait_mask) > 0;
 }
 
-static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd, int key_fd,
-		  struct report_meta *meta)
+/*
+ * One report: the maps read into a new snapshot and what changed since prev printed; prev is then
+ * the new snapshot. On an error prev stays as it was.
+ */
+static int report(struct snapshot *prev, int cpu_fd, int key_fd, struct report_meta *meta)
 {
-	struct snapshot delta = {};
+	struct snapshot cur = {}, delta = {};
 	int err;
 
-	err = snapshot_read(cur, cpu_fd, key_fd, prev->nr_cpus);
+	err = snapshot_read(&cur, cpu_fd, key_fd, prev->nr_cpus);
 	if (!err)
-		err = snapshot_delta(&delta, cur, prev, env.report.unit_ns);
+		err = snapshot_delta(&delta, &cur, prev, env.report.unit_ns);
 	if (err) {
 		fprintf(stderr, "gilstat: cannot read the BPF maps: %s\n", strerror(-err));
-		snapshot_free(&delta);
-		return err;
+		goto out;
 	}
 	snapshot_name_groups(&delta, env.comm_fd, env.report.group);
 	if (env.stacks_state) {
 		err = stacks__read(env.stacks_state);
 		if (err) {
 			fprintf(stderr, "gilstat: cannot read the stacks: %s\n", strerror(-err));
-			snapshot_free(&delta);
-			return err;
+			goto out;
 		}
 		stacks__set_errors(env.stacks_state, env.stacks_bss->py_frame_read_errors,
 				   env.stacks_bss->stack_errors);
@@ -658,9 +659,20 @@ static int report(const struct snapshot *prev, struct snapshot *cur, int cpu_fd,
 	if (env.heatmap)
 		err = heatmap_add_column(env.heatmap, &delta.total.hists[env.heatmap_of],
 					 meta->duration_ns);
-	if (err)
+	if (err) {
 		fprintf(stderr, "gilstat: cannot add to the heatmap: %s\n", strerror(-err));
+	} else if (ferror(env.out)) {
+		fprintf(stderr, "gilstat: cannot write the report: %s\n", strerror(errno));
+		err = -EPIPE;
+	}
+out:
 	snapshot_free(&delta);
+	if (err) {
+		snapshot_free(&cur);
+	} else {
+		snapshot_free(prev);
+		*prev = cur;
+	}
 	return err;
 }
 
@@ -1015,7 +1027,6 @@ static int run_reports(struct tracer *tr, int pidfd, struct snapshot *prev,
 		       struct report_meta *meta, __u64 end_ns, const sigset_t *wait_mask,
 		       bool *target_gone)
 {
-	struct snapshot cur = {};
 	long reports_left = env.count ? env.count : LONG_MAX;
 	__u64 last_ns = now_ns(), overlaps_before = 0;
 	int err;
@@ -1041,19 +1052,9 @@ static int run_reports(struct tracer *tr, int pidfd, struct snapshot *prev,
 		meta->gil_overlaps = tr->skel->bss->gil_overlaps - overlaps_before;
 		overlaps_before += meta->gil_overlaps;
 		last_ns += meta->duration_ns;
-		err = report(prev, &cur, tr->cpu_fd, tr->key_fd, meta);
-		if (err) {
-			snapshot_free(&cur);
+		err = report(prev, tr->cpu_fd, tr->key_fd, meta);
+		if (err)
 			return err;
-		}
-		if (ferror(env.out)) {
-			fprintf(stderr, "gilstat: cannot write the report: %s\n", strerror(errno));
-			snapshot_free(&cur);
-			return -EPIPE;
-		}
-		snapshot_free(prev);
-		*prev = cur;
-		memset(&cur, 0, sizeof(cur));
 		reports_left--;
 		if (meta->final)
 			break;
@@ -1136,7 +1137,6 @@ static int fleet_report(struct gilstat_bpf *skel, struct fleet *fleet, struct sn
 			__u64 *last_ns, bool final)
 {
 	struct fleet_stats fs;
-	struct snapshot cur = {};
 	char what[96];
 	struct report_meta meta = {
 		.comm = what,
@@ -1144,7 +1144,6 @@ static int fleet_report(struct gilstat_bpf *skel, struct fleet *fleet, struct sn
 		.view = "all",
 		.final = final,
 	};
-	int err;
 
 	fleet__stats(fleet, &fs);
 	snprintf(what, sizeof(what), "every CPython and libgil process (%llu traced, %zu now)",
@@ -1153,15 +1152,8 @@ static int fleet_report(struct gilstat_bpf *skel, struct fleet *fleet, struct sn
 	*last_ns += meta.duration_ns;
 	/* GILs of different processes are held at once all the time: the total has no utilisation */
 	meta.gil_overlaps = 1;
-	err = report(prev, &cur, bpf_map__fd(skel->maps.cpu_stats),
-		     bpf_map__fd(skel->maps.key_stats), &meta);
-	if (!err && ferror(env.out)) {
-		fprintf(stderr, "gilstat: cannot write the report: %s\n", strerror(errno));
-		err = -EPIPE;
-	}
-	snapshot_free(prev);
-	*prev = cur;
-	return err;
+	return report(prev, bpf_map__fd(skel->maps.cpu_stats), bpf_map__fd(skel->maps.key_stats),
+		      &meta);
 }
 
 /*
@@ -1300,7 +1292,7 @@ int main(int argc, char **argv)
 	};
 	static struct traced traced = {.child = {.pid = 0, .go_fd = -1, .error_fd = -1}};
 	struct tracer tracer = {};
-	struct snapshot prev = {}, cur = {};
+	struct snapshot prev = {};
 	struct report_meta meta = {};
 	char err_msg[PATH_MAX + 128], comm[64];
 	struct sigaction stop_action = {.sa_handler = sig_handler};
@@ -1472,7 +1464,7 @@ int main(int argc, char **argv)
 			meta.duration_ns = now_ns() - start_ns;
 			meta.forks = tracer.skel->bss->target_forks;
 			meta.gil_overlaps = tracer.skel->bss->gil_overlaps;
-			err = report(&prev, &cur, tracer.cpu_fd, tracer.key_fd, &meta);
+			err = report(&prev, tracer.cpu_fd, tracer.key_fd, &meta);
 		}
 		goto cleanup;
 	}
@@ -1499,7 +1491,6 @@ cleanup:
 		bpf_link__destroy(tracer.links.link[i]);
 	gilstat_bpf__destroy(tracer.skel);
 	snapshot_free(&prev);
-	snapshot_free(&cur);
 	if (traced.child.pid) {
 		int status;
 
