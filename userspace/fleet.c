@@ -644,6 +644,21 @@ static int look_at(struct fleet *f, struct proc *p, __u64 now)
 	return done;
 }
 
+/* The next process in /proc (d) that is neither gilstat nor known already; 0 at the end. */
+static pid_t next_new_pid(struct fleet *f, DIR *d)
+{
+	struct dirent *de;
+
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (!*end && pid > 0 && pid != getpid() && !find_proc(f, pid))
+			return pid;
+	}
+	return 0;
+}
+
 /* The parent of pid, from /proc/PID/stat (its fourth field, after the comm's parentheses). */
 static pid_t parent_of(pid_t pid)
 {
@@ -674,16 +689,14 @@ static pid_t parent_of(pid_t pid)
 static void find_children(struct fleet *f, pid_t parent, __u64 now)
 {
 	DIR *d = opendir("/proc");
-	struct dirent *de;
+	pid_t pid;
 
 	if (!d)
 		return;
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
+	while ((pid = next_new_pid(f, d))) {
 		struct proc *p;
 
-		if (*end || pid <= 0 || find_proc(f, pid) || parent_of(pid) != parent)
+		if (parent_of(pid) != parent)
 			continue;
 		p = proc_add(f, pid, now + ATTACH_WITHIN_NS);
 		if (p)
@@ -761,19 +774,15 @@ fail:
 int fleet__scan(struct fleet *f)
 {
 	DIR *d = opendir("/proc");
-	struct dirent *de;
 	__u64 now = now_ns();
 	int nr = 0;
+	pid_t pid;
 
 	if (!d)
 		return -errno;
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
+	while ((pid = next_new_pid(f, d))) {
 		struct proc *p;
 
-		if (*end || pid <= 0 || pid == getpid() || find_proc(f, pid))
-			continue;
 		/* running already: one look, no waiting for libraries */
 		p = proc_add(f, pid, now);
 		if (!p)
