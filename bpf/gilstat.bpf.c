@@ -669,7 +669,6 @@ static __always_inline void stacks_on_acquire(void *ctx, struct gil_state *st, _
 	}
 }
 
-
 /*
  * The first nr_args arguments of a gil:* probe. Straight from the saved registers when the
  * collector found them named in the notes: bpf_usdt_arg() costs a helper call per argument, more

@@ -130,13 +130,12 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 
 	if (o->timestamp)
 		print_timestamp(f);
+	fprintf(f, "%s %.3f s, ", m->final ? "Traced" : "Interval", m->duration_ns / 1e9);
 	/* PID 0: every process (-a), which comm describes */
 	if (m->pid)
-		fprintf(f, "%s %.3f s, PID %d (%s)\n", m->final ? "Traced" : "Interval",
-			m->duration_ns / 1e9, m->pid, m->comm);
+		fprintf(f, "PID %d (%s)\n", m->pid, m->comm);
 	else
-		fprintf(f, "%s %.3f s, %s\n", m->final ? "Traced" : "Interval",
-			m->duration_ns / 1e9, m->comm);
+		fprintf(f, "%s\n", m->comm);
 	if (m->note)
 		fprintf(f, "note: %s\n", m->note);
 	if (m->forks)
