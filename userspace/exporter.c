@@ -365,9 +365,13 @@ int exporter__write(struct exporter *ex, FILE *f, enum prom_format fmt)
 	struct prom_series *series = NULL;
 	struct gil_stats folded, *sums;
 	struct snapshot snap = {};
+	struct mallinfo2 heap;
 	int err;
 
 	pthread_mutex_lock(&ex->lock);
+	/* before this scrape's own allocations */
+	heap = mallinfo2();
+	scrape.heap_inuse_bytes = heap.uordblks + heap.hblkhd;
 	sums = calloc(ex->nr_targets + 1, sizeof(*sums));
 	err = sums ? snapshot_read(&snap, ex->o.cpu_fd, ex->o.key_fd, ex->o.nr_cpus) : -ENOMEM;
 	if (!err)

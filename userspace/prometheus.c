@@ -251,6 +251,12 @@ static void write_all(FILE *f, const struct prom_scrape *s, enum prom_format fmt
 		     "Breakdown entries folded by the cap on series into the one of pid other");
 	write_name(f, "series_folded_total", "", "");
 	fprintf(f, "%llu\n", (unsigned long long)s->folded_series);
+	/* Bytes in use, not RSS: what the allocator keeps cached or fragmented does not move it, so
+	 * it comes back to the same value once the processes that came and went are forgotten. */
+	write_header(f, fmt, "heap_inuse_bytes", PROM_GAUGE, false,
+		     "Bytes of gilstat's own heap allocated and not yet freed");
+	write_name(f, "heap_inuse_bytes", "", "");
+	fprintf(f, "%zu\n", s->heap_inuse_bytes);
 
 	write_counters(f, s, fmt);
 	for (int h = 0; h < NR_HISTS; h++) {

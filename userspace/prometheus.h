@@ -33,6 +33,7 @@ struct prom_scrape {
 	__u64 unit_ns;		/* the histograms' unit: their slots' bounds are multiples of it */
 	unsigned int nr_targets; /* processes traced now */
 	__u64 folded_series;	/* breakdown entries ever folded into the "other" series */
+	size_t heap_inuse_bytes; /* gilstat's own heap, allocated and not freed */
 	const char *version;
 };
 
