@@ -171,8 +171,7 @@ note_cmd bpf_ns "sysctl kernel.bpf_stats_enabled=1; $out/gilstat -p PID (gilwork
 note_cmd bpf_ns_cycle "sysctl kernel.bpf_stats_enabled=1; $out/gilstat -p PID ($out/cyclebench);" \
 	"scripts/bench/bpfstats.py GILSTAT_PID"
 note_cmd bpf_ns_floor "sysctl kernel.bpf_stats_enabled=1;" \
-	"$out/bench/usdtrun [-a] $probes -- $out/cyclebench 600000 1;" \
-	"scripts/bench/bpfstats.py USDTRUN_PID"
+	"$out/bench/usdtrun -s [-a] $probes -- $out/cyclebench 600000 1"
 sysctl -q -w kernel.bpf_stats_enabled=1
 start_tracer "$out/gilstat" -p "$target"
 sleep 2
@@ -192,13 +191,11 @@ stop_target
 for kind in empty args; do
 	flag=
 	[ $kind = args ] && flag=-a
-	# About 2 s traced: read at 0.8 s, while it still runs.
+	# usdtrun reads its program's stats itself once the command ended, while it still holds it:
+	# nothing reads /proc of a process that may have exited.
 	# shellcheck disable=SC2086
-	"$out/bench/usdtrun" $flag "$probes" -- "$out/cyclebench" 600000 1 >/dev/null &
-	loader=$!
-	sleep 0.8
-	scripts/bench/bpfstats.py "$loader" >"$tmp/bpf_ns_$kind.json"
-	wait "$loader"
+	"$out/bench/usdtrun" -s $flag "$probes" -- "$out/cyclebench" 600000 1 |
+		tail -1 >"$tmp/bpf_ns_$kind.json"
 done
 sysctl -q -w kernel.bpf_stats_enabled="$stats_was"
 

@@ -16,7 +16,11 @@ import sys
 def held_prog_ids(pid):
     ids = set()
     fdinfo = "/proc/%d/fdinfo" % pid
-    for fd in os.listdir(fdinfo):
+    try:
+        fds = os.listdir(fdinfo)
+    except OSError:
+        sys.exit("bpfstats.py: process %d has ended: the programs it held are gone" % pid)
+    for fd in fds:
         try:
             with open(os.path.join(fdinfo, fd)) as f:
                 for line in f:

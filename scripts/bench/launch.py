@@ -23,9 +23,13 @@ import time
 
 
 def sched_ms(pid):
-    """(on-CPU ms, run-queue wait ms) of every thread of pid so far."""
+    """(on-CPU ms, run-queue wait ms) of every thread of pid so far; None once pid has ended."""
     cpu = runq = 0
-    for tid in os.listdir("/proc/%d/task" % pid):
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for tid in tids:
         try:
             with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
                 on, wait = f.read().split()[:2]
@@ -63,13 +67,17 @@ def main():
     for line in proc.stdout:
         if ready.encode() in line:
             startup_ms = (time.monotonic() - start) * 1000
-            cpu_ms, runq_ms = sched_ms(proc.pid)
+            sched = sched_ms(proc.pid)
             break
         seen.append(line.decode(errors="replace"))
     if startup_ms is None:
         proc.wait()
         sys.exit("launch.py: %s exited (%d) before it printed '%s':\n%s"
                  % (cmd[0], proc.returncode, ready, "".join(seen[-5:])))
+    if sched is None:
+        proc.wait()
+        sys.exit("launch.py: %s exited (%d) as soon as it was ready" % (cmd[0], proc.returncode))
+    cpu_ms, runq_ms = sched
     # Keep the pipe drained, so that the report at the end cannot block on it.
     threading.Thread(target=proc.stdout.read, daemon=True).start()
     peak = [0]

@@ -6,13 +6,16 @@
  * counts its hits, which are printed as one JSON line after the command's own output. With -a it
  * fetches the probe's arguments and does nothing with them. With -u the sites are plain uprobes
  * at file offsets, any instruction of any file: what a uprobe costs on a call, a push, a nop.
+ * With -s it prints, once the command ended, the kernel's run count and run time of the program
+ * (kernel.bpf_stats_enabled=1): read while usdtrun still holds it, however short the command.
  *
- * Usage: usdtrun [-c | -a] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- COMMAND [ARGS...]
- *        usdtrun -u [-c] FILE:OFFSET[,FILE:OFFSET...] -- COMMAND [ARGS...]
+ * Usage: usdtrun [-s] [-c | -a] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- COMMAND [ARGS...]
+ *        usdtrun [-s] -u [-c] FILE:OFFSET[,FILE:OFFSET...] -- COMMAND [ARGS...]
  *   -c       count the hits
  *   -a       fetch every argument
  *   -b FILE  the file whose probes to attach to (default: the command's executable)
  *   -u       uprobes at FILE:OFFSET (a file offset, 0x... or decimal)
+ *   -s       print the program's run count and time as bpfstats.py does, under its name
  */
 #include <errno.h>
 #include <limits.h>
@@ -21,6 +24,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "command.h"
@@ -31,10 +35,31 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: usdtrun [-c | -a] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- "
+	fprintf(stderr, "usage: usdtrun [-s] [-c | -a] [-b FILE] PROVIDER:NAME[,PROVIDER:NAME...] -- "
 			"COMMAND [ARGS...]\n"
-			"       usdtrun -u [-c] FILE:OFFSET[,FILE:OFFSET...] -- COMMAND [ARGS...]\n");
+			"       usdtrun [-s] -u [-c] FILE:OFFSET[,FILE:OFFSET...] -- COMMAND [ARGS...]\n");
 	return 2;
+}
+
+/* The program's run count and time, as scripts/bench/bpfstats.py prints them for a process. */
+static int print_run_stats(const struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int err;
+
+	err = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len);
+	if (err) {
+		fprintf(stderr, "usdtrun: cannot read the program's run stats: %s\n", strerror(-err));
+		return err;
+	}
+	printf("{\"%s\": {\"run_cnt\": %llu, \"run_time_ns\": %llu, \"ns_per_run\": ", info.name,
+	       (unsigned long long)info.run_cnt, (unsigned long long)info.run_time_ns);
+	if (info.run_cnt)
+		printf("%.1f}}\n", (double)info.run_time_ns / info.run_cnt);
+	else
+		printf("null}}\n");
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -45,11 +70,14 @@ int main(int argc, char **argv)
 	const char *binary = NULL;
 	struct bpf_program *prog;
 	struct floor_bpf *skel;
-	bool count = false, fetch_args = false, raw = false;
+	bool count = false, fetch_args = false, raw = false, run_stats = false;
 	int opt, err, status, nr_links = 0;
 
-	while ((opt = getopt(argc, argv, "+cab:u")) != -1) {
+	while ((opt = getopt(argc, argv, "+cab:us")) != -1) {
 		switch (opt) {
+		case 's':
+			run_stats = true;
+			break;
 		case 'u':
 			raw = true;
 			break;
@@ -144,6 +172,10 @@ int main(int argc, char **argv)
 	if (count) {
 		fflush(stdout);
 		printf("{\"hits\": %llu}\n", (unsigned long long)skel->bss->hits);
+	}
+	if (run_stats) {
+		fflush(stdout);
+		err = print_run_stats(prog);
 	}
 
 cleanup:
