@@ -76,30 +76,6 @@ r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
 }
 
-while read -r name _ <&3; do
-	ARGS=("$PROGS/os_read.py" 1)
-	run "$name" "$tmp/$name-1.json"
-	ARGS=("$PROGS/os_read.py" $N)
-	run "$name" "$tmp/$name-n.json"
-	one=$(field "$tmp/$name-1.json" "r['acquisitions'], r['releases']")
-	many=$(field "$tmp/$name-n.json" "r['acquisitions'], r['releases']")
-	more=$(field "$tmp/$name-n.json" "(r['acquisitions'] - $one[0],
-		r['releases'] - $one[1])")
-	echo "# $name: $(field "$tmp/$name-n.json" "r['view']")"
-	check "$name: $N os.read calls, $more more acquisitions and releases than 1 ($many, $one)" \
-		[ "$more" = "($((N - 1)), $((N - 1)))" ]
-	check "$name: nothing dropped" [ "$(field "$tmp/$name-n.json" "r['dropped_total']")" = 0 ]
-	echo "$name $one" >>"$tmp/counts"
-done 3<"$pythons"
-
-for minor in 9 12; do
-	grep -q "^3.$minor-stripped " "$pythons" || continue
-	twin=$(awk -v n="3.$minor" '$1 == n { $1 = ""; print }' "$tmp/counts")
-	stripped=$(awk -v n="3.$minor-stripped" '$1 == n { $1 = ""; print }' "$tmp/counts")
-	check "3.$minor stripped: the same counts as its symbol twin ($stripped vs $twin)" \
-		[ -n "$twin" -a "$twin" = "$stripped" ]
-done
-
 # Two threads spinning together, SPUN seconds: FORCED forced switches. A forced switch needs a
 # whole interval of waiting, so T / 5 ms (and the threads' two starts) is a bound no count may
 # pass; how near a run comes to it depends on both threads having a CPU, which a busy two-core
@@ -129,44 +105,66 @@ done 3<"$pythons"
 # 12's 2.36 and sid's 2.43), then N os.read calls once gilstat has attached: N more cycles, and
 # the few of reading the go-ahead line.
 attach_run() {
-	local name=$1 py lib home
+	local name=$1 py lib home target tracer go err
 	read -r py lib home <<<"$(awk -v n="$name" '$1 == n { print $2, $3, $4 }' "$pythons")"
 	[ "$lib" = - ] && lib= || lib="LD_LIBRARY_PATH=$lib"
 	[ "$home" = - ] && home= || home="PYTHONHOME=$home"
-	rm -f "$tmp/go" "$tmp/p.err"
-	mkfifo "$tmp/go"
+	go=$tmp/go.$name err=$tmp/p.$name.err
+	mkfifo "$go"
 	env $lib $home "$py" -c 'import os, sys
 sys.stdin.readline()
 fd = os.open("/dev/zero", os.O_RDONLY)
 for _ in range(int(sys.argv[1])):
-    os.read(fd, 1)' $N <"$tmp/go" &
+    os.read(fd, 1)' $N <"$go" &
 	target=$!
-	exec 7>"$tmp/go"
+	exec 7>"$go"
 	# env, then the interpreter, then the loader mapping libc: attach to the interpreter
 	for _ in $(seq 100); do
 		[ "$(readlink -f /proc/$target/exe)" = "$(readlink -f "$py")" ] &&
 			grep -q '/libc[.-]' /proc/$target/maps 2>/dev/null && break
 		sleep 0.05
 	done
-	$GILSTAT --python -p $target -j -o "$tmp/$name-p.json" 2>"$tmp/p.err" &
+	$GILSTAT --python -p $target -j -o "$tmp/$name-p.json" 2>"$err" &
 	tracer=$!
-	wait_attached "$tmp/p.err" || cat "$tmp/p.err"
+	wait_attached "$err" || cat "$err"
 	echo go >&7
 	exec 7>&-
 	wait $target
 	wait $tracer
 }
-while read -r name _ <&3; do
-	case $name in *-stripped) continue ;; esac
+# attached NAME: the same, for a process gilstat attaches to.
+attached() {
+	local name=$1 got
+	case $name in *-stripped) return ;; esac
 	attach_run "$name"
 	got=$(field "$tmp/$name-p.json" "r['acquisitions']")
 	check "$name -p: the GIL found in _PyRuntime, $N os.read calls seen ($got acquisitions)" \
-		[ -n "$got" ] && [ "${got:-0}" -ge $N ] && [ "${got:-0}" -le $((N + 20)) ]
-done 3<"$pythons"
+		in_range "$got" $N $((N + 20))
+}
 
-# Per-interpreter GILs (3.12 and later): each sub-interpreter's GIL apart, none over 100%.
-while read -r name _ <&3; do
-	case $name in 3.8* | 3.9* | 3.10* | 3.11* | debian-3.11) continue ;; esac
+# counts NAME: N os.read calls against one, exactly N - 1 more cycles.
+counts() {
+	local name=$1 one many more
+	ARGS=("$PROGS/os_read.py" 1)
+	run "$name" "$tmp/$name-1.json"
+	ARGS=("$PROGS/os_read.py" $N)
+	run "$name" "$tmp/$name-n.json"
+	one=$(field "$tmp/$name-1.json" "r['acquisitions'], r['releases']")
+	many=$(field "$tmp/$name-n.json" "r['acquisitions'], r['releases']")
+	more=$(field "$tmp/$name-n.json" "(r['acquisitions'] - $one[0],
+		r['releases'] - $one[1])")
+	echo "# $name: $(field "$tmp/$name-n.json" "r['view']")"
+	check "$name: $N os.read calls, $more more acquisitions and releases than 1 ($many, $one)" \
+		[ "$more" = "($((N - 1)), $((N - 1)))" ]
+	check "$name: nothing dropped" [ "$(field "$tmp/$name-n.json" "r['dropped_total']")" = 0 ]
+	echo "$name $one" >"$tmp/$name.counts"
+}
+
+# subinterpreters NAME: per-interpreter GILs (3.12 and later): each sub-interpreter's GIL apart,
+# none over 100%.
+subinterpreters() {
+	local name=$1 gils busy target
+	case $name in 3.8* | 3.9* | 3.10* | 3.11* | debian-3.11) return ;; esac
 	ARGS=("$PROGS/subinterp.py" 1)
 	run "$name" "$tmp/$name-sub.json" -G
 	gils=$(field "$tmp/$name-sub.json" "sorted(round(g['utilisation_pct']) for g in r['groups']
@@ -178,16 +176,61 @@ max(u) <= 100 and u[1] >= 25))' "${gils:-[]}"
 		[ -n "$(field "$tmp/$name-sub.json" "r['utilisation_unavailable']")" ]
 	# created before -p attached, the sub-interpreters' GILs are found by the BPF side
 	ARGS=("$PROGS/subinterp.py" 3 io)
-	rm -f "$tmp/sub.out"
-	with_env "$name" "$tmp/sub.out"
-	for _ in $(seq 50); do grep -q ready "$tmp/sub.out" && break; sleep 0.1; done
+	with_env "$name" "$tmp/$name-sub.out"
+	for _ in $(seq 50); do grep -q ready "$tmp/$name-sub.out" && break; sleep 0.1; done
 	sleep 0.5
 	$GILSTAT --python -p $target -G -d 1 -j -o "$tmp/$name-subp.json" 2>/dev/null
 	wait $target
 	busy=$(field "$tmp/$name-subp.json" "sum(g['acquisitions'] >= 1000 for g in r['groups'])")
 	check "$name -p: two sub-interpreters' GILs that existed before the attach ($busy busy)" \
 		[ "$busy" = 2 ]
+}
+
+# per_build NAME: the checks of one interpreter, in a job of its own, their TAP into
+# $tmp/NAME.tap. Each run spends most of its time waiting (gilstat's attach and detach, the
+# interpreter's start), so several interpreters run at once; the spinning threads' counts do not
+# share the CPUs with them (below).
+per_build() {
+	local name=$1
+	tap_n=0
+	{
+		counts "$name"
+		attached "$name"
+		subinterpreters "$name"
+	} >"$tmp/$name.tap" 2>&1
+}
+# in_range VALUE LOW HIGH: VALUE is a number from LOW to HIGH.
+in_range() { [ -n "$1" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+# replay FILE: a job's TAP lines as this script's own, numbered in turn.
+replay() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) ok "${line#ok * - }" ;;
+		"not ok "*) not_ok "${line#not ok * - }" ;;
+		*) echo "$line" ;;
+		esac
+	done <"$1"
+}
+
+jobs_max=${PYBUILDS_JOBS:-3}
+while read -r name _ <&3; do
+	while [ "$(jobs -pr | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+	per_build "$name" &
 done 3<"$pythons"
+wait
+while read -r name _ <&3; do
+	replay "$tmp/$name.tap"
+	cat "$tmp/$name.counts" 2>/dev/null >>"$tmp/counts"
+done 3<"$pythons"
+
+for minor in 9 12; do
+	grep -q "^3.$minor-stripped " "$pythons" || continue
+	twin=$(awk -v n="3.$minor" '$1 == n { $1 = ""; print }' "$tmp/counts")
+	stripped=$(awk -v n="3.$minor-stripped" '$1 == n { $1 = ""; print }' "$tmp/counts")
+	check "3.$minor stripped: the same counts as its symbol twin ($stripped vs $twin)" \
+		[ -n "$twin" -a "$twin" = "$stripped" ]
+done
 
 check_schema "$tmp"/*.json
 done_testing
