@@ -200,10 +200,10 @@ check "-a report: gilwork's sections equal libgil's ground truth ($got = $truth)
 	[ -n "$truth" -a "$got" = "$truth" ]
 a1=$(acq_of $r1 2>/dev/null) an=$(acq_of $rn 2>/dev/null)
 check "-a report: CPython's 1001 reads make exactly 1000 more acquisitions than 1 ($an - $a1)" \
-	[ -n "$a1" -a -n "$an" ] && [ "$((an - a1))" = 1000 ]
+	[ -n "$a1" -a -n "$an" -a "$((an - a1))" = 1000 ]
 a1=$(acq_of ${kid1:-0} 2>/dev/null) an=$(acq_of ${kidn:-0} 2>/dev/null)
 check "-a report: forked children found; 1001 reads make exactly 1000 more acquisitions than 1 ($an - $a1)" \
-	[ -n "$a1" -a -n "$an" ] && [ "$((an - a1))" = 1000 ]
+	[ -n "$a1" -a -n "$an" -a "$((an - a1))" = 1000 ]
 check "-a report: each process is named, also once it has ended" \
 	python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The integration scripts' own mistakes that make a check unable to fail:
+#  - `check WHAT [ A ] && [ B ]` runs B outside check: B's failure is never reported;
+#  - the same with || (B then runs only when check printed "not ok" and is ignored).
+# A check's command is one command: a test joins conditions with -a inside one [ ], or calls a
+# function.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+# check_statements FILE: each `check` statement of FILE on one line (continuations joined),
+# prefixed with FILE:LINE.
+check_statements() {
+	awk -v f="$1" '
+		stmt != "" { stmt = stmt " " $0 }
+		stmt == "" && /^[ \t]*check / { stmt = $0; line = FNR }
+		stmt != "" {
+			if (sub(/\\$/, "", stmt)) next
+			print f ":" line ": " stmt
+			stmt = ""
+		}' "$1"
+}
+
+cut_short=$(for t in tests/*.sh; do check_statements "$t"; done |
+	grep -E '\] *(&&|\|\|) *\[|\) *(&&|\|\|) *\[' || true)
+check "no check's command is cut short by && or || outside it${cut_short:+: $cut_short}" \
+	[ -z "$cut_short" ]
+
+# The linter itself must find what it looks for.
+printf 'check "x" \\\n\t[ 1 = 1 ] && [ 1 = 2 ]\n' >"${TMPDIR:-/tmp}/testlint.$$"
+found=$(check_statements "${TMPDIR:-/tmp}/testlint.$$" | grep -cE '\] *(&&|\|\|) *\[')
+rm -f "${TMPDIR:-/tmp}/testlint.$$"
+check "the search finds a check cut short in a planted example" [ "$found" = 1 ]
+
+done_testing
