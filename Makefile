@@ -81,7 +81,7 @@ ifneq ($(BPF_SRCS),)
 TARGETS += $(OUTPUT)/gilstat
 endif
 
-.PHONY: all deps test unit integration demo bench soak clean format
+.PHONY: all deps test test-busy unit integration demo bench soak clean format
 all: $(TARGETS)
 
 deps:
@@ -90,16 +90,27 @@ deps:
 # The runtime's unit tests again, under ThreadSanitizer, for tests/racecheck.sh.
 RACE_TESTS := $(patsubst %.c,%,$(wildcard tests/test_gil*.c))
 
+# The README's commands build in parallel, on every core, unless make was given -j itself.
+JOBS ?= $(shell nproc)
+SUBMAKE = $(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(JOBS))
+
 # The README's two commands: both install what is missing first.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all tests
+	$(Q)$(SUBMAKE) all tests
 ifeq ($(SANITIZE),)
-	$(Q)$(MAKE) --no-print-directory SANITIZE=thread $(addprefix $(OUTPUT)/san-thread/,$(RACE_TESTS))
+	$(Q)$(SUBMAKE) SANITIZE=thread $(addprefix $(OUTPUT)/san-thread/,$(RACE_TESTS))
 endif
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
 
+# The suite three times in a row while other work loads every core: see scripts/test-busy.sh.
+test-busy: deps
+	$(Q)scripts/deps.sh --busy
+	$(Q)$(SUBMAKE) all tests
+	$(Q)$(SUBMAKE) SANITIZE=thread $(addprefix $(OUTPUT)/san-thread/,$(RACE_TESTS))
+	$(Q)OUTPUT=$(OUTPUT) scripts/test-busy.sh
+
 demo: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(SUBMAKE) all
 	$(Q)$(OUTPUT)/gilstat -- $(OUTPUT)/gilwork convoy
 
 # The tutorial's FastAPI lesson, measured: see examples/fastapi/README.md.
@@ -237,6 +248,14 @@ $(OUTPUT)/tests/test_%: tests/test_%.c $(OUTPUT)/libgil.a $(USER_LIB_OBJS) $(LIB
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests $< $(TEST_LIB_OBJS) $(OUTPUT)/libgil.a \
 		$(LDFLAGS) -lcmocka $(LIBS) $(TEST_LIBS) -lm -o $@
+
+# libgil's own tests need libgil alone: their ThreadSanitizer builds (make test's race checks)
+# compile no module of the collector.
+$(OUTPUT)/tests/test_gil%: tests/test_gil%.c $(OUTPUT)/libgil.a $(LIBGIL_HDRS) $(wildcard tests/*.h) \
+		| $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests $< $(OUTPUT)/libgil.a $(LDFLAGS) -lcmocka \
+		-lpthread -lm -o $@
 
 # libmicrohttpd, and gnutls behind it, only in the tests of the exporter: valgrind's thread checkers
 # (tests/racecheck.sh) flag p11-kit's exit handlers in every program that links it.

@@ -22,6 +22,8 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 # its screenshot, check gilstat's SVG heatmap (tests/heatmap.sh). python3-yaml parses the
 # Kubernetes manifest (tests/fleet.sh).
 [ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
+# make test-busy loads every core with stress-ng while the suite runs.
+[ "${1:-}" = "--busy" ] && pkgs+=(stress-ng)
 # make example loads the tutorial's FastAPI service (examples/fastapi) with wrk, and so do
 # tests/example.sh and bench-python.sh.
 pkgs+=(wrk python3-fastapi python3-uvicorn python3-yaml)
@@ -36,7 +38,7 @@ declare -A uses=(
 	[libcmocka-dev]="header cmocka.h" [systemtap-sdt-dev]="header sys/sdt.h"
 	[pkg-config]="command pkg-config" [binutils]="command readelf" [python3]="command python3"
 	[python3-jsonschema]="module jsonschema" [valgrind]="command valgrind"
-	[bpftrace]="command bpftrace"
+	[bpftrace]="command bpftrace" [stress-ng]="command stress-ng"
 	[wrk]="command wrk" [python3-fastapi]="module fastapi" [python3-uvicorn]="module uvicorn"
 	[python3-yaml]="module yaml"
 )

@@ -15,16 +15,19 @@ export OUTPUT CMOCKA_MESSAGE_OUTPUT=TAP
 # A stripped build's symbols are never asked of a debuginfod server off this machine.
 unset DEBUGINFOD_URLS
 filter=${1:-}
-passed=0 failed=0 skipped=0
-log=$(mktemp)
-skips=$(mktemp)
-trap 'rm -f "$log" "$skips"' EXIT
+# Independent tests run side by side: most of their time is spent waiting (for a workload, a
+# grace period, a scrape), not on a CPU. A script that says "# run.sh: alone" in its first lines
+# runs with no other test: it traces every process on the host (gilstat -a), so it would attach
+# to the other tests' targets.
+jobs_max=${TEST_JOBS:-$(($(nproc) + 2))}
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 
-# skipped_of NAME: the skipped tests of a log, "CLASS<tab>NAME: WHAT: WHY" a line. The shell
+# skipped_of LOG NAME: the skipped tests of a log, "CLASS<tab>NAME: WHAT: WHY" a line. The shell
 # scripts say "ok N - WHAT # SKIP WHY"; cmocka says "not ok N # SKIP TEST", after the test's own
 # "# SKIP WHY" line.
 skipped_of() {
-	awk -v name="$1" '
+	awk -v name="$2" '
 		/^# *SKIP/ { why = $0; sub(/^# *SKIP:? */, "", why); next }
 		/^(not )?ok [0-9]+.*# *(SKIP|skip)/ {
 			what = $0
@@ -38,13 +41,15 @@ skipped_of() {
 			else sub(/^should have run: */, "", r)
 			if (r == "") r = "no reason given"
 			printf "%s\t%s: %s: %s\n", class, name, what, r
-		}' "$log"
+		}' "$1"
 }
 
+# run_one NAME COMMAND...: runs one test program into $work/NAME.*: its log, "PASSED FAILED
+# SKIPPED" in .counts, its skips in .skips, the line to print (and the log, if it failed) in .out.
 run_one() {
 	local name=$1; shift
-	local rc p f s
-	"$@" >"$log" 2>&1
+	local log=$work/$name.log rc p f s t0=$SECONDS
+	"$@" >"$log" 2>&1 </dev/null
 	rc=$?
 	# cmocka marks a skipped test "not ok N # SKIP", the shell scripts "ok N - ... # SKIP".
 	s=$(grep -cE '^(not )?ok [0-9]+.*# *(SKIP|skip)' "$log")
@@ -55,30 +60,71 @@ run_one() {
 		echo "not ok - $name exited with status $rc" >>"$log"
 	fi
 	if [ "$f" -ne 0 ]; then
-		echo "FAIL $name ($p passed, $f failed, $s skipped)"
+		echo "FAIL $name ($p passed, $f failed, $s skipped, $((SECONDS - t0)) s)"
 		sed 's/^/    /' "$log"
 	else
-		echo "PASS $name ($p passed, $s skipped)"
-	fi
-	skipped_of "$name" >>"$skips"
-	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+		echo "PASS $name ($p passed, $s skipped, $((SECONDS - t0)) s)"
+	fi >"$work/$name.out"
+	skipped_of "$log" "$name" >"$work/$name.skips"
+	echo "$p $f $s" >"$work/$name.counts"
 }
 
-for t in "$OUTPUT"/tests/test_*; do
-	[ -x "$t" ] || continue
-	case $(basename "$t") in *"$filter"*) ;; *) continue ;; esac
-	run_one "$(basename "$t")" "$t"
+# flush: prints, once each, the results of the tests that have ended.
+flush() {
+	local out
+	for out in "$work"/*.out; do
+		[ -f "$out" ] && [ -f "${out%.out}.counts" ] || continue
+		cat "$out"
+		mv "$out" "$out.shown"
+	done
+}
+
+# start NAME COMMAND...: runs a test in the background once fewer than jobs_max run.
+start() {
+	while [ "$(jobs -pr | wc -l)" -ge "$jobs_max" ]; do
+		wait -n
+		flush
+	done
+	run_one "$@" &
+}
+
+alone=() together=()
+for t in "$OUTPUT"/tests/test_* tests/*.sh; do
+	name=$(basename "$t")
+	case $name in lib.sh|run.sh) continue ;; esac
+	case $name in *"$filter"*) ;; *) continue ;; esac
+	case $t in
+	*.sh)
+		[ -f "$t" ] || continue
+		if head -20 "$t" | grep -q '^# run.sh: alone'; then alone+=("$t"); else together+=("$t"); fi
+		;;
+	*) [ -x "$t" ] && together+=("$t") ;;
+	esac
 done
-for t in tests/*.sh; do
-	[ -f "$t" ] || continue
-	case $(basename "$t") in lib.sh|run.sh) continue ;; esac
-	case $(basename "$t") in *"$filter"*) ;; *) continue ;; esac
+for t in "${alone[@]}"; do
 	run_one "$(basename "$t")" bash "$t"
+	flush
 done
+for t in "${together[@]}"; do
+	case $t in
+	*.sh) start "$(basename "$t")" bash "$t" ;;
+	*) start "$(basename "$t")" "$t" ;;
+	esac
+done
+wait
+flush
+
+passed=0 failed=0 skipped=0
+for c in "$work"/*.counts; do
+	[ -f "$c" ] || continue
+	read -r p f s <"$c"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+done
+cat "$work"/*.skips 2>/dev/null >"$work/all-skips"
 
 # Every skip, one a line: "SKIP (cannot here) NAME: WHAT: WHY".
-sort -s -t "$(printf '\t')" -k1,1 "$skips" | awk -F'\t' '{ printf "SKIP (%s) %s\n", $1, $2 }'
-missed=$(grep -c '^should have run' "$skips")
+sort -s -t "$(printf '\t')" -k1,1 "$work/all-skips" | awk -F'\t' '{ printf "SKIP (%s) %s\n", $1, $2 }'
+missed=$(grep -c '^should have run' "$work/all-skips")
 echo "$passed passed, $failed failed, $skipped skipped ($missed of them should have run)"
 if [ "$missed" -ne 0 ]; then
 	echo "FAIL: $missed tests this machine can run were skipped (the lines" \
