@@ -70,11 +70,13 @@ check "--help exits 0 and lists every scenario and an example" \
 	eval '[ $help_rc -eq 0 ] && for s in cpu io procs cext convoy interval subinterp nogil; do
 		grep -q "^  $s " "$tmp/help" || exit 1; done && grep -q "Examples:" "$tmp/help"'
 
-# cpu: one GIL, two CPU-bound threads. A short interval makes hundreds of switches quickly; the
-# work is sized in seconds because on a busy machine each switch also waits for the scheduler.
+# cpu: one GIL, two CPU-bound threads. A short interval makes hundreds of switches quickly on a
+# quiet machine; on a busy one each switch also waits for the scheduler to run the thread that
+# was asked to drop (beside `stress-ng --cpu 2`: 19 to 36 in the phase), so the count asked for
+# is one that shows the turns, and the share made on request is the property.
 run cpu cpu --seconds 0.5 --interval-us 100
-jcheck "the holder changes hundreds of times, nearly always on request" cpu \
-	's["threads"]["switches"] >= 100 and
+jcheck "the holder changes again and again (10 times at least), nearly always on request" cpu \
+	's["threads"]["switches"] >= 10 and
 	 s["threads"]["forced_switches"] * 10 >= s["threads"]["switches"] * 9'
 jcheck "never two holders at once: holds fit in the wall time, no shared update lost" cpu \
 	's["threads"]["hold_ns"]["total"] <= r["threads"]["seconds"] * 1e9 + 2e6 and
