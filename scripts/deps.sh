@@ -28,7 +28,9 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 # tests/example.sh and bench-python.sh.
 pkgs+=(wrk python3-fastapi python3-uvicorn python3-yaml)
 # patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.
-pkgs+=(patchelf)
+# systemd-analyze verifies examples/gilstat.service (tests/fleet.sh): a Debian 12 machine has
+# systemd, a minimal root or a container may not.
+pkgs+=(patchelf systemd)
 
 # What gilstat uses of each package: "command NAME", "header FILE" or "module NAME" (Python).
 declare -A uses=(
@@ -40,7 +42,7 @@ declare -A uses=(
 	[python3-jsonschema]="module jsonschema" [valgrind]="command valgrind"
 	[bpftrace]="command bpftrace"
 	[wrk]="command wrk" [python3-fastapi]="module fastapi" [python3-uvicorn]="module uvicorn"
-	[python3-yaml]="module yaml"
+	[python3-yaml]="module yaml" [systemd]="command systemd-analyze"
 )
 
 # present PACKAGE: installed, or what gilstat uses of it is there.
