@@ -4,7 +4,9 @@
 # it prints the apt-get line to run. Quiet when everything is present.
 # A package counts as present when dpkg has it installed or when what gilstat uses from it is
 # there anyway (a command, a header, a Python module): a machine that cannot install packages, or
-# has its tools from elsewhere, still runs make test when nothing is missing.
+# has its tools from elsewhere, still runs make test when nothing is missing. A package with no
+# entry in `uses` below is present only when dpkg has it installed; so is every package when
+# GILSTAT_DEPS_DPKG_ONLY=1 (tests/deps.sh, which must not depend on what this machine has).
 set -eu
 
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
@@ -28,7 +30,9 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 # tests/example.sh and bench-python.sh.
 pkgs+=(wrk python3-fastapi python3-uvicorn python3-yaml)
 # patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.
-pkgs+=(patchelf)
+# systemd-analyze verifies examples/gilstat.service (tests/fleet.sh): a Debian 12 machine has
+# systemd, a minimal root or a container may not.
+pkgs+=(patchelf systemd)
 
 # What gilstat uses of each package: "command NAME", "header FILE" or "module NAME" (Python).
 declare -A uses=(
@@ -40,7 +44,7 @@ declare -A uses=(
 	[python3-jsonschema]="module jsonschema" [valgrind]="command valgrind"
 	[bpftrace]="command bpftrace" [stress-ng]="command stress-ng"
 	[wrk]="command wrk" [python3-fastapi]="module fastapi" [python3-uvicorn]="module uvicorn"
-	[python3-yaml]="module yaml"
+	[python3-yaml]="module yaml" [systemd]="command systemd-analyze"
 )
 
 # present PACKAGE: installed, or what gilstat uses of it is there.
@@ -48,7 +52,8 @@ present() {
 	local status kind name
 	status=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)
 	[ "$status" = "install ok installed" ] && return 0
-	read -r kind name <<<"${uses[$1]}"
+	[ "${GILSTAT_DEPS_DPKG_ONLY:-}" = 1 ] && return 1
+	read -r kind name <<<"${uses[$1]:-}"
 	case $kind in
 	command) command -v "$name" >/dev/null ;;
 	header) echo "#include <$name>" | ${CC:-cc} -E -x c - >/dev/null 2>&1 ;;

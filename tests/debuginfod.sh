@@ -33,7 +33,7 @@ for tool in debuginfod unshare objcopy strip readelf timeout; do
 done
 py=$(ls -d "$PYENV_VERSIONS"/3.12.*/bin/python3.12 2>/dev/null | sort -V | tail -1)
 if [ -z "$py" ]; then
-	skip "debuginfod" "no pyenv CPython 3.12 in $PYENV_VERSIONS"
+	skip_pyenv "debuginfod" "no pyenv CPython 3.12 in $PYENV_VERSIONS"
 	done_testing
 fi
 if [ -z "${GILSTAT_TEST_NAMESPACES:-}" ]; then
@@ -229,7 +229,7 @@ if [ -n "$other" ]; then
 	trace "$tmp/wrong" "$tmp/wrong" 1000 --no-debuginfod
 	degraded "debug file of another build" "$tmp/wrong" "ignoring .*: its build-id [0-9a-f]+ is not"
 else
-	skip "debug file of another build" "no pyenv CPython 3.13 or 3.11 to take it from"
+	skip_pyenv "debug file of another build" "no pyenv CPython 3.13 or 3.11 to take it from"
 fi
 
 done_testing

@@ -70,6 +70,20 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path);
 }
 
+/*
+ * The class of a skip for want of a pyenv build, as tests/run.sh reads it: a machine with pyenv
+ * should have every build the tests use, one without pyenv cannot run them.
+ */
+static const char *pyenv_skip_class(void)
+{
+	const char *pyenv = getenv("PYENV_ROOT");
+	char versions[PATH_MAX];
+	struct stat st;
+
+	snprintf(versions, sizeof(versions), "%s/versions", pyenv ? pyenv : "/root/.pyenv");
+	return !stat(versions, &st) && S_ISDIR(st.st_mode) ? "should have run" : "cannot here";
+}
+
 static int group_setup(void **state)
 {
 	char cmd[3 * PATH_MAX], script[PATH_MAX];
@@ -486,7 +500,8 @@ static void test_python_target_from_debug_file(void **state)
 	char path[PATH_MAX];
 
 	if (!libpython[0]) {
-		print_message("# SKIP no pyenv CPython 3.12 with a libpython\n");
+		print_message("# SKIP %s: no pyenv CPython 3.12 with a libpython\n",
+			      pyenv_skip_class());
 		skip();
 	}
 	/* the symbols are looked for when they are the view asked for */
