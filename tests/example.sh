@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # make example's script (examples/fastapi/run.sh) on a short run: the tutorial's lesson must show.
-# /io loses more than 10x of its requests/s beside CPU work in the thread pool and keeps more than
-# half of them beside the same work in a process pool; gilstat sees forced switches in the
-# thread-pool phase and hardly any in the other two; its reports match the schema; and nothing the
-# script started (server, pool workers, wrk, gilstat) is left running.
+# /io loses more than 5x of its requests/s beside CPU work in the thread pool, and serves more than
+# 5x as many beside the same work in a process pool as beside the thread pool. On a quiet machine
+# the first is 62x; beside `stress-ng --cpu 2`, 15x to 16x. How much of alone /io keeps beside the
+# process pool is a figure of free cores (69% on a quiet machine, 48% to 84% beside stress-ng):
+# printed in the table, not asserted. gilstat sees forced switches in the thread-pool phase and
+# hardly any in the other two; its reports match the schema; and nothing the script started
+# (server, pool workers, wrk, gilstat) is left running.
 set -u
 . "$(dirname "$0")/lib.sh"
 make_tmp
@@ -69,10 +72,10 @@ while read -r line; do
 	*) echo "$line" ;;
 	esac
 done < <(summary_checks \
-	"/io loses more than 10x of its requests/s beside /cpu-thread" \
-	'alone["io_rps"] > 10 * thread["io_rps"]' \
-	"/io keeps more than half of its requests/s beside /cpu-procpool" \
-	'procpool["io_rps"] > 0.5 * alone["io_rps"]' \
+	"/io loses more than 5x of its requests/s beside /cpu-thread" \
+	'alone["io_rps"] > 5 * thread["io_rps"]' \
+	"/io serves more than 5x as many requests/s beside /cpu-procpool as beside /cpu-thread" \
+	'procpool["io_rps"] > 5 * thread["io_rps"]' \
 	"the CPU work runs in both load phases" \
 	'thread["cpu_rps"] > 0 and procpool["cpu_rps"] > 0' \
 	"forced switches in the thread-pool phase: at least one per 50 ms of it" \

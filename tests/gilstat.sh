@@ -116,8 +116,10 @@ target=$!
 sleep 0.3
 $GILSTAT -j -d 1 -p $target >"$tmp/p.json" 2>"$tmp/p.err"
 check "-p: exits 0 after -d" [ $? -eq 0 ]
+# At most 200 in the second (one per 5 ms interval); a loaded machine makes fewer, by how long the
+# holder waits for a CPU before it can drop.
 check "-p: sees the running process's switches" \
-	[ "$($CHECK get "$tmp/p.json" switches)" -gt 50 ]
+	[ "$($CHECK get "$tmp/p.json" switches)" -gt 10 ]
 check "-p: -d leaves the target running" kill -0 $target
 
 # SIGINT, SIGTERM and SIGHUP: a final report, then nothing stays attached.
