@@ -87,6 +87,9 @@ trace() {
 	awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f\n", b - a }' >"$out.sec"
 }
 
+# listening PORT: something listens on 127.0.0.1:PORT.
+listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
+
 # field OUT KEY: a number or string of the final JSON report
 field() {
 	python3 -c 'import json, sys
@@ -173,7 +176,8 @@ conns = []
 while True:
     conns.append(s.accept())' $SILENT_PORT &
 silent=$!
-sleep 0.5
+# Listening before gilstat asks, however long the interpreter takes to start on a loaded machine.
+check "silent server listens" wait_for 30 listening $SILENT_PORT
 DEBUGINFOD_URLS=http://127.0.0.1:$SILENT_PORT DEBUGINFOD_TIMEOUT=2 \
 	DEBUGINFOD_CACHE_PATH=$tmp/cache-silent2 trace "$tmp/silent2" "$tmp/stripped" 1000
 degraded "silent server, DEBUGINFOD_TIMEOUT=2" "$tmp/silent2" "debuginfod: no answer .* within 2 s"
@@ -193,11 +197,7 @@ wait $silent 2>/dev/null
 python3 -m http.server --bind 127.0.0.1 --directory "$tmp/garbage" $GARBAGE_PORT \
 	>/dev/null 2>&1 &
 garbage=$!
-for _ in $(seq 50); do
-	python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])))' \
-		$GARBAGE_PORT 2>/dev/null && break
-	sleep 0.1
-done
+check "garbage server listens" wait_for 30 listening $GARBAGE_PORT
 DEBUGINFOD_URLS=http://127.0.0.1:$GARBAGE_PORT DEBUGINFOD_CACHE_PATH=$tmp/cache-garbage \
 	trace "$tmp/garbage" "$tmp/stripped" 1000
 degraded "garbage from the server" "$tmp/garbage" "ignoring debuginfod .*: not an ELF file"
