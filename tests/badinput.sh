@@ -33,7 +33,7 @@ $SPIN 1 0 >/dev/null &
 spin=$!
 sleep 30 &
 sleeper=$!
-sleep 0.2
+wait_mapped $spin libgil
 
 # Options and arguments: usage errors exit 2.
 expect "unknown long option" 2 "gilstat: unrecognized option '--frobnicate'" \
@@ -163,7 +163,7 @@ check "stdout closed early (| head -1): exit 1, 'gilstat: cannot write the repor
 
 $SPIN 1 0 >/dev/null &
 short=$!
-sleep 0.2
+wait_mapped $short libgil
 $GILSTAT -j -p $short >"$tmp/exit.json" 2>"$tmp/exit.err" &
 g=$!
 wait_attached "$tmp/exit.err"

@@ -44,7 +44,7 @@ detach_proof() {
 	local how=$1 target g held progs links events
 	$SPIN 2 0 >/dev/null &
 	target=$!
-	sleep 0.2
+	wait_mapped $target libgil
 	# A file of this run's own: one left by the previous run would say "attached" at once.
 	$GILSTAT -p $target >/dev/null 2>"$tmp/detach.$how.err" &
 	g=$!
@@ -106,7 +106,7 @@ check "command killed: the final report is printed" \
 for sig in SEGV KILL; do
 	$SPIN 2 0 >/dev/null 2>&1 &
 	target=$!
-	sleep 0.2
+	wait_mapped $target libgil
 	$GILSTAT -j -p $target >"$tmp/p$sig.json" 2>"$tmp/p$sig.err" &
 	g=$!
 	wait_attached "$tmp/p$sig.err"

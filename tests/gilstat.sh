@@ -113,7 +113,7 @@ check "static: probes found in the executable itself" \
 # -p: attach to a process that is already running.
 $SPIN 2 0 >"$tmp/p.truth" &
 target=$!
-sleep 0.3
+wait_mapped $target libgil
 $GILSTAT -j -d 1 -p $target >"$tmp/p.json" 2>"$tmp/p.err"
 check "-p: exits 0 after -d" [ $? -eq 0 ]
 # At most 200 in the second (one per 5 ms interval); a loaded machine makes fewer, by how long the

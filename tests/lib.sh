@@ -44,6 +44,9 @@ wait_for() {
 	done
 	return 1
 }
+# wait_mapped PID NAME: waits until the loader has mapped a file of that name into PID (before it,
+# gilstat -p finds no probes in it); fails after 10 s, however long a loaded machine takes.
+wait_mapped() { wait_for 10 grep -q "$2" /proc/"$1"/maps; }
 # The script's exit status: non-zero when any test failed.
 done_testing() { echo "1..$tap_n"; exit $tap_failed; }
 
