@@ -148,7 +148,7 @@ static void read_container(pid_t pid, char *out, size_t out_len)
 	cgroup_container_id(text, out, out_len);
 }
 
-struct exporter *exporter__new(const struct exporter_opts *opts)
+struct exporter *exporter_new(const struct exporter_opts *opts)
 {
 	struct exporter *ex = calloc(1, sizeof(*ex));
 
@@ -174,7 +174,7 @@ static struct target *find_target(struct exporter *ex, __u32 pid)
 	return NULL;
 }
 
-int exporter__add_target(struct exporter *ex, pid_t pid, const char *comm, const char *python)
+int exporter_add_target(struct exporter *ex, pid_t pid, const char *comm, const char *python)
 {
 	char pid_str[16], container[CONTAINER_ID_LEN + 1];
 	struct target *grown, *t;
@@ -203,7 +203,7 @@ int exporter__add_target(struct exporter *ex, pid_t pid, const char *comm, const
 	return 0;
 }
 
-void exporter__target_ended(struct exporter *ex, pid_t pid)
+void exporter_target_ended(struct exporter *ex, pid_t pid)
 {
 	pthread_mutex_lock(&ex->lock);
 	for (size_t i = 0; i < ex->nr_targets; i++)
@@ -278,7 +278,7 @@ static size_t expire_locked(struct exporter *ex, pid_t pid)
 	return kept;
 }
 
-size_t exporter__expire(struct exporter *ex)
+size_t exporter_expire(struct exporter *ex)
 {
 	size_t before, left;
 
@@ -359,7 +359,7 @@ static int collect(struct exporter *ex, const struct snapshot *snap, struct gil_
 	return 0;
 }
 
-int exporter__write(struct exporter *ex, FILE *f, enum prom_format fmt)
+int exporter_write(struct exporter *ex, FILE *f, enum prom_format fmt)
 {
 	struct prom_scrape scrape = { .unit_ns = ex->o.unit_ns, .version = ex->o.version };
 	struct prom_series *series = NULL;
@@ -385,7 +385,7 @@ int exporter__write(struct exporter *ex, FILE *f, enum prom_format fmt)
 	return err;
 }
 
-int exporter__write_textfile(struct exporter *ex, const char *dir)
+int exporter_write_textfile(struct exporter *ex, const char *dir)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
 	int fd, err = 0;
@@ -404,7 +404,7 @@ int exporter__write_textfile(struct exporter *ex, const char *dir)
 		unlink(tmp);
 		return err;
 	}
-	err = exporter__write(ex, f, PROM_TEXT);
+	err = exporter_write(ex, f, PROM_TEXT);
 	if (!err && (fflush(f) || fchmod(fd, 0644)))
 		err = -errno;
 	if (fclose(f) && !err)
@@ -476,7 +476,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	f = open_memstream(&body, &len);
 	if (!f)
 		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-	err = exporter__write(ex, f, fmt);
+	err = exporter_write(ex, f, fmt);
 	if (fclose(f) || err) {
 		free(body);
 		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the BPF maps\n");
@@ -490,7 +490,7 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 }
 
-int exporter__serve(struct exporter *ex, int listen_fd, char *err, size_t err_len)
+int exporter_serve(struct exporter *ex, int listen_fd, char *err, size_t err_len)
 {
 	/*
 	 * One thread polling every connection, never blocked by one: a scraper that does not read
@@ -511,7 +511,7 @@ int exporter__serve(struct exporter *ex, int listen_fd, char *err, size_t err_le
 	return 0;
 }
 
-void exporter__free(struct exporter *ex)
+void exporter_free(struct exporter *ex)
 {
 	if (!ex)
 		return;

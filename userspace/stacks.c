@@ -146,7 +146,7 @@ int py_layout_for(int major, int minor, const char *path, struct py_layout *l, c
 	return -ENOTSUP;
 }
 
-struct stacks *stacks__new(const struct stacks_opts *o)
+struct stacks *stacks_new(const struct stacks_opts *o)
 {
 	struct stacks *s = calloc(1, sizeof(*s));
 	char path[64];
@@ -159,7 +159,7 @@ struct stacks *stacks__new(const struct stacks_opts *o)
 	return s;
 }
 
-void stacks__free(struct stacks *s)
+void stacks_free(struct stacks *s)
 {
 	if (!s)
 		return;
@@ -326,7 +326,7 @@ static void name_new_codes(struct stacks *s)
 	}
 }
 
-void stacks__refresh(struct stacks *s)
+void stacks_refresh(struct stacks *s)
 {
 	refresh_maps(s);
 	name_new_codes(s);
@@ -526,12 +526,12 @@ static int row_cmp(const void *a, const void *b)
 	return x->wait.total_ns < y->wait.total_ns ? 1 : x->wait.total_ns > y->wait.total_ns ? -1 : 0;
 }
 
-int stacks__read(struct stacks *s)
+int stacks_read(struct stacks *s)
 {
 	static const struct stack_stats none;
 	int err;
 
-	stacks__refresh(s);
+	stacks_refresh(s);
 	err = read_entries(s);
 	if (err)
 		return err;
@@ -567,7 +567,7 @@ int stacks__read(struct stacks *s)
 	return 0;
 }
 
-void stacks__set_errors(struct stacks *s, __u64 read_errors, __u64 stack_errors)
+void stacks_set_errors(struct stacks *s, __u64 read_errors, __u64 stack_errors)
 {
 	s->read_errors = read_errors;
 	s->stack_errors = stack_errors;
@@ -609,7 +609,7 @@ static void print_rows(struct stacks *s, FILE *f, const struct stack_row *rows, 
 	}
 }
 
-void stacks__print_text(struct stacks *s, FILE *f, const char *unit_name)
+void stacks_print_text(struct stacks *s, FILE *f, const char *unit_name)
 {
 	fprintf(f, "\nWho made the others wait (waits of %.3f ms or more, charged to the holder's "
 		   "stack at its release):\n",
@@ -658,7 +658,7 @@ static void json_rows(struct stacks *s, struct json *j, const char *key,
 	json_array_end(j);
 }
 
-void stacks__print_json(struct stacks *s, struct json *j)
+void stacks_print_json(struct stacks *s, struct json *j)
 {
 	json_object_begin(j, "stacks");
 	json_u64(j, "min_wait_ns", s->o.min_wait_ns);
@@ -729,7 +729,7 @@ static void fold(struct stacks *s, FILE *f, const struct stack_entry *e)
 	fprintf(f, " %llu\n", (unsigned long long)((e->st.wait.total_ns + 500) / 1000));
 }
 
-int stacks__write_folded(struct stacks *s, FILE *f)
+int stacks_write_folded(struct stacks *s, FILE *f)
 {
 	for (size_t i = 0; i < s->nr_cur; i++)
 		if (s->cur[i].st.wait.total_ns >= 500)
@@ -835,7 +835,7 @@ static void flame_draw(FILE *f, const struct flame_node *n, double x, int level,
 	}
 }
 
-int stacks__write_flamegraph(struct stacks *s, FILE *f, const char *title)
+int stacks_write_flamegraph(struct stacks *s, FILE *f, const char *title)
 {
 	static char frames[MAX_FOLDED_FRAMES][MAX_FRAME_LEN];
 	struct flame_node root = {.name = "all"};
