@@ -147,63 +147,10 @@ static bool is_number(const char *arg, double *v)
 	return !errno && end != arg && !*end;
 }
 
-/* argp's input: the options, and how many positional arguments were seen */
-struct parse_state {
-	struct options *o;
-	int pos_args;
-};
-
-static error_t parse_arg(int key, char *arg, struct argp_state *state)
+/* The options that have a long name only: --python, the exporter's, --heatmap, --stacks. */
+static error_t parse_long_option(struct options *o, int key, char *arg, struct argp_state *state)
 {
-	struct parse_state *ps = state->input;
-	struct options *o = ps->o;
-
 	switch (key) {
-	case 'h':
-		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
-		break;
-	case 'p':
-		o->pid = parse_long(state, "PID", arg, 1, INT_MAX);
-		break;
-	case 'a':
-		o->all = true;
-		break;
-	case 'C':
-		o->report.per_cpu_hists = true;
-		break;
-	case 'L':
-		o->report.group |= GROUP_THREAD;
-		break;
-	case 'P':
-		o->report.group |= GROUP_PROCESS;
-		break;
-	case 'G':
-		o->report.group |= GROUP_GIL;
-		break;
-	case 'm':
-		o->report.unit_ns = 1000000;
-		o->report.unit_name = "msecs";
-		break;
-	case 'T':
-		o->report.timestamp = true;
-		break;
-	case 'd':
-		if (!is_number(arg, &o->duration_sec) || !(o->duration_sec > 0) ||
-		    o->duration_sec > 31536000)
-			die_usage(state, "invalid duration '%s': expected seconds, > 0", arg);
-		break;
-	case 'j':
-		o->report.json = true;
-		break;
-	case 'o':
-		/* Not inherited by the command, whose own output stays apart. */
-		o->out = fopen(arg, "we");
-		if (!o->out) {
-			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
-			exit(2);
-		}
-		o->out_given = true;
-		break;
 	case OPT_NO_SCHED:
 		o->report.sched = false;
 		break;
@@ -279,6 +226,69 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (key == OPT_FLAMEGRAPH)
 			o->flamegraph_path = arg;
 		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/* argp's input: the options, and how many positional arguments were seen */
+struct parse_state {
+	struct options *o;
+	int pos_args;
+};
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct options *o = ps->o;
+
+	switch (key) {
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		break;
+	case 'p':
+		o->pid = parse_long(state, "PID", arg, 1, INT_MAX);
+		break;
+	case 'a':
+		o->all = true;
+		break;
+	case 'C':
+		o->report.per_cpu_hists = true;
+		break;
+	case 'L':
+		o->report.group |= GROUP_THREAD;
+		break;
+	case 'P':
+		o->report.group |= GROUP_PROCESS;
+		break;
+	case 'G':
+		o->report.group |= GROUP_GIL;
+		break;
+	case 'm':
+		o->report.unit_ns = 1000000;
+		o->report.unit_name = "msecs";
+		break;
+	case 'T':
+		o->report.timestamp = true;
+		break;
+	case 'd':
+		if (!is_number(arg, &o->duration_sec) || !(o->duration_sec > 0) ||
+		    o->duration_sec > 31536000)
+			die_usage(state, "invalid duration '%s': expected seconds, > 0", arg);
+		break;
+	case 'j':
+		o->report.json = true;
+		break;
+	case 'o':
+		/* Not inherited by the command, whose own output stays apart. */
+		o->out = fopen(arg, "we");
+		if (!o->out) {
+			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
+			exit(2);
+		}
+		o->out_given = true;
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -301,7 +311,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		ps->pos_args++;
 		break;
 	default:
-		return ARGP_ERR_UNKNOWN;
+		return parse_long_option(o, key, arg, state);
 	}
 	return 0;
 }
