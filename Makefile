@@ -202,7 +202,7 @@ define bpf_compile
 	$(Q)$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
 endef
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/gilstat.h runtime/gil_usdt.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) bpf/gilstat.h runtime/gil_usdt.h | $(OUTPUT)
 	$(bpf_compile)
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o

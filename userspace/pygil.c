@@ -27,8 +27,10 @@
 
 /* .gnu.version: a symbol version with this bit set is not the default one (name@VERSION). */
 #define VERSYM_HIDDEN 0x8000
+/* sizeof(pthread_mutex_t) on x86-64 glibc: switch_mutex, the struct's last member */
+#define GLIBC_MUTEX_SIZE 40
 /* the bytes from &gil->cond to the end of the struct: cond, mutex, switch_cond, switch_mutex */
-#define GIL_TAIL_BYTES (PY_SWITCH_COND_OFFSET + PY_GIL_MUTEX_AFTER_COND + 40)
+#define GIL_TAIL_BYTES (PY_SWITCH_COND_OFFSET + PY_GIL_MUTEX_AFTER_COND + GLIBC_MUTEX_SIZE)
 /* _PyRuntime is a few hundred kilobytes (3.12: 450 KB); never read more than this of it. */
 #define MAX_RUNTIME_BYTES (16u << 20)
 
@@ -170,6 +172,8 @@ int pygil_runtime_symbol(const char *path, __u64 *vaddr, __u64 *size)
 /* _Py_DebugOffsets: char cookie[8]; uint64_t version; uint64_t free_threaded; ... */
 #define DEBUG_COOKIE	   "xdebugpy"
 #define DEBUG_COOKIE_LEN   8
+#define DEBUG_VERSION	   DEBUG_COOKIE_LEN	  /* offsetof(_Py_DebugOffsets, version) */
+#define DEBUG_FREE_THREADED (DEBUG_COOKIE_LEN + 8) /* offsetof(_Py_DebugOffsets, free_threaded) */
 #define DEBUG_OFFSETS_HEAD 24
 
 int pygil_debug_offsets(const char *path, __u64 *version_hex, bool *free_threaded)
@@ -178,8 +182,8 @@ int pygil_debug_offsets(const char *path, __u64 *version_hex, bool *free_threade
 
 	if (pygil_debug_offsets_read(path, head, sizeof(head)))
 		return -ENOENT;
-	*version_hex = get_u64(head + DEBUG_COOKIE_LEN);
-	*free_threaded = get_u64(head + DEBUG_COOKIE_LEN + 8) != 0;
+	*version_hex = get_u64(head + DEBUG_VERSION);
+	*free_threaded = get_u64(head + DEBUG_FREE_THREADED) != 0;
 	return 0;
 }
 
@@ -376,7 +380,7 @@ int py_layout_for(int major, int minor, const char *path, struct py_layout *l, c
 		l->frames.cframe_current = -1;
 		l->frames.frame_back = dbg[dbg_layouts[i].frame_previous];
 		l->frames.frame_code = dbg[dbg_layouts[i].frame_executable];
-		l->frames.gil_last_holder = 8;
+		l->frames.gil_last_holder = PY_GIL_LAST_HOLDER_OFFSET;
 		l->code.name = dbg[dbg_layouts[i].code_name];
 		l->code.qualname = dbg[dbg_layouts[i].code_qualname];
 		l->code.filename = dbg[dbg_layouts[i].code_filename];

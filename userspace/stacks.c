@@ -27,6 +27,8 @@
 #include "svg.h"
 
 #define MAX_FRAME_LEN FLAME_NAME_LEN
+/* offsetof(PyASCIIObject, length): after ob_refcnt and ob_type, in every version */
+#define PY_STR_LENGTH 16
 
 struct stack_entry {
 	struct stack_key key;
@@ -151,7 +153,7 @@ static int read_py_str(struct stacks *s, __u64 str, char *out, size_t out_len)
 	__u32 state = 0;
 	size_t n;
 
-	if (read_mem(s, str + 16, &length, sizeof(length)) ||
+	if (read_mem(s, str + PY_STR_LENGTH, &length, sizeof(length)) ||
 	    read_mem(s, str + c->str_state, &state, sizeof(state))) {
 		snprintf(out, out_len, "[name unreadable]");
 		return -EFAULT;
