@@ -26,6 +26,7 @@
 #include "gilstat.skel.h"
 #include "now_ns.h"
 #include "procfs.h"
+#include "reaper.h"
 #include "pygil.h"
 #include "python.h"
 #include "target.h"
@@ -43,9 +44,6 @@
 #define MAX_PROC_LINKS TRACER_MAX_MULTI_LINKS
 #define MAX_GILS_SEEN 8
 #define EPOLL_TAG_RING UINT64_MAX
-/* The uprobe_multi links of ended processes are closed by threads of their own (tracer.c). */
-#define NR_REAPERS 16
-
 enum verdict {
 	EXE_OTHER,  /* neither a CPython nor a libgil program: its execs are ignored */
 	EXE_TARGET, /* was one: its processes are retried for the whole second */
@@ -79,16 +77,6 @@ struct proc {
 	__u64 cond_offset;
 	int links[MAX_PROC_LINKS]; /* uprobe_multi link descriptors */
 	int nr_links;
-};
-
-struct reaper {
-	pthread_mutex_t lock;
-	pthread_cond_t more;
-	int *queue;
-	size_t nr, cap, busy;
-	bool stop;
-	pthread_t threads[NR_REAPERS];
-	int nr_threads;
 };
 
 struct fleet {
@@ -269,70 +257,10 @@ static void forget_bpf_state(struct fleet *f, pid_t pid)
 			  waiter_gone, f);
 }
 
-static void *reap(void *arg)
-{
-	struct reaper *r = arg;
-	int link;
-
-	pthread_mutex_lock(&r->lock);
-	for (;;) {
-		while (!r->nr && !r->stop)
-			pthread_cond_wait(&r->more, &r->lock);
-		if (!r->nr)
-			break;
-		link = r->queue[--r->nr];
-		r->busy++;
-		pthread_mutex_unlock(&r->lock);
-		close(link);
-		pthread_mutex_lock(&r->lock);
-		r->busy--;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return NULL;
-}
-
-/* Hands link to the reapers; closed at once if there are none. */
-static void reap_link(struct reaper *r, int link)
-{
-	int *grown;
-
-	pthread_mutex_lock(&r->lock);
-	if (r->nr_threads < NR_REAPERS &&
-	    !pthread_create(&r->threads[r->nr_threads], NULL, reap, r))
-		r->nr_threads++;
-	if (r->nr == r->cap) {
-		grown = realloc(r->queue, (r->cap = r->cap ? 2 * r->cap : 64) * sizeof(*grown));
-		if (grown)
-			r->queue = grown;
-		else
-			r->cap = r->nr;
-	}
-	if (r->nr < r->cap && r->nr_threads) {
-		r->queue[r->nr++] = link;
-		link = -1;
-		pthread_cond_signal(&r->more);
-	}
-	pthread_mutex_unlock(&r->lock);
-	if (link >= 0)
-		close(link);
-}
-
-/* Waits until every link handed over is closed. */
-static void reaper_stop(struct reaper *r)
-{
-	pthread_mutex_lock(&r->lock);
-	r->stop = true;
-	pthread_cond_broadcast(&r->more);
-	pthread_mutex_unlock(&r->lock);
-	for (int i = 0; i < r->nr_threads; i++)
-		pthread_join(r->threads[i], NULL);
-	free(r->queue);
-}
-
 static void proc_free(struct fleet *f, struct proc *p)
 {
 	for (int i = 0; i < p->nr_links; i++)
-		reap_link(&f->reaper, p->links[i]);
+		reaper_add(&f->reaper, p->links[i]);
 	p->nr_links = 0;
 	if (p->pidfd >= 0)
 		close(p->pidfd);
@@ -531,7 +459,7 @@ static int look(struct fleet *f, struct proc *p, __u64 now)
 	free(t);
 	if (!err)
 		return 1;
-	if (!find_probes_in_pid(p->pid, path, sizeof(path), why, sizeof(why))) {
+	if (!target_find_probes_in_pid(p->pid, path, sizeof(path), why, sizeof(why))) {
 		err = attach_libgil_file(f, path) ?: start_tracing(f, p, NULL);
 		if (err)
 			note(f, "PID %d: cannot attach to %s: %s", p->pid, path, strerror(-err));
@@ -653,8 +581,7 @@ struct fleet *fleet_new(const struct fleet_opts *opts)
 	if (!f)
 		return NULL;
 	f->o = *opts;
-	pthread_mutex_init(&f->reaper.lock, NULL);
-	pthread_cond_init(&f->reaper.more, NULL);
+	reaper_init(&f->reaper);
 	/* two descriptors per uprobe link and one per process: the default 1024 is a few dozen */
 	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
 		nofile.rlim_cur = nofile.rlim_max;
@@ -789,9 +716,7 @@ void fleet_get_stats(const struct fleet *f, struct fleet_stats *out)
 		out->nr_links += f->procs[i].nr_links;
 	}
 	out->nr_links += 3 * f->nr_files;
-	pthread_mutex_lock((pthread_mutex_t *)&f->reaper.lock);
-	out->nr_links += f->reaper.nr + f->reaper.busy;
-	pthread_mutex_unlock((pthread_mutex_t *)&f->reaper.lock);
+	out->nr_links += reaper_pending((struct reaper *)&f->reaper);
 	out->nr_execs = f->nr_execs;
 	out->nr_traced_total = f->nr_traced_total;
 }
@@ -806,8 +731,6 @@ void fleet_free(struct fleet *f)
 	for (size_t i = 0; i < f->nr_files; i++)
 		for (int j = 0; j < 3; j++)
 			bpf_link__destroy(f->files[i].links[j]);
-	pthread_mutex_destroy(&f->reaper.lock);
-	pthread_cond_destroy(&f->reaper.more);
 	ring_buffer__free(f->rb);
 	if (f->epfd > 0)
 		close(f->epfd);
