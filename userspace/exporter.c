@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "exporter.h"
+#include "now_ns.h"
 #include "snapshot.h"
 
 #define CONTAINER_ID_LEN 64
@@ -49,14 +50,6 @@ struct exporter {
 	struct gil_stats folded_retired;
 	struct MHD_Daemon *daemon;
 };
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 int exporter_listen(const char *spec, int *fd, char *err, size_t err_len)
 {
@@ -111,7 +104,7 @@ static bool is_hex_run(const char *s, size_t len)
 	return true;
 }
 
-bool cgroup_container_id(const char *text, char *out, size_t out_len)
+bool exporter_container_id(const char *text, char *out, size_t out_len)
 {
 	const char *found = NULL;
 
@@ -145,7 +138,7 @@ static void read_container(pid_t pid, char *out, size_t out_len)
 		fclose(f);
 	}
 	text[len] = '\0';
-	cgroup_container_id(text, out, out_len);
+	exporter_container_id(text, out, out_len);
 }
 
 struct exporter *exporter_new(const struct exporter_opts *opts)
@@ -246,7 +239,7 @@ static void retire(struct exporter *ex, const struct target *t, const struct sna
 			if (memcmp(&ex->keys[j].key, &snap->keys[k].key, sizeof(struct gil_key)))
 				continue;
 			if (ex->keys[j].folded)
-				stats_add(&ex->folded_retired, &snap->keys[k].s);
+				snapshot_stats_add(&ex->folded_retired, &snap->keys[k].s);
 			else
 				ex->nr_own_series--;
 			ex->keys[j] = ex->keys[--ex->nr_keys];
@@ -320,7 +313,7 @@ static int collect(struct exporter *ex, const struct snapshot *snap, struct gil_
 		if (ex->o.per_process) {
 			for (size_t k = 0; k < snap->nr_keys; k++)
 				if (snap->keys[k].key.tgid == (__u32)ex->targets[i].pid)
-					stats_add(&sums[i], &snap->keys[k].s);
+					snapshot_stats_add(&sums[i], &snap->keys[k].s);
 			series[n].s = &sums[i];
 			series[n].keyed = !ex->o.split_gil;
 		}
@@ -338,7 +331,7 @@ static int collect(struct exporter *ex, const struct snapshot *snap, struct gil_
 			continue;
 		known = know_key(ex, &ks->key);
 		if (!known || known->folded) {
-			stats_add(folded, &ks->s);
+			snapshot_stats_add(folded, &ks->s);
 			any_folded = true;
 			continue;
 		}

@@ -51,7 +51,7 @@ int exporter_listen(const char *spec, int *fd, char *err, size_t err_len);
  * the cgroup paths (docker-ID.scope, cri-containerd-ID.scope, /docker/ID, /kubepods/.../ID).
  * false, out empty, when there is none.
  */
-bool cgroup_container_id(const char *cgroup_text, char *out, size_t out_len);
+bool exporter_container_id(const char *cgroup_text, char *out, size_t out_len);
 
 struct exporter *exporter_new(const struct exporter_opts *opts);
 /* Serves / and /metrics on listen_fd (which it then owns) from a thread of its own. */

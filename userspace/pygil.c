@@ -348,7 +348,7 @@ static const struct {
 
 #define DBG_MAX_INDEX 81
 
-int py_layout_for(int major, int minor, const char *path, struct py_layout *l, char *why,
+int pygil_layout_for(int major, int minor, const char *path, struct py_layout *l, char *why,
 		  size_t why_len)
 {
 	memset(l, 0, sizeof(*l));

@@ -86,7 +86,7 @@ struct py_layout {
  * The frame layout of CPython major.minor at path (3.8-3.12 by version, 3.13 from the
  * _Py_DebugOffsets the file carries). 0, or -ENOTSUP and one line in why.
  */
-int py_layout_for(int major, int minor, const char *path, struct py_layout *l, char *why,
+int pygil_layout_for(int major, int minor, const char *path, struct py_layout *l, char *why,
 		  size_t why_len);
 
 #endif

@@ -460,11 +460,11 @@ int stacks_read(struct stacks *s)
 		if (!d.count)
 			continue;
 		r.tid = e->key.holder_tid;
-		task_comm_of(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
+		snapshot_task_comm(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
 		place_of(s, e->key.holder_stack, e->key.holder_py, &r);
 		h = row_of(&s->holders, &s->nr_holders, &r);
 		r.tid = e->key.waiter_tid;
-		task_comm_of(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
+		snapshot_task_comm(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
 		place_of(s, e->key.waiter_stack, e->key.waiter_py, &r);
 		w = row_of(&s->waiters, &s->nr_waiters, &r);
 		if (!h || !w)

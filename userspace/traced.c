@@ -48,7 +48,7 @@ static int resolve_python(struct traced *t, const struct options *o)
 	if (err) {
 		fprintf(stderr, "gilstat: %s\n", err_msg);
 		/* 127 is for a command that is not there, not for one that is not Python */
-		if (err == -ENOENT && o->command && resolve_command(o->command[0], exe, sizeof(exe)))
+		if (err == -ENOENT && o->command && command_lookup(o->command[0], exe, sizeof(exe)))
 			return 127;
 		return 1;
 	}
@@ -79,21 +79,21 @@ static int resolve_libgil(struct traced *t, const struct options *o)
 	int err;
 
 	if (o->pid) {
-		if (find_probes_in_pid(o->pid, t->probe_path, sizeof(t->probe_path), err_msg,
+		if (target_find_probes_in_pid(o->pid, t->probe_path, sizeof(t->probe_path), err_msg,
 				       sizeof(err_msg))) {
 			fprintf(stderr, "gilstat: %s\n", err_msg);
 			return 1;
 		}
 		return -1;
 	}
-	err = resolve_command(o->command[0], exe, sizeof(exe));
+	err = command_lookup(o->command[0], exe, sizeof(exe));
 	if (err) {
 		fprintf(stderr, "gilstat: %s: %s\n", o->command[0],
 			err == -EACCES ? "permission denied (not executable)" : "command not found");
 		/* What a shell returns for each. */
 		return err == -EACCES ? 126 : 127;
 	}
-	if (find_probes_in_exe(exe, t->probe_path, sizeof(t->probe_path), err_msg,
+	if (target_find_probes_in_exe(exe, t->probe_path, sizeof(t->probe_path), err_msg,
 			       sizeof(err_msg))) {
 		fprintf(stderr, "gilstat: %s\n", err_msg);
 		return 1;

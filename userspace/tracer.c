@@ -182,7 +182,7 @@ static void setup_stacks(struct tracer *tr, const struct traced *t)
 				"(--python-probes=libc): native stacks only\n");
 		return;
 	}
-	if (py_layout_for(t->py.major, t->py.minor, t->py.path, &tr->py_layout, why,
+	if (pygil_layout_for(t->py.major, t->py.minor, t->py.path, &tr->py_layout, why,
 			  sizeof(why))) {
 		fprintf(stderr, "gilstat: --stacks: %s: native stacks only\n", why);
 		return;
@@ -205,7 +205,7 @@ int tracer_open(struct tracer *tr, const struct options *o, const struct traced 
 	tr->skel->rodata->targ_comms = !!(o->report.group & (GROUP_THREAD | GROUP_PROCESS));
 	if (o->stacks)
 		setup_stacks(tr, t);
-	tr->skel->rodata->targ_args_in_regs = !o->python && elf_gil_args_in_regs(t->probe_path);
+	tr->skel->rodata->targ_args_in_regs = !o->python && target_gil_args_in_regs(t->probe_path);
 	if (o->verbose && !o->python)
 		fprintf(stderr, "gilstat: probe arguments read %s\n",
 			tr->skel->rodata->targ_args_in_regs
