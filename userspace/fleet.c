@@ -43,7 +43,6 @@
 /* libc's init, signal, timed and clock waits, the waits' returns */
 #define MAX_PROC_LINKS TRACER_MAX_MULTI_LINKS
 #define MAX_GILS_SEEN 8
-#define EPOLL_TAG_RING UINT64_MAX
 enum verdict {
 	EXE_OTHER,  /* neither a CPython nor a libgil program: its execs are ignored */
 	EXE_TARGET, /* was one: its processes are retried for the whole second */
@@ -83,7 +82,6 @@ struct fleet {
 	struct fleet_opts o;
 	struct reaper reaper;
 	int epfd;
-	struct ring_buffer *rb;
 	struct proc *procs;
 	size_t nr_procs;
 	struct exe_seen *exes;
@@ -547,7 +545,7 @@ static void find_children(struct fleet *f, pid_t parent, __u64 now)
 	closedir(d);
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+int fleet_on_event(void *ctx, void *data, size_t size)
 {
 	const struct fleet_event *e = data;
 	struct fleet *f = ctx;
@@ -572,7 +570,6 @@ static int on_event(void *ctx, void *data, size_t size)
 
 struct fleet *fleet_new(const struct fleet_opts *opts)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EPOLL_TAG_RING };
 	struct gilstat_bpf *skel = opts->tr->skel;
 	struct fleet *f = calloc(1, sizeof(*f));
 	long offs[4];
@@ -602,9 +599,6 @@ struct fleet *fleet_new(const struct fleet_opts *opts)
 	f->waiter_waiting_off = offs[3];
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (f->epfd < 0)
-		goto fail;
-	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.execs), on_event, f, NULL);
-	if (!f->rb || epoll_ctl(f->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(f->rb), &ev))
 		goto fail;
 	return f;
 fail:
@@ -652,10 +646,6 @@ void fleet_poll(struct fleet *f)
 		for (int i = 0; i < n; i++) {
 			struct proc *p;
 
-			if (evs[i].data.u64 == EPOLL_TAG_RING) {
-				ring_buffer__consume(f->rb);
-				continue;
-			}
 			p = find_proc(f, (pid_t)evs[i].data.u64);
 			if (p)
 				proc_remove(f, p);
@@ -731,7 +721,6 @@ void fleet_free(struct fleet *f)
 	for (size_t i = 0; i < f->nr_files; i++)
 		for (int j = 0; j < 3; j++)
 			bpf_link__destroy(f->files[i].links[j]);
-	ring_buffer__free(f->rb);
 	if (f->epfd > 0)
 		close(f->epfd);
 	free(f->procs);

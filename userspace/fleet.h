@@ -37,9 +37,11 @@ struct fleet;
 struct fleet *fleet_new(const struct fleet_opts *opts);
 /* The processes running now, from /proc. The number traced, or a negative errno. */
 int fleet_scan(struct fleet *f);
-/* Readable when exec events wait or a traced process has ended. */
+/* The exec and fork events' ring buffer's callback (the session owns the ring): ctx is the fleet. */
+int fleet_on_event(void *ctx, void *data, size_t size);
+/* Readable when a traced process has ended. */
 int fleet_fd(const struct fleet *f);
-/* Handles what is ready: exec events, ended processes, pending retries. */
+/* Handles what is ready: ended processes, pending retries, the processes the events named. */
 void fleet_poll(struct fleet *f);
 /* When fleet_poll() must run again even if nothing is readable; UINT64_MAX for never. */
 __u64 fleet_next_ns(const struct fleet *f);

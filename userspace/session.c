@@ -104,10 +104,13 @@ int session_check_privileges(void)
 	return -1;
 }
 
-/* Sleeps until deadline_ns, fd's readiness or a stop signal; true when fd is readable. */
-static bool wait_until(int fd, __u64 deadline_ns, const sigset_t *wait_mask)
+/*
+ * Sleeps until deadline_ns, the readiness of fd or of also (-1: none), or a stop signal; true when
+ * fd is readable.
+ */
+static bool wait_until(int fd, int also, __u64 deadline_ns, const sigset_t *wait_mask)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = also, .events = POLLIN}};
 	__u64 now = now_ns();
 	struct timespec timeout = {}, *tp = &timeout;
 
@@ -117,7 +120,7 @@ static bool wait_until(int fd, __u64 deadline_ns, const sigset_t *wait_mask)
 		timeout.tv_sec = (deadline_ns - now) / NS_PER_SEC;
 		timeout.tv_nsec = (deadline_ns - now) % NS_PER_SEC;
 	}
-	return ppoll(&pfd, 1, tp, wait_mask) > 0;
+	return ppoll(pfd, 2, tp, wait_mask) > 0 && pfd[0].revents;
 }
 
 /*
@@ -231,9 +234,12 @@ static bool session_wait(struct session *s, __u64 deadline, bool reports)
 {
 	/* Once the target has ended its pidfd stays readable: it is no longer polled. */
 	int fd = s->fleet ? fleet_fd(s->fleet) : s->target_gone ? -1 : s->pidfd;
-	bool ready = wait_until(fd, deadline, &s->wait_mask);
+	bool ready = wait_until(fd, s->events ? ring_buffer__epoll_fd(s->events) : -1, deadline,
+				&s->wait_mask);
 
 	if (s->fleet) {
+		/* the exec and fork events first: a process that ends is then known */
+		ring_buffer__consume(s->events);
 		fleet_poll(s->fleet);
 		return true;
 	}
@@ -455,6 +461,8 @@ static void stop_run(struct session *s)
 {
 	exporter_free(s->ex);
 	s->ex = NULL;
+	ring_buffer__free(s->events);
+	s->events = NULL;
 	fleet_free(s->fleet);
 	s->fleet = NULL;
 	stacks_free(s->stacks);
@@ -504,7 +512,10 @@ static int start_fleet(struct session *s)
 	s->fleet = s->ex ? fleet_new(&(struct fleet_opts){ .tr = s->tr, .ex = s->ex,
 							  .verbose = s->o->verbose })
 			 : NULL;
-	if (!s->fleet) {
+	s->events = s->fleet ? ring_buffer__new(bpf_map__fd(s->tr->skel->maps.execs),
+						fleet_on_event, s->fleet, NULL)
+			     : NULL;
+	if (!s->events) {
 		fprintf(stderr, "gilstat: cannot watch the host's processes: %s\n",
 			strerror(errno ?: ENOMEM));
 		return -ENOMEM;

@@ -21,6 +21,7 @@ struct heatmap;
 struct stacks;
 struct exporter;
 struct fleet;
+struct ring_buffer;
 
 struct session {
 	const struct options *o;
@@ -34,6 +35,7 @@ struct session {
 	struct stacks *stacks;	 /* --stacks, or NULL */
 	struct exporter *ex;	 /* --prometheus, --textfile, -a; or NULL */
 	struct fleet *fleet;	 /* -a, or NULL */
+	struct ring_buffer *events; /* -a: the exec and fork events, for the fleet */
 	int pidfd;		 /* one target's, or -1 */
 	pid_t pid;		 /* one target's, or 0 */
 	bool target_gone;
