@@ -55,7 +55,7 @@ GILWORK_OBJS := $(patsubst runtime/gilwork/%.c,$(OUTPUT)/obj/gilwork/%.o,$(GILWO
 # Every userspace module but main() is linked into the tests too.
 USER_SRCS := $(wildcard userspace/*.c)
 USER_OBJS := $(patsubst userspace/%.c,$(OUTPUT)/userspace/%.o,$(USER_SRCS))
-USER_LIB_OBJS := $(filter-out $(OUTPUT)/userspace/gilstat.o,$(USER_OBJS))
+USER_LIB_OBJS := $(filter-out $(OUTPUT)/userspace/main.o,$(USER_OBJS))
 USER_HDRS := $(wildcard userspace/*.h) bpf/gilstat.h runtime/now_ns.h
 
 # The benchmarks' own tools (scripts/bench/): a USDT site in a loop and a loader for an empty or
@@ -213,7 +213,7 @@ define bpf_compile
 	$(Q)$(LLVM_STRIP) -g $@.tmp -o $@ && rm -f $@.tmp
 endef
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/gilstat.h runtime/gil_usdt.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) bpf/gilstat.h runtime/gil_usdt.h | $(OUTPUT)
 	$(bpf_compile)
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
@@ -259,11 +259,11 @@ $(OUTPUT)/tests/test_gil%: tests/test_gil%.c $(OUTPUT)/libgil.a $(LIBGIL_HDRS) $
 
 # libmicrohttpd, and gnutls behind it, only in the tests of the exporter: valgrind's thread checkers
 # (tests/racecheck.sh) flag p11-kit's exit handlers in every program that links it.
-# fleet.o (gilstat -a) calls the exporter and embeds the BPF object: in no test program.
-TEST_LIB_OBJS = $(filter-out $(OUTPUT)/userspace/exporter.o $(OUTPUT)/userspace/fleet.o, \
-	$(USER_LIB_OBJS))
-$(OUTPUT)/tests/test_prometheus: TEST_LIB_OBJS = $(filter-out $(OUTPUT)/userspace/fleet.o, \
-	$(USER_LIB_OBJS))
+# The modules that embed the BPF object or drive it (tracer.o, session.o, fleet.o for -a) call the
+# exporter too: in no test program.
+BPF_USER_OBJS := $(addprefix $(OUTPUT)/userspace/,tracer.o session.o fleet.o)
+TEST_LIB_OBJS = $(filter-out $(OUTPUT)/userspace/exporter.o $(BPF_USER_OBJS),$(USER_LIB_OBJS))
+$(OUTPUT)/tests/test_prometheus: TEST_LIB_OBJS = $(filter-out $(BPF_USER_OBJS),$(USER_LIB_OBJS))
 $(OUTPUT)/tests/test_prometheus: TEST_LIBS = -lmicrohttpd
 
 $(SDT_ARGS_LIB): $(LIBGIL_SRCS) $(LIBGIL_HDRS)

@@ -187,13 +187,13 @@ static void test_stats_add_and_sub_are_inverse(void **state)
 	b.c.forced_switches = 2;
 	b.hists[HIST_WAIT].slots[3] = 1;
 	b.hists[HIST_WAIT].count = 1;
-	stats_add(&sum, &a);
-	stats_add(&sum, &b);
+	snapshot_stats_add(&sum, &a);
+	snapshot_stats_add(&sum, &b);
 	assert_int_equal(sum.c.acquisitions, 12);
 	assert_int_equal(sum.c.forced_switches, 2);
 	assert_int_equal(sum.c.map_full, 1);
 	assert_int_equal(sum.hists[HIST_WAIT].slots[3], 6);
-	stats_sub(&back, &sum, &a, US);
+	snapshot_stats_sub(&back, &sum, &a, US);
 	assert_int_equal(back.c.acquisitions, 7);
 	assert_int_equal(back.c.map_full, 0);
 	assert_int_equal(back.hists[HIST_WAIT].slots[3], 1);

@@ -69,15 +69,15 @@ static void test_container_id_from_cgroup(void **state)
 {
 	char id[80];
 
-	assert_true(cgroup_container_id("0::/system.slice/docker-" ID ".scope\n", id, sizeof(id)));
+	assert_true(exporter_container_id("0::/system.slice/docker-" ID ".scope\n", id, sizeof(id)));
 	assert_string_equal(id, ID);
-	assert_true(cgroup_container_id("0::/kubepods/burstable/pod1234/" ID "\n", id, sizeof(id)));
+	assert_true(exporter_container_id("0::/kubepods/burstable/pod1234/" ID "\n", id, sizeof(id)));
 	assert_string_equal(id, ID);
-	assert_false(cgroup_container_id("0::/user.slice/user-0.slice/session-3.scope\n", id,
+	assert_false(exporter_container_id("0::/user.slice/user-0.slice/session-3.scope\n", id,
 					 sizeof(id)));
 	assert_string_equal(id, "");
 	/* 65 hex digits are no container ID. */
-	assert_false(cgroup_container_id("0::/x/" ID "a\n", id, sizeof(id)));
+	assert_false(exporter_container_id("0::/x/" ID "a\n", id, sizeof(id)));
 }
 
 int main(void)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "now_ns.h"
 #include "elffile.h"
 
 /* fs/exec.c: an interpreter may itself be a script, this many levels deep. */
@@ -34,7 +35,7 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-int resolve_command(const char *cmd, char *out, size_t out_len)
+int command_lookup(const char *cmd, char *out, size_t out_len)
 {
 	const char *path_env = getenv("PATH");
 	char *paths, *dir, *save = NULL;
@@ -70,7 +71,7 @@ int resolve_command(const char *cmd, char *out, size_t out_len)
 
 int command_capture(char *const argv[], const char *env_name, char *out, size_t out_len)
 {
-	struct timespec start, now;
+	__u64 start_ns;
 	int pipefd[2], status, err = 0;
 	size_t len = 0;
 	pid_t pid;
@@ -98,15 +99,13 @@ int command_capture(char *const argv[], const char *env_name, char *out, size_t 
 		_exit(127);
 	}
 	close(pipefd[1]);
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	start_ns = now_ns();
 	for (;;) {
 		struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
 		long left_ms;
 		ssize_t n;
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left_ms = CHILD_TIMEOUT_MS - (now.tv_sec - start.tv_sec) * 1000 -
-			  (now.tv_nsec - start.tv_nsec) / 1000000;
+		left_ms = CHILD_TIMEOUT_MS - (long)((now_ns() - start_ns) / 1000000);
 		if (left_ms <= 0 || poll(&pfd, 1, left_ms) == 0) {
 			kill(pid, SIGKILL);
 			err = -ETIMEDOUT;
@@ -375,7 +374,7 @@ int command_resolve(struct command_args *a, const char *wrapper_prefix, const ch
 		int fd;
 
 		if (search_path) {
-			ret = resolve_command(a->v[0], file, file_len);
+			ret = command_lookup(a->v[0], file, file_len);
 			if (ret) {
 				snprintf(err, err_len, "%s: %s", a->v[0],
 					 ret == -ENOENT ? "command not found" : strerror(-ret));

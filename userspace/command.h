@@ -37,7 +37,9 @@ int command_resolve(struct command_args *a, const char *wrapper_prefix, const ch
 		    struct command_resolved *r, char *err, size_t err_len);
 
 /* Looks up cmd as execvp() would; 0 with the path in out, or -ENOENT / -EACCES. */
-int resolve_command(const char *cmd, char *out, size_t out_len);
+int command_lookup(const char *cmd, char *out, size_t out_len);
+/* The name scripts/bench/usdtrun.c still calls it by, until it follows. */
+#define resolve_command command_lookup
 
 /*
  * Runs argv (a full path) with stdin and stderr on /dev/null and, if env_name is set, env_name=1

@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 
 #include "exporter.h"
+#include "now_ns.h"
 #include "snapshot.h"
 
 #define CONTAINER_ID_LEN 64
@@ -49,14 +50,6 @@ struct exporter {
 	struct gil_stats folded_retired;
 	struct MHD_Daemon *daemon;
 };
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 int exporter_listen(const char *spec, int *fd, char *err, size_t err_len)
 {
@@ -111,7 +104,7 @@ static bool is_hex_run(const char *s, size_t len)
 	return true;
 }
 
-bool cgroup_container_id(const char *text, char *out, size_t out_len)
+bool exporter_container_id(const char *text, char *out, size_t out_len)
 {
 	const char *found = NULL;
 
@@ -145,10 +138,10 @@ static void read_container(pid_t pid, char *out, size_t out_len)
 		fclose(f);
 	}
 	text[len] = '\0';
-	cgroup_container_id(text, out, out_len);
+	exporter_container_id(text, out, out_len);
 }
 
-struct exporter *exporter__new(const struct exporter_opts *opts)
+struct exporter *exporter_new(const struct exporter_opts *opts)
 {
 	struct exporter *ex = calloc(1, sizeof(*ex));
 
@@ -174,7 +167,7 @@ static struct target *find_target(struct exporter *ex, __u32 pid)
 	return NULL;
 }
 
-int exporter__add_target(struct exporter *ex, pid_t pid, const char *comm, const char *python)
+int exporter_add_target(struct exporter *ex, pid_t pid, const char *comm, const char *python)
 {
 	char pid_str[16], container[CONTAINER_ID_LEN + 1];
 	struct target *grown, *t;
@@ -203,7 +196,7 @@ int exporter__add_target(struct exporter *ex, pid_t pid, const char *comm, const
 	return 0;
 }
 
-void exporter__target_ended(struct exporter *ex, pid_t pid)
+void exporter_target_ended(struct exporter *ex, pid_t pid)
 {
 	pthread_mutex_lock(&ex->lock);
 	for (size_t i = 0; i < ex->nr_targets; i++)
@@ -246,7 +239,7 @@ static void retire(struct exporter *ex, const struct target *t, const struct sna
 			if (memcmp(&ex->keys[j].key, &snap->keys[k].key, sizeof(struct gil_key)))
 				continue;
 			if (ex->keys[j].folded)
-				stats_add(&ex->folded_retired, &snap->keys[k].s);
+				snapshot_stats_add(&ex->folded_retired, &snap->keys[k].s);
 			else
 				ex->nr_own_series--;
 			ex->keys[j] = ex->keys[--ex->nr_keys];
@@ -278,7 +271,7 @@ static size_t expire_locked(struct exporter *ex, pid_t pid)
 	return kept;
 }
 
-size_t exporter__expire(struct exporter *ex)
+size_t exporter_expire(struct exporter *ex)
 {
 	size_t before, left;
 
@@ -320,7 +313,7 @@ static int collect(struct exporter *ex, const struct snapshot *snap, struct gil_
 		if (ex->o.per_process) {
 			for (size_t k = 0; k < snap->nr_keys; k++)
 				if (snap->keys[k].key.tgid == (__u32)ex->targets[i].pid)
-					stats_add(&sums[i], &snap->keys[k].s);
+					snapshot_stats_add(&sums[i], &snap->keys[k].s);
 			series[n].s = &sums[i];
 			series[n].keyed = !ex->o.split_gil;
 		}
@@ -338,7 +331,7 @@ static int collect(struct exporter *ex, const struct snapshot *snap, struct gil_
 			continue;
 		known = know_key(ex, &ks->key);
 		if (!known || known->folded) {
-			stats_add(folded, &ks->s);
+			snapshot_stats_add(folded, &ks->s);
 			any_folded = true;
 			continue;
 		}
@@ -359,7 +352,7 @@ static int collect(struct exporter *ex, const struct snapshot *snap, struct gil_
 	return 0;
 }
 
-int exporter__write(struct exporter *ex, FILE *f, enum prom_format fmt)
+int exporter_write(struct exporter *ex, FILE *f, enum prom_format fmt)
 {
 	struct prom_scrape scrape = { .unit_ns = ex->o.unit_ns, .version = ex->o.version };
 	struct prom_series *series = NULL;
@@ -389,7 +382,7 @@ int exporter__write(struct exporter *ex, FILE *f, enum prom_format fmt)
 	return err;
 }
 
-int exporter__write_textfile(struct exporter *ex, const char *dir)
+int exporter_write_textfile(struct exporter *ex, const char *dir)
 {
 	char tmp[PATH_MAX], path[PATH_MAX];
 	int fd, err = 0;
@@ -408,7 +401,7 @@ int exporter__write_textfile(struct exporter *ex, const char *dir)
 		unlink(tmp);
 		return err;
 	}
-	err = exporter__write(ex, f, PROM_TEXT);
+	err = exporter_write(ex, f, PROM_TEXT);
 	if (!err && (fflush(f) || fchmod(fd, 0644)))
 		err = -errno;
 	if (fclose(f) && !err)
@@ -480,7 +473,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	f = open_memstream(&body, &len);
 	if (!f)
 		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-	err = exporter__write(ex, f, fmt);
+	err = exporter_write(ex, f, fmt);
 	if (fclose(f) || err) {
 		free(body);
 		return queue_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the BPF maps\n");
@@ -494,7 +487,7 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 }
 
-int exporter__serve(struct exporter *ex, int listen_fd, char *err, size_t err_len)
+int exporter_serve(struct exporter *ex, int listen_fd, char *err, size_t err_len)
 {
 	/*
 	 * One thread polling every connection, never blocked by one: a scraper that does not read
@@ -515,7 +508,7 @@ int exporter__serve(struct exporter *ex, int listen_fd, char *err, size_t err_le
 	return 0;
 }
 
-void exporter__free(struct exporter *ex)
+void exporter_free(struct exporter *ex)
 {
 	if (!ex)
 		return;

@@ -51,22 +51,22 @@ int exporter_listen(const char *spec, int *fd, char *err, size_t err_len);
  * the cgroup paths (docker-ID.scope, cri-containerd-ID.scope, /docker/ID, /kubepods/.../ID).
  * false, out empty, when there is none.
  */
-bool cgroup_container_id(const char *cgroup_text, char *out, size_t out_len);
+bool exporter_container_id(const char *cgroup_text, char *out, size_t out_len);
 
-struct exporter *exporter__new(const struct exporter_opts *opts);
+struct exporter *exporter_new(const struct exporter_opts *opts);
 /* Serves / and /metrics on listen_fd (which it then owns) from a thread of its own. */
-int exporter__serve(struct exporter *ex, int listen_fd, char *err, size_t err_len);
+int exporter_serve(struct exporter *ex, int listen_fd, char *err, size_t err_len);
 /*
  * A traced process; python is its version ("3.12"), or NULL for none or unknown. An ended process
  * of the same PID (reused, or a new program) loses its series at once.
  */
-int exporter__add_target(struct exporter *ex, pid_t pid, const char *comm, const char *python);
-void exporter__target_ended(struct exporter *ex, pid_t pid);
+int exporter_add_target(struct exporter *ex, pid_t pid, const char *comm, const char *python);
+void exporter_target_ended(struct exporter *ex, pid_t pid);
 /* Drops the series of processes whose grace period is over; the number of targets left. */
-size_t exporter__expire(struct exporter *ex);
-int exporter__write(struct exporter *ex, FILE *f, enum prom_format fmt);
+size_t exporter_expire(struct exporter *ex);
+int exporter_write(struct exporter *ex, FILE *f, enum prom_format fmt);
 /* DIR/gilstat.prom, replaced whole: a temporary file in DIR, then rename(). */
-int exporter__write_textfile(struct exporter *ex, const char *dir);
-void exporter__free(struct exporter *ex);
+int exporter_write_textfile(struct exporter *ex, const char *dir);
+void exporter_free(struct exporter *ex);
 
 #endif

@@ -26,9 +26,11 @@
 #include "gilstat.skel.h"
 #include "now_ns.h"
 #include "procfs.h"
+#include "reaper.h"
 #include "pygil.h"
 #include "python.h"
 #include "target.h"
+#include "tracer.h"
 
 #define NS_PER_MS 1000000ull
 /* An exec'd process is attached within this long, or left alone. */
@@ -39,37 +41,8 @@
 /* A second look, this long after libc appeared, before a program is taken for neither kind. */
 #define SETTLE_NS (20 * NS_PER_MS)
 /* libc's init, signal, timed and clock waits, the waits' returns */
-#define MAX_PROC_LINKS 6
+#define MAX_PROC_LINKS TRACER_MAX_MULTI_LINKS
 #define MAX_GILS_SEEN 8
-#define EPOLL_TAG_RING UINT64_MAX
-/*
- * A CPython's uprobes are uprobe_multi links (Linux 6.6): a uprobe's perf event, which libbpf
- * 1.1 makes, waits for an RCU grace period when it is closed, under the kernel's event_mutex
- * (100-200 ms each here, kernel 6.18), so that every attach on the host waits behind every
- * detach: about a second per ended CPython. A uprobe_multi link waits for one grace period,
- * under no lock; the links of ended processes are closed by threads of their own, whose waits
- * share grace periods, while the main loop goes on attaching. libbpf 1.1 has no call for it,
- * and Debian 12's uapi header no layout: both are written here.
- */
-#define NR_REAPERS 16
-#define ATTACH_UPROBE_MULTI 48 /* BPF_TRACE_UPROBE_MULTI */
-#define UPROBE_MULTI_RETURN 1  /* BPF_F_UPROBE_MULTI_RETURN */
-
-struct link_create_uprobe_multi {
-	__u32 prog_fd;
-	__u32 target_fd;
-	__u32 attach_type;
-	__u32 flags;
-	__u64 path;
-	__u64 offsets;
-	__u64 ref_ctr_offsets;
-	__u64 cookies;
-	__u32 cnt;
-	__u32 multi_flags;
-	__u32 pid;
-	__u32 pad[5]; /* what follows in union bpf_attr: zero */
-};
-
 enum verdict {
 	EXE_OTHER,  /* neither a CPython nor a libgil program: its execs are ignored */
 	EXE_TARGET, /* was one: its processes are retried for the whole second */
@@ -105,21 +78,10 @@ struct proc {
 	int nr_links;
 };
 
-struct reaper {
-	pthread_mutex_t lock;
-	pthread_cond_t more;
-	int *queue;
-	size_t nr, cap, busy;
-	bool stop;
-	pthread_t threads[NR_REAPERS];
-	int nr_threads;
-};
-
 struct fleet {
 	struct fleet_opts o;
 	struct reaper reaper;
 	int epfd;
-	struct ring_buffer *rb;
 	struct proc *procs;
 	size_t nr_procs;
 	struct exe_seen *exes;
@@ -239,7 +201,7 @@ out:
 static void waiter_gone(struct fleet *f, const void *value)
 {
 	if (*(const __u32 *)((const char *)value + f->waiter_waiting_off))
-		__sync_fetch_and_add(&f->o.skel->bss->nr_waiters, -1);
+		__sync_fetch_and_add(&f->o.tr->skel->bss->nr_waiters, -1);
 }
 
 /* The entries of pid in a hash map whose key holds a tgid at tgid_off (py_conds, key_stats). */
@@ -268,7 +230,7 @@ static void forget_keys_of(int fd, __u32 key_size, __u32 tgid_off, pid_t pid)
 /* What the BPF side keeps of an ended process: its GILs' state, its threads, its waiters. */
 static void forget_bpf_state(struct fleet *f, pid_t pid)
 {
-	struct gilstat_bpf *skel = f->o.skel;
+	struct gilstat_bpf *skel = f->o.tr->skel;
 	const struct bpf_map *gils = skel->maps.gils;
 	__u32 size = bpf_map__value_size(gils);
 	char *state = calloc(1, size), *zero = calloc(1, size);
@@ -293,70 +255,10 @@ static void forget_bpf_state(struct fleet *f, pid_t pid)
 			  waiter_gone, f);
 }
 
-static void *reap(void *arg)
-{
-	struct reaper *r = arg;
-	int link;
-
-	pthread_mutex_lock(&r->lock);
-	for (;;) {
-		while (!r->nr && !r->stop)
-			pthread_cond_wait(&r->more, &r->lock);
-		if (!r->nr)
-			break;
-		link = r->queue[--r->nr];
-		r->busy++;
-		pthread_mutex_unlock(&r->lock);
-		close(link);
-		pthread_mutex_lock(&r->lock);
-		r->busy--;
-	}
-	pthread_mutex_unlock(&r->lock);
-	return NULL;
-}
-
-/* Hands link to the reapers; closed at once if there are none. */
-static void reap_link(struct reaper *r, int link)
-{
-	int *grown;
-
-	pthread_mutex_lock(&r->lock);
-	if (r->nr_threads < NR_REAPERS &&
-	    !pthread_create(&r->threads[r->nr_threads], NULL, reap, r))
-		r->nr_threads++;
-	if (r->nr == r->cap) {
-		grown = realloc(r->queue, (r->cap = r->cap ? 2 * r->cap : 64) * sizeof(*grown));
-		if (grown)
-			r->queue = grown;
-		else
-			r->cap = r->nr;
-	}
-	if (r->nr < r->cap && r->nr_threads) {
-		r->queue[r->nr++] = link;
-		link = -1;
-		pthread_cond_signal(&r->more);
-	}
-	pthread_mutex_unlock(&r->lock);
-	if (link >= 0)
-		close(link);
-}
-
-/* Waits until every link handed over is closed. */
-static void reaper_stop(struct reaper *r)
-{
-	pthread_mutex_lock(&r->lock);
-	r->stop = true;
-	pthread_cond_broadcast(&r->more);
-	pthread_mutex_unlock(&r->lock);
-	for (int i = 0; i < r->nr_threads; i++)
-		pthread_join(r->threads[i], NULL);
-	free(r->queue);
-}
-
 static void proc_free(struct fleet *f, struct proc *p)
 {
 	for (int i = 0; i < p->nr_links; i++)
-		reap_link(&f->reaper, p->links[i]);
+		reaper_add(&f->reaper, p->links[i]);
 	p->nr_links = 0;
 	if (p->pidfd >= 0)
 		close(p->pidfd);
@@ -370,9 +272,9 @@ static void proc_remove(struct fleet *f, struct proc *p)
 	bool attached = p->traced || p->attached;
 
 	if (p->traced) {
-		bpf_map_delete_elem(bpf_map__fd(f->o.skel->maps.fleet_tgids), &(__u32){ p->pid });
+		bpf_map_delete_elem(bpf_map__fd(f->o.tr->skel->maps.fleet_tgids), &(__u32){ p->pid });
 		epoll_ctl(f->epfd, EPOLL_CTL_DEL, p->pidfd, NULL);
-		exporter__target_ended(f->o.ex, p->pid);
+		exporter_target_ended(f->o.ex, p->pid);
 		note(f, "PID %d ended: detached", p->pid);
 	}
 	proc_free(f, p);
@@ -383,7 +285,7 @@ static void proc_remove(struct fleet *f, struct proc *p)
 	 * before it could be traced was never the exporter's, and its events made entries all the same.
 	 */
 	if (attached && !p->traced)
-		forget_keys_of(bpf_map__fd(f->o.skel->maps.key_stats), sizeof(struct gil_key),
+		forget_keys_of(bpf_map__fd(f->o.tr->skel->maps.key_stats), sizeof(struct gil_key),
 			       offsetof(struct gil_key, tgid), p->pid);
 	*p = f->procs[--f->nr_procs];
 }
@@ -400,33 +302,6 @@ static struct proc *proc_add(struct fleet *f, pid_t pid, __u64 give_up_ns)
 	return p;
 }
 
-/* prog at the non-zero offsets of path, in p only: one uprobe_multi link. */
-static int attach_uprobe(struct proc *p, struct bpf_program *prog, const char *path,
-			 const __u64 *offsets, int nr, bool retprobe)
-{
-	struct link_create_uprobe_multi attr = {
-		.prog_fd = bpf_program__fd(prog),
-		.attach_type = ATTACH_UPROBE_MULTI,
-		.path = (__u64)(unsigned long)path,
-		.offsets = (__u64)(unsigned long)offsets,
-		.cnt = nr,
-		.multi_flags = retprobe ? UPROBE_MULTI_RETURN : 0,
-		.pid = p->pid,
-	};
-	int fd;
-
-	if (!nr)
-		return 0;
-	if (p->nr_links == MAX_PROC_LINKS)
-		return -E2BIG;
-	fd = syscall(SYS_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
-	if (fd < 0)
-		return -errno;
-	p->links[p->nr_links++] = fd;
-	p->attached = true;
-	return 0;
-}
-
 /*
  * Links of a process that could not be traced. Closed at once when it still runs: the reapers
  * would leave it time to make BPF state through them after its state is forgotten. A process
@@ -441,19 +316,10 @@ static void abandon_links(struct proc *p, int err)
 	p->nr_links = 0;
 }
 
-void fleet_prepare(struct gilstat_bpf *skel)
-{
-	bpf_program__set_expected_attach_type(skel->progs.py_cond_init, ATTACH_UPROBE_MULTI);
-	bpf_program__set_expected_attach_type(skel->progs.py_cond_signal, ATTACH_UPROBE_MULTI);
-	bpf_program__set_expected_attach_type(skel->progs.py_cond_wait, ATTACH_UPROBE_MULTI);
-	bpf_program__set_expected_attach_type(skel->progs.py_cond_wait_return,
-					      ATTACH_UPROBE_MULTI);
-}
-
 /* The main GIL in the process's _PyRuntime, or one py_cond_init() has recorded already. */
 static bool find_gil(struct fleet *f, struct proc *p)
 {
-	int fd = bpf_map__fd(f->o.skel->maps.py_conds), nr;
+	int fd = bpf_map__fd(f->o.tr->skel->maps.py_conds), nr;
 	struct py_cond_key key, *prev = NULL;
 	__u64 gils[MAX_GILS_SEEN];
 	char why[PATH_MAX + 128];
@@ -465,35 +331,18 @@ static bool find_gil(struct fleet *f, struct proc *p)
 	}
 	nr = pygil_find_gils(p->pid, p->py_path, p->cond_offset, gils, MAX_GILS_SEEN, why,
 			     sizeof(why));
-	for (int i = 0; i < nr; i++) {
-		struct py_cond_key k = { .tgid = p->pid, .addr = gils[i] + p->cond_offset };
-		struct py_cond v = { .gil = gils[i], .role = PY_COND_GIL };
-
-		bpf_map_update_elem(fd, &k, &v, BPF_ANY);
-		k.addr += PY_SWITCH_COND_OFFSET;
-		v.role = PY_COND_SWITCH;
-		bpf_map_update_elem(fd, &k, &v, BPF_ANY);
-	}
+	for (int i = 0; i < nr; i++)
+		tracer_register_gil(f->o.tr, p->pid, gils[i], p->cond_offset);
 	return nr > 0;
 }
 
 static int attach_python(struct fleet *f, struct proc *p, const struct py_target *t)
 {
-	struct gilstat_bpf *skel = f->o.skel;
-	const struct py_libc *c = &t->libc;
-	int err;
+	int err = tracer_attach_condvar_multi(f->o.tr, p->pid, &t->libc, p->links, &p->nr_links);
 
-	__u64 waits[2];
-	int nr_waits = 0;
-
-	if (c->cond_timedwait)
-		waits[nr_waits++] = c->cond_timedwait;
-	if (c->cond_clockwait)
-		waits[nr_waits++] = c->cond_clockwait;
-	err = attach_uprobe(p, skel->progs.py_cond_init, c->path, &c->cond_init, 1, false) ?:
-	      attach_uprobe(p, skel->progs.py_cond_signal, c->path, &c->cond_signal, 1, false) ?:
-	      attach_uprobe(p, skel->progs.py_cond_wait, c->path, waits, nr_waits, false) ?:
-	      attach_uprobe(p, skel->progs.py_cond_wait_return, c->path, waits, nr_waits, true);
+	/* links were made: the BPF side may hold state of it */
+	if (p->nr_links)
+		p->attached = true;
 	if (err)
 		return err;
 	p->python = true;
@@ -508,11 +357,9 @@ static int attach_python(struct fleet *f, struct proc *p, const struct py_target
 /* libgil's probes in path, attached for every process once per file. */
 static int attach_libgil_file(struct fleet *f, const char *path)
 {
-	struct bpf_program *progs[] = { f->o.skel->progs.gil_acquire, f->o.skel->progs.gil_release,
-					f->o.skel->progs.gil_wait_start };
-	const char *names[] = { "acquire", "release", "wait__start" };
 	struct gil_file *grown, *gf;
 	struct stat st;
+	int err;
 
 	if (stat(path, &st))
 		return -errno;
@@ -525,16 +372,9 @@ static int attach_libgil_file(struct fleet *f, const char *path)
 	f->files = grown;
 	gf = &f->files[f->nr_files];
 	*gf = (struct gil_file){ .dev = st.st_dev, .ino = st.st_ino };
-	for (int i = 0; i < 3; i++) {
-		gf->links[i] = bpf_program__attach_usdt(progs[i], -1, path, "gil", names[i], NULL);
-		if (!gf->links[i]) {
-			int err = -errno;
-
-			while (i--)
-				bpf_link__destroy(gf->links[i]);
-			return err;
-		}
-	}
+	err = tracer_attach_libgil_file(f->o.tr, path, gf->links);
+	if (err)
+		return err;
 	f->nr_files++;
 	note(f, "libgil's probes in %s attached for every process", path);
 	return 0;
@@ -549,19 +389,19 @@ static int start_tracing(struct fleet *f, struct proc *p, const char *python)
 	if (p->pidfd < 0 || epoll_ctl(f->epfd, EPOLL_CTL_ADD, p->pidfd, &ev))
 		return -errno;
 	proc_read_comm(p->pid, p->pid, comm, sizeof(comm));
-	if (exporter__add_target(f->o.ex, p->pid, comm, python))
+	if (exporter_add_target(f->o.ex, p->pid, comm, python))
 		return -ENOMEM;
 	/* the reports' name of the process, also once it has ended */
-	if (f->o.skel->rodata->targ_comms) {
+	if (f->o.tr->skel->rodata->targ_comms) {
 		__u64 id = (__u64)p->pid << 32 | (__u32)p->pid;
 		struct task_comm c = {};
 
 		snprintf(c.comm, sizeof(c.comm), "%.*s", (int)sizeof(c.comm) - 1, comm);
-		bpf_map_update_elem(bpf_map__fd(f->o.skel->maps.comms), &id, &c, BPF_ANY);
+		bpf_map_update_elem(bpf_map__fd(f->o.tr->skel->maps.comms), &id, &c, BPF_ANY);
 	}
 	p->traced = true;
 	f->nr_traced_total++;
-	bpf_map_update_elem(bpf_map__fd(f->o.skel->maps.fleet_tgids), &(__u32){ p->pid },
+	bpf_map_update_elem(bpf_map__fd(f->o.tr->skel->maps.fleet_tgids), &(__u32){ p->pid },
 			    &(__u8){ 1 }, BPF_ANY);
 	remember_exe(f, p->exe_dev, p->exe_ino, EXE_TARGET);
 	note(f, "PID %d (%s) traced%s%s, %.1f ms after it was seen", p->pid, comm,
@@ -617,7 +457,7 @@ static int look(struct fleet *f, struct proc *p, __u64 now)
 	free(t);
 	if (!err)
 		return 1;
-	if (!find_probes_in_pid(p->pid, path, sizeof(path), why, sizeof(why))) {
+	if (!target_find_probes_in_pid(p->pid, path, sizeof(path), why, sizeof(why))) {
 		err = attach_libgil_file(f, path) ?: start_tracing(f, p, NULL);
 		if (err)
 			note(f, "PID %d: cannot attach to %s: %s", p->pid, path, strerror(-err));
@@ -705,7 +545,7 @@ static void find_children(struct fleet *f, pid_t parent, __u64 now)
 	closedir(d);
 }
 
-static int on_event(void *ctx, void *data, size_t size)
+int fleet_on_event(void *ctx, void *data, size_t size)
 {
 	const struct fleet_event *e = data;
 	struct fleet *f = ctx;
@@ -728,10 +568,9 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-struct fleet *fleet__new(const struct fleet_opts *opts)
+struct fleet *fleet_new(const struct fleet_opts *opts)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EPOLL_TAG_RING };
-	struct gilstat_bpf *skel = opts->skel;
+	struct gilstat_bpf *skel = opts->tr->skel;
 	struct fleet *f = calloc(1, sizeof(*f));
 	long offs[4];
 	struct rlimit nofile;
@@ -739,8 +578,7 @@ struct fleet *fleet__new(const struct fleet_opts *opts)
 	if (!f)
 		return NULL;
 	f->o = *opts;
-	pthread_mutex_init(&f->reaper.lock, NULL);
-	pthread_cond_init(&f->reaper.more, NULL);
+	reaper_init(&f->reaper);
 	/* two descriptors per uprobe link and one per process: the default 1024 is a few dozen */
 	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
 		nofile.rlim_cur = nofile.rlim_max;
@@ -762,16 +600,13 @@ struct fleet *fleet__new(const struct fleet_opts *opts)
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (f->epfd < 0)
 		goto fail;
-	f->rb = ring_buffer__new(bpf_map__fd(skel->maps.execs), on_event, f, NULL);
-	if (!f->rb || epoll_ctl(f->epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(f->rb), &ev))
-		goto fail;
 	return f;
 fail:
-	fleet__free(f);
+	fleet_free(f);
 	return NULL;
 }
 
-int fleet__scan(struct fleet *f)
+int fleet_scan(struct fleet *f)
 {
 	DIR *d = opendir("/proc");
 	__u64 now = now_ns();
@@ -796,12 +631,12 @@ int fleet__scan(struct fleet *f)
 	return nr;
 }
 
-int fleet__fd(const struct fleet *f)
+int fleet_fd(const struct fleet *f)
 {
 	return f->epfd;
 }
 
-void fleet__poll(struct fleet *f)
+void fleet_poll(struct fleet *f)
 {
 	struct epoll_event evs[64];
 	__u64 now;
@@ -811,10 +646,6 @@ void fleet__poll(struct fleet *f)
 		for (int i = 0; i < n; i++) {
 			struct proc *p;
 
-			if (evs[i].data.u64 == EPOLL_TAG_RING) {
-				ring_buffer__consume(f->rb);
-				continue;
-			}
 			p = find_proc(f, (pid_t)evs[i].data.u64);
 			if (p)
 				proc_remove(f, p);
@@ -851,7 +682,7 @@ void fleet__poll(struct fleet *f)
 	}
 }
 
-__u64 fleet__next_ns(const struct fleet *f)
+__u64 fleet_next_ns(const struct fleet *f)
 {
 	__u64 next = UINT64_MAX;
 
@@ -866,7 +697,7 @@ __u64 fleet__next_ns(const struct fleet *f)
 	return next;
 }
 
-void fleet__stats(const struct fleet *f, struct fleet_stats *out)
+void fleet_get_stats(const struct fleet *f, struct fleet_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < f->nr_procs; i++) {
@@ -875,14 +706,12 @@ void fleet__stats(const struct fleet *f, struct fleet_stats *out)
 		out->nr_links += f->procs[i].nr_links;
 	}
 	out->nr_links += 3 * f->nr_files;
-	pthread_mutex_lock((pthread_mutex_t *)&f->reaper.lock);
-	out->nr_links += f->reaper.nr + f->reaper.busy;
-	pthread_mutex_unlock((pthread_mutex_t *)&f->reaper.lock);
+	out->nr_links += reaper_pending((struct reaper *)&f->reaper);
 	out->nr_execs = f->nr_execs;
 	out->nr_traced_total = f->nr_traced_total;
 }
 
-void fleet__free(struct fleet *f)
+void fleet_free(struct fleet *f)
 {
 	if (!f)
 		return;
@@ -892,9 +721,6 @@ void fleet__free(struct fleet *f)
 	for (size_t i = 0; i < f->nr_files; i++)
 		for (int j = 0; j < 3; j++)
 			bpf_link__destroy(f->files[i].links[j]);
-	pthread_mutex_destroy(&f->reaper.lock);
-	pthread_cond_destroy(&f->reaper.more);
-	ring_buffer__free(f->rb);
 	if (f->epfd > 0)
 		close(f->epfd);
 	free(f->procs);

@@ -15,11 +15,11 @@
 #include <stddef.h>
 #include <linux/types.h>
 
-struct gilstat_bpf;
+struct tracer;
 struct exporter;
 
 struct fleet_opts {
-	struct gilstat_bpf *skel; /* loaded with targ_fleet, GROUP_PROCESS in targ_group */
+	struct tracer *tr;	  /* opened by tracer_open_fleet() */
 	struct exporter *ex;	  /* told of each process that is traced and of its end */
 	bool verbose;
 };
@@ -34,19 +34,19 @@ struct fleet_stats {
 
 struct fleet;
 
-/* Before the object is loaded: the condition-variable programs as uprobe_multi ones. */
-void fleet_prepare(struct gilstat_bpf *skel);
-struct fleet *fleet__new(const struct fleet_opts *opts);
+struct fleet *fleet_new(const struct fleet_opts *opts);
 /* The processes running now, from /proc. The number traced, or a negative errno. */
-int fleet__scan(struct fleet *f);
-/* Readable when exec events wait or a traced process has ended. */
-int fleet__fd(const struct fleet *f);
-/* Handles what is ready: exec events, ended processes, pending retries. */
-void fleet__poll(struct fleet *f);
-/* When fleet__poll() must run again even if nothing is readable; UINT64_MAX for never. */
-__u64 fleet__next_ns(const struct fleet *f);
-void fleet__stats(const struct fleet *f, struct fleet_stats *out);
+int fleet_scan(struct fleet *f);
+/* The exec and fork events' ring buffer's callback (the session owns the ring): ctx is the fleet. */
+int fleet_on_event(void *ctx, void *data, size_t size);
+/* Readable when a traced process has ended. */
+int fleet_fd(const struct fleet *f);
+/* Handles what is ready: ended processes, pending retries, the processes the events named. */
+void fleet_poll(struct fleet *f);
+/* When fleet_poll() must run again even if nothing is readable; UINT64_MAX for never. */
+__u64 fleet_next_ns(const struct fleet *f);
+void fleet_get_stats(const struct fleet *f, struct fleet_stats *out);
 /* Detaches everything. */
-void fleet__free(struct fleet *f);
+void fleet_free(struct fleet *f);
 
 #endif

@@ -182,3 +182,24 @@ void proc_read_comm(pid_t pid, pid_t tid, char *buf, size_t len)
 	if (f)
 		fclose(f);
 }
+
+char *proc_read_maps(pid_t pid, size_t *len)
+{
+	char path[64], buf[4096], *text = NULL;
+	FILE *in, *out;
+	size_t n;
+
+	*len = 0;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	in = fopen(path, "re");
+	if (!in)
+		return NULL;
+	out = open_memstream(&text, len);
+	while (out && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	if (!out)
+		return NULL;
+	fclose(out);
+	return text;
+}

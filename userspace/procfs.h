@@ -50,6 +50,9 @@ void proc_map_file(pid_t pid, const struct proc_mapping *m, char *out, size_t ou
  */
 int proc_read_nul_list(pid_t pid, const char *what, char *buf, size_t buf_len, char **v, int max);
 
+/* The whole text of /proc/PID/maps, malloc'd, its length in *len; NULL when it cannot be read. */
+char *proc_read_maps(pid_t pid, size_t *len);
+
 /* The comm of thread tid of process pid (tid = pid: the process's), or "?" when gone. */
 void proc_read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
 

@@ -27,8 +27,10 @@
 
 /* .gnu.version: a symbol version with this bit set is not the default one (name@VERSION). */
 #define VERSYM_HIDDEN 0x8000
+/* sizeof(pthread_mutex_t) on x86-64 glibc: switch_mutex, the struct's last member */
+#define GLIBC_MUTEX_SIZE 40
 /* the bytes from &gil->cond to the end of the struct: cond, mutex, switch_cond, switch_mutex */
-#define GIL_TAIL_BYTES (PY_SWITCH_COND_OFFSET + PY_GIL_MUTEX_AFTER_COND + 40)
+#define GIL_TAIL_BYTES (PY_SWITCH_COND_OFFSET + PY_GIL_MUTEX_AFTER_COND + GLIBC_MUTEX_SIZE)
 /* _PyRuntime is a few hundred kilobytes (3.12: 450 KB); never read more than this of it. */
 #define MAX_RUNTIME_BYTES (16u << 20)
 
@@ -170,6 +172,8 @@ int pygil_runtime_symbol(const char *path, __u64 *vaddr, __u64 *size)
 /* _Py_DebugOffsets: char cookie[8]; uint64_t version; uint64_t free_threaded; ... */
 #define DEBUG_COOKIE	   "xdebugpy"
 #define DEBUG_COOKIE_LEN   8
+#define DEBUG_VERSION	   DEBUG_COOKIE_LEN	  /* offsetof(_Py_DebugOffsets, version) */
+#define DEBUG_FREE_THREADED (DEBUG_COOKIE_LEN + 8) /* offsetof(_Py_DebugOffsets, free_threaded) */
 #define DEBUG_OFFSETS_HEAD 24
 
 int pygil_debug_offsets(const char *path, __u64 *version_hex, bool *free_threaded)
@@ -178,8 +182,8 @@ int pygil_debug_offsets(const char *path, __u64 *version_hex, bool *free_threade
 
 	if (pygil_debug_offsets_read(path, head, sizeof(head)))
 		return -ENOENT;
-	*version_hex = get_u64(head + DEBUG_COOKIE_LEN);
-	*free_threaded = get_u64(head + DEBUG_COOKIE_LEN + 8) != 0;
+	*version_hex = get_u64(head + DEBUG_VERSION);
+	*free_threaded = get_u64(head + DEBUG_FREE_THREADED) != 0;
 	return 0;
 }
 
@@ -312,4 +316,85 @@ int pygil_find_gils(pid_t pid, const char *path, __u64 cond_offset, __u64 *gils,
 	if (!nr)
 		snprintf(err, err_len, "no GIL found in the _PyRuntime of PID %d", pid);
 	return nr;
+}
+
+/* 3.8-3.12 by their headers (x86-64, checked with gdb's ptype/o on pyenv's builds). */
+static const struct {
+	int minor_min, minor_max;
+	struct py_layout l;
+} py_layouts[] = {
+	{8, 10, {{24, -1, 24, 32, 8, 0}, {112, -1, 104, 40, 48, 32}}},
+	{11, 11, {{56, 8, 48, 32, 8, 0}, {120, 128, 112, 72, 48, 32}}},
+	{12, 12, {{56, 0, 8, 0, 8, 0}, {120, 128, 112, 68, 40, 32}}},
+};
+
+/*
+ * _Py_DebugOffsets is an array of u64 whose order changes between versions (3.14 added fields to
+ * the interpreter state and the frame): where each value the walk needs sits, as an index, and
+ * values that must be found at their places (thread_state.next, .interp, interpreter_frame
+ * .previous, .executable), so that a build laid out otherwise is refused rather than misread.
+ * Read off sid's 3.13.18, 3.14.10 and pyenv's 3.13.0.
+ */
+static const struct {
+	int minor;
+	int thread_next, thread_interp, thread_current_frame;
+	int frame_previous, frame_executable;
+	int code_filename, code_name, code_qualname, code_firstlineno;
+	int unicode_state, unicode_ascii_size;
+} dbg_layouts[] = {
+	{13, 21, 22, 23, 29, 30, 35, 36, 37, 39, 68, 70},
+	{14, 24, 25, 26, 32, 33, 40, 41, 42, 44, 78, 80},
+};
+
+#define DBG_MAX_INDEX 81
+
+int pygil_layout_for(int major, int minor, const char *path, struct py_layout *l, char *why,
+		  size_t why_len)
+{
+	memset(l, 0, sizeof(*l));
+	if (major != 3 || minor < 8) {
+		snprintf(why, why_len, "Python frames: CPython %d.%d has no layout gilstat knows "
+				       "(3.8 to 3.14)", major, minor);
+		return -ENOTSUP;
+	}
+	for (size_t i = 0; i < sizeof(py_layouts) / sizeof(py_layouts[0]); i++) {
+		if (minor >= py_layouts[i].minor_min && minor <= py_layouts[i].minor_max) {
+			*l = py_layouts[i].l;
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < sizeof(dbg_layouts) / sizeof(dbg_layouts[0]); i++) {
+		__u64 dbg[DBG_MAX_INDEX];
+
+		if (dbg_layouts[i].minor != minor)
+			continue;
+		if (pygil_debug_offsets_read(path, dbg, sizeof(dbg)) ||
+		    dbg[dbg_layouts[i].thread_next] != 8 || dbg[dbg_layouts[i].thread_interp] != 16 ||
+		    dbg[dbg_layouts[i].frame_previous] != 8 ||
+		    dbg[dbg_layouts[i].frame_executable] != 0) {
+			snprintf(why, why_len, "Python frames: %s's _Py_DebugOffsets are not laid out "
+					       "as CPython %d.%d's known ones", path, major, minor);
+			return -ENOTSUP;
+		}
+		l->frames.tstate_frame = dbg[dbg_layouts[i].thread_current_frame];
+		l->frames.cframe_current = -1;
+		l->frames.frame_back = dbg[dbg_layouts[i].frame_previous];
+		l->frames.frame_code = dbg[dbg_layouts[i].frame_executable];
+		l->frames.gil_last_holder = PY_GIL_LAST_HOLDER_OFFSET;
+		l->code.name = dbg[dbg_layouts[i].code_name];
+		l->code.qualname = dbg[dbg_layouts[i].code_qualname];
+		l->code.filename = dbg[dbg_layouts[i].code_filename];
+		l->code.firstlineno = dbg[dbg_layouts[i].code_firstlineno];
+		l->code.ascii_data = dbg[dbg_layouts[i].unicode_ascii_size];
+		l->code.str_state = dbg[dbg_layouts[i].unicode_state];
+		if (!l->frames.tstate_frame || l->code.ascii_data > 64) {
+			snprintf(why, why_len, "Python frames: %s's _Py_DebugOffsets look wrong",
+				 path);
+			return -ENOTSUP;
+		}
+		return 0;
+	}
+	snprintf(why, why_len, "Python frames: CPython %d.%d's _Py_DebugOffsets layout is not one "
+			       "gilstat knows (3.13's and 3.14's)", major, minor);
+	return -ENOTSUP;
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "gilstat.h"
 
 /*
  * offsetof(struct _gil_runtime_state, cond) in CPython 3.8 and later: interval, last_holder,
@@ -21,6 +22,8 @@
  */
 #define PY_GIL_COND_OFFSET    32
 #define PY_GIL_COND_OFFSET_FT 40
+/* offsetof(struct _gil_runtime_state, last_holder): after the interval, an unsigned long */
+#define PY_GIL_LAST_HOLDER_OFFSET 8
 
 /* libc's condition-variable functions in one file, as file offsets for uprobes; 0: absent. */
 struct py_libc {
@@ -66,5 +69,24 @@ int pygil_debug_offsets_read(const char *path, void *buf, size_t len);
  */
 int pygil_find_gils(pid_t pid, const char *path, __u64 cond_offset, __u64 *gils, int max_gils,
 		    char *err, size_t err_len);
+
+/* Where CPython keeps what the frame walk reads: the BPF side's frames, and its code objects. */
+struct py_code_offsets {
+	int name, qualname, filename, firstlineno; /* qualname -1: none before 3.11 */
+	int ascii_data;				   /* sizeof(PyASCIIObject) */
+	int str_state;				   /* offsetof(PyASCIIObject, state) */
+};
+
+struct py_layout {
+	struct py_frame_offsets frames;
+	struct py_code_offsets code;
+};
+
+/*
+ * The frame layout of CPython major.minor at path (3.8-3.12 by version, 3.13 from the
+ * _Py_DebugOffsets the file carries). 0, or -ENOTSUP and one line in why.
+ */
+int pygil_layout_for(int major, int minor, const char *path, struct py_layout *l, char *why,
+		  size_t why_len);
 
 #endif

@@ -29,6 +29,7 @@
 #include "debuginfo.h"
 #include "procfs.h"
 #include "python.h"
+#include "pysyms.h"
 
 /* x86-64 call rel32: opcode and length */
 #define CALL_REL32     0xe8
@@ -40,76 +41,10 @@
 /* bytes between the release call and the acquire call: 3 to 6 seen, for the arguments */
 #define RETAKE_WINDOW 32
 
-enum sym_role {
-	SYM_TAKE_GIL,
-	SYM_DROP_GIL,
-	SYM_ATTACH,
-	SYM_DETACH,
-	SYM_HANDLER,
-	SYM_RESTORE_THREAD,
-	SYM_ACQUIRE_THREAD,
-	SYM_SAVE_THREAD,
-	SYM_RELEASE_THREAD,
-	SYM_FREE_THREADED,
-	SYM_VERSION,
-};
-
-static const struct {
-	const char *name;
-	enum sym_role role;
-	bool clones; /* name.suffix counts too: .constprop.0, .lto_priv.0, .isra.0, ... */
-} wanted_syms[] = {
-	{"take_gil", SYM_TAKE_GIL, true},
-	{"drop_gil", SYM_DROP_GIL, true},
-	/* 3.13's eval breaker reaches take_gil/drop_gil through these */
-	{"_PyThreadState_Attach", SYM_ATTACH, true},
-	{"_PyThreadState_Detach", SYM_DETACH, true},
-	/* where the eval breaker's code lives: inlined into the eval loop up to 3.11 */
-	{"_PyEval_EvalFrameDefault", SYM_HANDLER, true},
-	{"eval_frame_handle_pending", SYM_HANDLER, true},
-	{"_Py_HandlePending", SYM_HANDLER, true},
-	{"PyEval_RestoreThread", SYM_RESTORE_THREAD, false},
-	{"PyEval_AcquireThread", SYM_ACQUIRE_THREAD, false},
-	{"PyEval_SaveThread", SYM_SAVE_THREAD, false},
-	{"PyEval_ReleaseThread", SYM_RELEASE_THREAD, false},
-	/* defined by free-threaded (Py_GIL_DISABLED) builds only */
-	{"_Py_MergeZeroLocalRefcount", SYM_FREE_THREADED, false},
-	/* PY_VERSION_HEX, exported since 3.11 */
-	{"Py_Version", SYM_VERSION, false},
-};
-
-#define MAX_SYMS 64
 /* C API -> _PyThreadState_Detach -> _PyEval_ReleaseLock -> drop_gil is the longest chain (3.13) */
 #define REACH_DEPTH 3
 /* no function on such a chain is anywhere near this big */
 #define MAX_WALK_SIZE (64 * 1024)
-
-struct py_sym {
-	enum sym_role role;
-	char name[64];
-	__u64 addr, size, offset;
-};
-
-/* Every function, for the walk from the C API down to take_gil/drop_gil. */
-struct py_func {
-	__u64 addr, size, offset;
-};
-
-struct py_elf {
-	int fd;
-	Elf *elf;
-	GElf_Ehdr ehdr;
-	bool dynamic;
-	bool has_symtab;
-	/* where the symbols came from, or why no symbol table was found (debuginfo.h) */
-	char symbols_from[PATH_MAX + 64];
-	char symbols_missing[1024];
-	char needed_libpython[64]; /* DT_NEEDED entry naming a libpython, if any */
-	int nr_syms;
-	struct py_sym syms[MAX_SYMS];
-	struct py_func *funcs; /* sorted by addr */
-	size_t nr_funcs, funcs_cap;
-};
 
 static enum py_probes probes_wanted = PY_PROBES_AUTO;
 
@@ -140,23 +75,10 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/* libpython3.12.so.1.0, libpython3.6m.so, libpython3.13t.so; not the stable-ABI libpython3.so */
-static bool is_libpython_name(const char *name)
-{
-	const char *p = base_name(name);
-	int major, minor, n = 0;
-
-	if (strncmp(p, "libpython", 9))
-		return false;
-	if (sscanf(p + 9, "%d.%d%n", &major, &minor, &n) != 2 || !n)
-		return false;
-	return strstr(p + 9 + n, ".so") != NULL;
-}
-
 /* "python3.13t" or "libpython3.9.so.1.0": the version and the ABI flags after it. */
 static bool is_libpython_mapping(const struct proc_mapping *m, void *ctx)
 {
-	return is_libpython_name(m->name);
+	return pysyms_is_libpython_name(m->name);
 }
 
 static void version_from_name(const char *path, struct py_target *t)
@@ -172,223 +94,6 @@ static void version_from_name(const char *path, struct py_target *t)
 		if (*p == 't')
 			t->free_threaded = true;
 	}
-}
-
-static void py_elf_close(struct py_elf *pe)
-{
-	if (pe->elf)
-		elf_end(pe->elf);
-	if (pe->fd >= 0)
-		close(pe->fd);
-	free(pe->funcs);
-	pe->elf = NULL;
-	pe->fd = -1;
-	pe->funcs = NULL;
-}
-
-static int wanted_role(const char *name)
-{
-	for (size_t i = 0; i < sizeof(wanted_syms) / sizeof(wanted_syms[0]); i++) {
-		size_t len = strlen(wanted_syms[i].name);
-
-		if (strncmp(name, wanted_syms[i].name, len))
-			continue;
-		if (name[len] == '\0')
-			return wanted_syms[i].role;
-		if (name[len] != '.' || !wanted_syms[i].clones)
-			continue;
-		/* a .cold part is no entry point, but the eval breaker's code may sit in one */
-		if (!strncmp(name + len, ".cold", 5) && wanted_syms[i].role != SYM_HANDLER)
-			continue;
-		return wanted_syms[i].role;
-	}
-	return -1;
-}
-
-static void add_func(struct py_elf *pe, __u64 addr, __u64 size, __u64 offset)
-{
-	if (pe->nr_funcs == pe->funcs_cap) {
-		size_t cap = pe->funcs_cap ? 2 * pe->funcs_cap : 1024;
-		struct py_func *funcs = realloc(pe->funcs, cap * sizeof(*funcs));
-
-		/* without the list the walk finds nothing and probes the C API too: harmless */
-		if (!funcs)
-			return;
-		pe->funcs = funcs;
-		pe->funcs_cap = cap;
-	}
-	pe->funcs[pe->nr_funcs++] = (struct py_func){addr, size, offset};
-}
-
-static int func_cmp(const void *a, const void *b)
-{
-	const struct py_func *fa = a, *fb = b;
-
-	return fa->addr < fb->addr ? -1 : fa->addr > fb->addr;
-}
-
-static const struct py_func *func_at(const struct py_elf *pe, __u64 addr)
-{
-	struct py_func key = {.addr = addr};
-
-	if (!pe->nr_funcs)
-		return NULL;
-	return bsearch(&key, pe->funcs, pe->nr_funcs, sizeof(key), func_cmp);
-}
-
-/* The section of pe that holds the code at addr: a debug file's own sections are empty. */
-static Elf_Scn *code_section_at(const struct py_elf *pe, __u64 addr)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(pe->elf, scn))) {
-		GElf_Shdr shdr;
-
-		if (gelf_getshdr(scn, &shdr) && (shdr.sh_flags & SHF_ALLOC) &&
-		    shdr.sh_type != SHT_NOBITS && addr >= shdr.sh_addr &&
-		    addr < shdr.sh_addr + shdr.sh_size)
-			return scn;
-	}
-	return NULL;
-}
-
-/* A symbol of sym_elf: pe's own table, or a debug file's whose addresses are pe's. */
-static void add_sym(struct py_elf *pe, Elf *sym_elf, GElf_Shdr *symshdr, GElf_Sym *sym)
-{
-	const char *name = elf_strptr(sym_elf, symshdr->sh_link, sym->st_name);
-	int type = GELF_ST_TYPE(sym->st_info), role;
-	struct py_sym *s;
-	GElf_Shdr shdr;
-	Elf_Scn *scn;
-
-	if (!name || (type != STT_FUNC && type != STT_OBJECT) || sym->st_shndx == SHN_UNDEF ||
-	    sym->st_shndx >= SHN_LORESERVE)
-		return;
-	scn = sym_elf == pe->elf ? elf_getscn(pe->elf, sym->st_shndx)
-				 : code_section_at(pe, sym->st_value);
-	if (!scn || !gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
-		return;
-	if (type == STT_FUNC && sym->st_size)
-		add_func(pe, sym->st_value, sym->st_size,
-			 sym->st_value - shdr.sh_addr + shdr.sh_offset);
-	role = wanted_role(name);
-	if (role < 0 || pe->nr_syms == MAX_SYMS)
-		return;
-	/* .symtab and .dynsym both list the exported ones */
-	for (int i = 0; i < pe->nr_syms; i++) {
-		if (pe->syms[i].addr == sym->st_value && !strcmp(pe->syms[i].name, name))
-			return;
-	}
-	s = &pe->syms[pe->nr_syms++];
-	s->role = role;
-	snprintf(s->name, sizeof(s->name), "%s", name);
-	s->addr = sym->st_value;
-	s->size = sym->st_size;
-	/* symbol values are addresses; uprobes want the place in the file */
-	s->offset = sym->st_value - shdr.sh_addr + shdr.sh_offset;
-}
-
-static void read_symbols(struct py_elf *pe, Elf *sym_elf, Elf_Scn *scn, GElf_Shdr *shdr)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t n;
-
-	if (!data || !shdr->sh_entsize)
-		return;
-	n = shdr->sh_size / shdr->sh_entsize;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Sym sym;
-
-		if (gelf_getsym(data, i, &sym))
-			add_sym(pe, sym_elf, shdr, &sym);
-	}
-}
-
-static void read_needed(struct py_elf *pe, Elf_Scn *scn, GElf_Shdr *shdr)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t n;
-
-	if (!data || !shdr->sh_entsize)
-		return;
-	n = shdr->sh_size / shdr->sh_entsize;
-	for (size_t i = 0; i < n; i++) {
-		const char *name;
-		GElf_Dyn dyn;
-
-		if (!gelf_getdyn(data, i, &dyn) || dyn.d_tag != DT_NEEDED)
-			continue;
-		name = elf_strptr(pe->elf, shdr->sh_link, dyn.d_un.d_val);
-		if (name && is_libpython_name(name))
-			snprintf(pe->needed_libpython, sizeof(pe->needed_libpython), "%s", name);
-	}
-}
-
-/* 0, -ENOEXEC if path is no ELF file, or another -errno if it cannot be read. */
-static int py_elf_open(struct py_elf *pe, const char *path)
-{
-	Elf_Scn *scn = NULL;
-	size_t nr_phdrs;
-
-	memset(pe, 0, sizeof(*pe));
-	pe->fd = -1;
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	pe->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (pe->fd < 0)
-		return -errno;
-	/* mapped, not read: gilstat -a opens the executable of every program started on the host */
-	pe->elf = elf_begin(pe->fd, ELF_C_READ_MMAP, NULL);
-	if (!pe->elf || elf_kind(pe->elf) != ELF_K_ELF || !gelf_getehdr(pe->elf, &pe->ehdr)) {
-		py_elf_close(pe);
-		return -ENOEXEC;
-	}
-	if (elf_getphdrnum(pe->elf, &nr_phdrs) == 0) {
-		for (size_t i = 0; i < nr_phdrs; i++) {
-			GElf_Phdr phdr;
-
-			if (gelf_getphdr(pe->elf, i, &phdr) && phdr.p_type == PT_INTERP)
-				pe->dynamic = true;
-		}
-	}
-	while ((scn = elf_nextscn(pe->elf, scn))) {
-		GElf_Shdr shdr;
-
-		if (!gelf_getshdr(scn, &shdr))
-			continue;
-		if (shdr.sh_type == SHT_SYMTAB)
-			pe->has_symtab = true;
-		if (shdr.sh_type == SHT_SYMTAB || shdr.sh_type == SHT_DYNSYM)
-			read_symbols(pe, pe->elf, scn, &shdr);
-		else if (shdr.sh_type == SHT_DYNAMIC)
-			read_needed(pe, scn, &shdr);
-	}
-	if (pe->nr_funcs)
-		qsort(pe->funcs, pe->nr_funcs, sizeof(pe->funcs[0]), func_cmp);
-	return 0;
-}
-
-static bool has_role(const struct py_elf *pe, enum sym_role role)
-{
-	for (int i = 0; i < pe->nr_syms; i++) {
-		if (pe->syms[i].role == role)
-			return true;
-	}
-	return false;
-}
-
-static bool addr_has_role(const struct py_elf *pe, __u64 addr, enum sym_role a, enum sym_role b)
-{
-	for (int i = 0; i < pe->nr_syms; i++) {
-		if (pe->syms[i].addr == addr && (pe->syms[i].role == a || pe->syms[i].role == b))
-			return true;
-	}
-	return false;
-}
-
-static bool has_python_code(const struct py_elf *pe)
-{
-	return has_role(pe, SYM_SAVE_THREAD) || has_role(pe, SYM_TAKE_GIL);
 }
 
 static struct debuginfo_opts debuginfo_opts;
@@ -416,7 +121,7 @@ static void read_debug_symbols(struct py_elf *pe, const char *path)
 			 debuginfo_source_name(DEBUGINFO_SELF));
 		return;
 	}
-	if (!has_python_code(pe) || (has_role(pe, SYM_TAKE_GIL) && has_role(pe, SYM_DROP_GIL)))
+	if (!pysyms_has_python_code(pe) || (pysyms_has_role(pe, SYM_TAKE_GIL) && pysyms_has_role(pe, SYM_DROP_GIL)))
 		return;
 	/* the condition-variable view needs no symbols where it applies (use_libc()) */
 	if (probes_wanted != PY_PROBES_SYMBOLS && !pygil_runtime_symbol(path, &vaddr, &size)) {
@@ -435,10 +140,9 @@ static void read_debug_symbols(struct py_elf *pe, const char *path)
 		GElf_Shdr shdr;
 
 		if (gelf_getshdr(scn, &shdr) && shdr.sh_type == SHT_SYMTAB)
-			read_symbols(pe, di.elf, scn, &shdr);
+			pysyms_read(pe, di.elf, scn, &shdr);
 	}
-	if (pe->nr_funcs)
-		qsort(pe->funcs, pe->nr_funcs, sizeof(pe->funcs[0]), func_cmp);
+	pysyms_sort(pe);
 	snprintf(pe->symbols_from, sizeof(pe->symbols_from), "%s", di.source);
 	debuginfo_close(&di);
 }
@@ -494,7 +198,7 @@ static void scan_handler(const struct py_elf *pe, const struct py_sym *h, struct
 		__u64 next = i + CALL_REL32_LEN;
 
 		if (code[i] != CALL_REL32 ||
-		    !addr_has_role(pe, h->addr + next + read_rel32(code + i + 1), SYM_DROP_GIL,
+		    !pysyms_addr_has_role(pe, h->addr + next + read_rel32(code + i + 1), SYM_DROP_GIL,
 				   SYM_DETACH))
 			continue;
 		for (__u64 j = next; j <= next + RETAKE_WINDOW && j + CALL_REL32_LEN <= size; j++) {
@@ -502,7 +206,7 @@ static void scan_handler(const struct py_elf *pe, const struct py_sym *h, struct
 			char name[64];
 
 			if (code[j] != CALL_REL32 ||
-			    !addr_has_role(pe, h->addr + ret + read_rel32(code + j + 1),
+			    !pysyms_addr_has_role(pe, h->addr + ret + read_rel32(code + j + 1),
 					   SYM_TAKE_GIL, SYM_ATTACH))
 				continue;
 			snprintf(name, sizeof(name), "%s+0x%llx", h->name, (unsigned long long)i);
@@ -544,9 +248,9 @@ static bool reaches(const struct py_elf *pe, const struct py_func *f, enum sym_r
 			continue;
 		if (target == f->addr)
 			continue;
-		if (addr_has_role(pe, target, role, role))
+		if (pysyms_addr_has_role(pe, target, role, role))
 			found = true;
-		else if (depth > 1 && (callee = func_at(pe, target)))
+		else if (depth > 1 && (callee = pysyms_func_at(pe, target)))
 			found = reaches(pe, callee, role, depth - 1);
 	}
 	free(code);
@@ -565,7 +269,7 @@ static void add_inlining_callers(const struct py_elf *pe, enum sym_role api, enu
 		const struct py_sym *s = &pe->syms[i];
 		const struct py_func *f;
 
-		if (s->role != api || !(f = func_at(pe, s->addr)))
+		if (s->role != api || !(f = pysyms_func_at(pe, s->addr)))
 			continue;
 		if (!reaches(pe, f, role, REACH_DEPTH))
 			add_probe(probes, nr, s->name, s->offset);
@@ -611,7 +315,7 @@ static int fill_target(const struct py_elf *pe, const char *path, const char *na
 	version_from_name(path, t);
 	version_from_name(name, t);
 	read_version(pe, t);
-	if (has_role(pe, SYM_FREE_THREADED))
+	if (pysyms_has_role(pe, SYM_FREE_THREADED))
 		t->free_threaded = true;
 	/* 3.13 and later say both in _PyRuntime, which even a stripped build exports */
 	if (!pygil_debug_offsets(path, &version_hex, &free_threaded)) {
@@ -628,7 +332,7 @@ static int fill_target(const struct py_elf *pe, const char *path, const char *na
 	if ((!t->major || t->major > 3 || (t->major == 3 && t->minor >= 8)) &&
 	    !pygil_runtime_symbol(path, &runtime_vaddr, &runtime_size))
 		t->cond_offset = t->free_threaded ? PY_GIL_COND_OFFSET_FT : PY_GIL_COND_OFFSET;
-	if (has_role(pe, SYM_TAKE_GIL) && has_role(pe, SYM_DROP_GIL)) {
+	if (pysyms_has_role(pe, SYM_TAKE_GIL) && pysyms_has_role(pe, SYM_DROP_GIL)) {
 		t->view = PY_VIEW_GIL;
 		add_probes(pe, SYM_TAKE_GIL, t->acquire, &t->nr_acquire);
 		add_probes(pe, SYM_DROP_GIL, t->release, &t->nr_release);
@@ -652,7 +356,7 @@ static int fill_target(const struct py_elf *pe, const char *path, const char *na
 				 "are missed or counted as voluntary");
 		return 0;
 	}
-	if (has_role(pe, SYM_SAVE_THREAD) && has_role(pe, SYM_RESTORE_THREAD)) {
+	if (pysyms_has_role(pe, SYM_SAVE_THREAD) && pysyms_has_role(pe, SYM_RESTORE_THREAD)) {
 		t->view = PY_VIEW_THREADSTATE;
 		add_probes(pe, SYM_RESTORE_THREAD, t->acquire, &t->nr_acquire);
 		add_probes(pe, SYM_ACQUIRE_THREAD, t->acquire, &t->nr_acquire);
@@ -713,7 +417,7 @@ int python_target_from_file(const char *path, struct py_target *t, char *err, si
 	struct py_elf pe;
 	int ret;
 
-	ret = py_elf_open(&pe, path);
+	ret = pysyms_open(&pe, path);
 	if (ret == -ENOEXEC) {
 		snprintf(err, err_len, "%s is not an ELF file", path);
 		return ret;
@@ -722,43 +426,43 @@ int python_target_from_file(const char *path, struct py_target *t, char *err, si
 		snprintf(err, err_len, "cannot read %s: %s", path, strerror(-ret));
 		return ret;
 	}
-	if (has_python_code(&pe)) {
+	if (pysyms_has_python_code(&pe)) {
 		canonical(path, code_path, sizeof(code_path));
 		read_debug_symbols(&pe, path);
 		ret = fill_target(&pe, code_path, path, t, err, err_len);
-		py_elf_close(&pe);
+		pysyms_close(&pe);
 		return ret;
 	}
 	if (!pe.dynamic || !pe.needed_libpython[0]) {
 		snprintf(err, err_len,
 			 "%s holds no CPython interpreter (no PyEval_SaveThread, no libpython)",
 			 path);
-		py_elf_close(&pe);
+		pysyms_close(&pe);
 		return -ENOENT;
 	}
 	ret = command_loader_path(path, pe.needed_libpython, lib, sizeof(lib));
 	if (ret) {
 		snprintf(err, err_len, "the dynamic loader finds no %s for %s", pe.needed_libpython,
 			 path);
-		py_elf_close(&pe);
+		pysyms_close(&pe);
 		return -ENOENT;
 	}
-	py_elf_close(&pe);
-	ret = py_elf_open(&pe, lib);
+	pysyms_close(&pe);
+	ret = pysyms_open(&pe, lib);
 	if (ret) {
 		snprintf(err, err_len, "cannot read %s: %s", lib, strerror(-ret));
 		return ret;
 	}
-	if (!has_python_code(&pe)) {
+	if (!pysyms_has_python_code(&pe)) {
 		snprintf(err, err_len, "%s holds no CPython interpreter (no PyEval_SaveThread)",
 			 lib);
-		py_elf_close(&pe);
+		pysyms_close(&pe);
 		return -ENOENT;
 	}
 	canonical(lib, code_path, sizeof(code_path));
 	read_debug_symbols(&pe, lib);
 	ret = fill_target(&pe, code_path, lib, t, err, err_len);
-	py_elf_close(&pe);
+	pysyms_close(&pe);
 	return ret;
 }
 
@@ -836,18 +540,18 @@ static int target_from_mapped(pid_t pid, const char *path, const char *name, str
 	struct py_elf pe;
 	int ret;
 
-	ret = py_elf_open(&pe, path);
+	ret = pysyms_open(&pe, path);
 	if (ret) {
 		snprintf(err, err_len, "cannot read %s of PID %d: %s", name, pid, strerror(-ret));
 		return ret;
 	}
-	if (!has_python_code(&pe)) {
-		py_elf_close(&pe);
+	if (!pysyms_has_python_code(&pe)) {
+		pysyms_close(&pe);
 		return -ENOENT;
 	}
 	read_debug_symbols(&pe, path);
 	ret = fill_target(&pe, path, name, t, err, err_len);
-	py_elf_close(&pe);
+	pysyms_close(&pe);
 	return ret;
 }
 

@@ -172,7 +172,7 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 		print_hists(f, k, o, HIST_HOLD + 1);
 	}
 	if (m->stacks)
-		stacks__print_text(m->stacks, f, o->unit_name);
+		stacks_print_text(m->stacks, f, o->unit_name);
 	fprintf(f, "\n");
 }
 
@@ -285,7 +285,7 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 		json_array_end(&j);
 	}
 	if (m->stacks)
-		stacks__print_json(m->stacks, &j);
+		stacks_print_json(m->stacks, &j);
 	json_object_end(&j);
 }
 

@@ -12,7 +12,7 @@
 /* struct gil_counters is nothing but __u64 fields, so it can be walked as an array. */
 #define NR_COUNTERS (sizeof(struct gil_counters) / sizeof(__u64))
 
-void stats_add(struct gil_stats *dst, const struct gil_stats *src)
+void snapshot_stats_add(struct gil_stats *dst, const struct gil_stats *src)
 {
 	__u64 *d = (__u64 *)&dst->c;
 	const __u64 *s = (const __u64 *)&src->c;
@@ -23,7 +23,7 @@ void stats_add(struct gil_stats *dst, const struct gil_stats *src)
 		hist_merge(&dst->hists[h], &src->hists[h]);
 }
 
-void stats_sub(struct gil_stats *dst, const struct gil_stats *cur, const struct gil_stats *prev,
+void snapshot_stats_sub(struct gil_stats *dst, const struct gil_stats *cur, const struct gil_stats *prev,
 	       __u64 unit_ns)
 {
 	__u64 *d = (__u64 *)&dst->c;
@@ -58,7 +58,7 @@ int snapshot_read(struct snapshot *s, int cpu_fd, int key_fd, int nr_cpus)
 	if (bpf_map_lookup_elem(cpu_fd, &zero, s->cpu))
 		return -errno;
 	for (int i = 0; i < nr_cpus; i++)
-		stats_add(&s->total, &s->cpu[i]);
+		snapshot_stats_add(&s->total, &s->cpu[i]);
 	if (key_fd < 0)
 		return 0;
 	while (bpf_map_get_next_key(key_fd, prev_key, &next) == 0) {
@@ -92,14 +92,14 @@ int snapshot_delta(struct snapshot *out, const struct snapshot *cur, const struc
 	if (!out->cpu || !out->keys)
 		return -ENOMEM;
 	for (int i = 0; i < cur->nr_cpus; i++)
-		stats_sub(&out->cpu[i], &cur->cpu[i], &prev->cpu[i], unit_ns);
-	stats_sub(&out->total, &cur->total, &prev->total, unit_ns);
+		snapshot_stats_sub(&out->cpu[i], &cur->cpu[i], &prev->cpu[i], unit_ns);
+	snapshot_stats_sub(&out->total, &cur->total, &prev->total, unit_ns);
 	for (size_t i = 0; i < cur->nr_keys; i++) {
 		const struct group_stats *old = bsearch(&cur->keys[i], prev->keys, prev->nr_keys,
 						      sizeof(*prev->keys), group_cmp);
 
 		out->keys[i].key = cur->keys[i].key;
-		stats_sub(&out->keys[i].s, &cur->keys[i].s, old ? &old->s : &none, unit_ns);
+		snapshot_stats_sub(&out->keys[i].s, &cur->keys[i].s, old ? &old->s : &none, unit_ns);
 	}
 	out->nr_keys = cur->nr_keys;
 	return 0;
@@ -112,7 +112,7 @@ void snapshot_free(struct snapshot *s)
 	memset(s, 0, sizeof(*s));
 }
 
-void task_comm_of(int comm_fd, __u32 tgid, __u32 tid, char *buf, size_t len)
+void snapshot_task_comm(int comm_fd, __u32 tgid, __u32 tid, char *buf, size_t len)
 {
 	__u64 id = (__u64)tgid << 32 | tid;
 	struct task_comm c = {};
@@ -131,8 +131,8 @@ void snapshot_name_groups(struct snapshot *s, int comm_fd, __u32 group)
 		const struct gil_key *k = &s->keys[i].key;
 
 		if (group & GROUP_THREAD)
-			task_comm_of(comm_fd, k->tgid, k->tid, s->keys[i].comm, TASK_COMM_LEN);
+			snapshot_task_comm(comm_fd, k->tgid, k->tid, s->keys[i].comm, TASK_COMM_LEN);
 		else if (group & GROUP_PROCESS)
-			task_comm_of(comm_fd, k->tgid, k->tgid, s->keys[i].comm, TASK_COMM_LEN);
+			snapshot_task_comm(comm_fd, k->tgid, k->tgid, s->keys[i].comm, TASK_COMM_LEN);
 	}
 }

@@ -22,8 +22,8 @@ struct snapshot {
 	size_t nr_keys;
 };
 
-void stats_add(struct gil_stats *dst, const struct gil_stats *src);
-void stats_sub(struct gil_stats *dst, const struct gil_stats *cur, const struct gil_stats *prev,
+void snapshot_stats_add(struct gil_stats *dst, const struct gil_stats *src);
+void snapshot_stats_sub(struct gil_stats *dst, const struct gil_stats *cur, const struct gil_stats *prev,
 	       __u64 unit_ns);
 
 /* Reads cpu_stats (a per-CPU array) and key_stats (a hash, fd < 0 for none). */
@@ -38,6 +38,6 @@ void snapshot_free(struct snapshot *s);
  */
 void snapshot_name_groups(struct snapshot *s, int comm_fd, __u32 group);
 /* The name (comm) of thread tid of process tgid, as snapshot_name_groups() finds it. */
-void task_comm_of(int comm_fd, __u32 tgid, __u32 tid, char *buf, size_t len);
+void snapshot_task_comm(int comm_fd, __u32 tgid, __u32 tid, char *buf, size_t len);
 
 #endif

@@ -17,14 +17,18 @@
 #include <bpf/bpf.h>
 #include <elfutils/libdwfl.h>
 
+#include "flamegraph.h"
 #include "hist.h"
 #include "json.h"
+#include "procfs.h"
 #include "pygil.h"
 #include "snapshot.h"
 #include "stacks.h"
 #include "svg.h"
 
-#define MAX_FRAME_LEN 256
+#define MAX_FRAME_LEN FLAME_NAME_LEN
+/* offsetof(PyASCIIObject, length): after ob_refcnt and ob_type, in every version */
+#define PY_STR_LENGTH 16
 
 struct stack_entry {
 	struct stack_key key;
@@ -65,88 +69,7 @@ struct stacks {
 	__u64 read_errors, stack_errors;
 };
 
-/* 3.8-3.12 by their headers (x86-64, checked with gdb's ptype/o on pyenv's builds). */
-static const struct {
-	int minor_min, minor_max;
-	struct py_layout l;
-} py_layouts[] = {
-	{8, 10, {{24, -1, 24, 32, 8, 0}, {112, -1, 104, 40, 48, 32}}},
-	{11, 11, {{56, 8, 48, 32, 8, 0}, {120, 128, 112, 72, 48, 32}}},
-	{12, 12, {{56, 0, 8, 0, 8, 0}, {120, 128, 112, 68, 40, 32}}},
-};
-
-/*
- * _Py_DebugOffsets is an array of u64 whose order changes between versions (3.14 added fields to
- * the interpreter state and the frame): where each value the walk needs sits, as an index, and
- * values that must be found at their places (thread_state.next, .interp, interpreter_frame
- * .previous, .executable), so that a build laid out otherwise is refused rather than misread.
- * Read off sid's 3.13.18, 3.14.10 and pyenv's 3.13.0.
- */
-static const struct {
-	int minor;
-	int thread_next, thread_interp, thread_current_frame;
-	int frame_previous, frame_executable;
-	int code_filename, code_name, code_qualname, code_firstlineno;
-	int unicode_state, unicode_ascii_size;
-} dbg_layouts[] = {
-	{13, 21, 22, 23, 29, 30, 35, 36, 37, 39, 68, 70},
-	{14, 24, 25, 26, 32, 33, 40, 41, 42, 44, 78, 80},
-};
-
-#define DBG_MAX_INDEX 81
-
-int py_layout_for(int major, int minor, const char *path, struct py_layout *l, char *why,
-		  size_t why_len)
-{
-	memset(l, 0, sizeof(*l));
-	if (major != 3 || minor < 8) {
-		snprintf(why, why_len, "Python frames: CPython %d.%d has no layout gilstat knows "
-				       "(3.8 to 3.14)", major, minor);
-		return -ENOTSUP;
-	}
-	for (size_t i = 0; i < sizeof(py_layouts) / sizeof(py_layouts[0]); i++) {
-		if (minor >= py_layouts[i].minor_min && minor <= py_layouts[i].minor_max) {
-			*l = py_layouts[i].l;
-			return 0;
-		}
-	}
-	for (size_t i = 0; i < sizeof(dbg_layouts) / sizeof(dbg_layouts[0]); i++) {
-		__u64 dbg[DBG_MAX_INDEX];
-
-		if (dbg_layouts[i].minor != minor)
-			continue;
-		if (pygil_debug_offsets_read(path, dbg, sizeof(dbg)) ||
-		    dbg[dbg_layouts[i].thread_next] != 8 || dbg[dbg_layouts[i].thread_interp] != 16 ||
-		    dbg[dbg_layouts[i].frame_previous] != 8 ||
-		    dbg[dbg_layouts[i].frame_executable] != 0) {
-			snprintf(why, why_len, "Python frames: %s's _Py_DebugOffsets are not laid out "
-					       "as CPython %d.%d's known ones", path, major, minor);
-			return -ENOTSUP;
-		}
-		l->frames.tstate_frame = dbg[dbg_layouts[i].thread_current_frame];
-		l->frames.cframe_current = -1;
-		l->frames.frame_back = dbg[dbg_layouts[i].frame_previous];
-		l->frames.frame_code = dbg[dbg_layouts[i].frame_executable];
-		l->frames.gil_last_holder = 8;
-		l->code.name = dbg[dbg_layouts[i].code_name];
-		l->code.qualname = dbg[dbg_layouts[i].code_qualname];
-		l->code.filename = dbg[dbg_layouts[i].code_filename];
-		l->code.firstlineno = dbg[dbg_layouts[i].code_firstlineno];
-		l->code.ascii_data = dbg[dbg_layouts[i].unicode_ascii_size];
-		l->code.str_state = dbg[dbg_layouts[i].unicode_state];
-		if (!l->frames.tstate_frame || l->code.ascii_data > 64) {
-			snprintf(why, why_len, "Python frames: %s's _Py_DebugOffsets look wrong",
-				 path);
-			return -ENOTSUP;
-		}
-		return 0;
-	}
-	snprintf(why, why_len, "Python frames: CPython %d.%d's _Py_DebugOffsets layout is not one "
-			       "gilstat knows (3.13's and 3.14's)", major, minor);
-	return -ENOTSUP;
-}
-
-struct stacks *stacks__new(const struct stacks_opts *o)
+struct stacks *stacks_new(const struct stacks_opts *o)
 {
 	struct stacks *s = calloc(1, sizeof(*s));
 	char path[64];
@@ -159,7 +82,7 @@ struct stacks *stacks__new(const struct stacks_opts *o)
 	return s;
 }
 
-void stacks__free(struct stacks *s)
+void stacks_free(struct stacks *s)
 {
 	if (!s)
 		return;
@@ -184,23 +107,12 @@ static const Dwfl_Callbacks dwfl_callbacks = {
 /* The target's maps, read again; libdwfl's view is rebuilt only when they changed. */
 static void refresh_maps(struct stacks *s)
 {
-	char path[64], *text = NULL;
-	size_t len = 0;
-	FILE *in, *out, *mf;
-	char buf[4096];
-	size_t n;
+	size_t len;
+	char *text = proc_read_maps(s->o.pid, &len);
+	FILE *mf;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", s->o.pid);
-	in = fopen(path, "re");
-	if (!in)
+	if (!text)
 		return;
-	out = open_memstream(&text, &len);
-	while (out && (n = fread(buf, 1, sizeof(buf), in)) > 0)
-		fwrite(buf, 1, n, out);
-	fclose(in);
-	if (!out)
-		return;
-	fclose(out);
 	/* a process that has exited (a zombie) has no maps left: the copy stays */
 	if (!len || (s->maps && !strcmp(s->maps, text))) {
 		free(text);
@@ -241,7 +153,7 @@ static int read_py_str(struct stacks *s, __u64 str, char *out, size_t out_len)
 	__u32 state = 0;
 	size_t n;
 
-	if (read_mem(s, str + 16, &length, sizeof(length)) ||
+	if (read_mem(s, str + PY_STR_LENGTH, &length, sizeof(length)) ||
 	    read_mem(s, str + c->str_state, &state, sizeof(state))) {
 		snprintf(out, out_len, "[name unreadable]");
 		return -EFAULT;
@@ -326,7 +238,7 @@ static void name_new_codes(struct stacks *s)
 	}
 }
 
-void stacks__refresh(struct stacks *s)
+void stacks_refresh(struct stacks *s)
 {
 	refresh_maps(s);
 	name_new_codes(s);
@@ -526,12 +438,12 @@ static int row_cmp(const void *a, const void *b)
 	return x->wait.total_ns < y->wait.total_ns ? 1 : x->wait.total_ns > y->wait.total_ns ? -1 : 0;
 }
 
-int stacks__read(struct stacks *s)
+int stacks_read(struct stacks *s)
 {
 	static const struct stack_stats none;
 	int err;
 
-	stacks__refresh(s);
+	stacks_refresh(s);
 	err = read_entries(s);
 	if (err)
 		return err;
@@ -548,11 +460,11 @@ int stacks__read(struct stacks *s)
 		if (!d.count)
 			continue;
 		r.tid = e->key.holder_tid;
-		task_comm_of(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
+		snapshot_task_comm(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
 		place_of(s, e->key.holder_stack, e->key.holder_py, &r);
 		h = row_of(&s->holders, &s->nr_holders, &r);
 		r.tid = e->key.waiter_tid;
-		task_comm_of(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
+		snapshot_task_comm(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
 		place_of(s, e->key.waiter_stack, e->key.waiter_py, &r);
 		w = row_of(&s->waiters, &s->nr_waiters, &r);
 		if (!h || !w)
@@ -567,7 +479,7 @@ int stacks__read(struct stacks *s)
 	return 0;
 }
 
-void stacks__set_errors(struct stacks *s, __u64 read_errors, __u64 stack_errors)
+void stacks_set_errors(struct stacks *s, __u64 read_errors, __u64 stack_errors)
 {
 	s->read_errors = read_errors;
 	s->stack_errors = stack_errors;
@@ -609,7 +521,7 @@ static void print_rows(struct stacks *s, FILE *f, const struct stack_row *rows, 
 	}
 }
 
-void stacks__print_text(struct stacks *s, FILE *f, const char *unit_name)
+void stacks_print_text(struct stacks *s, FILE *f, const char *unit_name)
 {
 	fprintf(f, "\nWho made the others wait (waits of %.3f ms or more, charged to the holder's "
 		   "stack at its release):\n",
@@ -658,7 +570,7 @@ static void json_rows(struct stacks *s, struct json *j, const char *key,
 	json_array_end(j);
 }
 
-void stacks__print_json(struct stacks *s, struct json *j)
+void stacks_print_json(struct stacks *s, struct json *j)
 {
 	json_object_begin(j, "stacks");
 	json_u64(j, "min_wait_ns", s->o.min_wait_ns);
@@ -729,7 +641,7 @@ static void fold(struct stacks *s, FILE *f, const struct stack_entry *e)
 	fprintf(f, " %llu\n", (unsigned long long)((e->st.wait.total_ns + 500) / 1000));
 }
 
-int stacks__write_folded(struct stacks *s, FILE *f)
+int stacks_write_folded(struct stacks *s, FILE *f)
 {
 	for (size_t i = 0; i < s->nr_cur; i++)
 		if (s->cur[i].st.wait.total_ns >= 500)
@@ -737,142 +649,18 @@ int stacks__write_folded(struct stacks *s, FILE *f)
 	return fflush(f) || ferror(f) ? -EIO : 0;
 }
 
-/* The flame graph's tree: a node per frame of a path, its weight the waits under it (us). */
-struct flame_node {
-	char name[MAX_FRAME_LEN];
-	__u64 weight;
-	struct flame_node *child, *next;
-};
-
-static struct flame_node *flame_child(struct flame_node *parent, const char *name)
-{
-	struct flame_node *c;
-
-	for (c = parent->child; c; c = c->next)
-		if (!strcmp(c->name, name))
-			return c;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	snprintf(c->name, sizeof(c->name), "%.*s", MAX_FRAME_LEN - 1, name);
-	c->next = parent->child;
-	parent->child = c;
-	return c;
-}
-
-static void flame_free(struct flame_node *n)
-{
-	while (n) {
-		struct flame_node *next = n->next;
-
-		flame_free(n->child);
-		free(n);
-		n = next;
-	}
-}
-
-static int flame_depth(const struct flame_node *n)
-{
-	int max = 0;
-
-	for (const struct flame_node *c = n->child; c; c = c->next) {
-		int d = flame_depth(c);
-
-		if (d > max)
-			max = d;
-	}
-	return max + 1;
-}
-
-#define FLAME_WIDTH	   1200
-#define FLAME_FRAME_HEIGHT 17
-#define FLAME_PAD	   10
-#define FLAME_TOP	   40
-#define FLAME_CHAR_WIDTH   7.0
-
-/* Warm colours from a hash of the name, so that a frame keeps its colour from one graph to the next. */
-static void flame_colour(const char *name, char *buf, size_t len)
-{
-	unsigned int h = 2166136261u;
-
-	for (const char *c = name; *c; c++)
-		h = (h ^ (unsigned char)*c) * 16777619u;
-	snprintf(buf, len, "rgb(%u,%u,%u)", 205 + h % 50, 80 + (h >> 8) % 130, 40 + (h >> 16) % 50);
-}
-
-static void flame_draw(FILE *f, const struct flame_node *n, double x, int level, int depth,
-		       double scale, __u64 total)
-{
-	double w = n->weight * scale;
-	double y = FLAME_TOP + (depth - 1 - level) * FLAME_FRAME_HEIGHT;
-	char colour[32];
-	double cx = x;
-
-	if (w < 0.1)
-		return;
-	flame_colour(n->name, colour, sizeof(colour));
-	fprintf(f, "<g><title>");
-	svg_put_text(f, n->name);
-	fprintf(f, " (%.3f ms of waits, %.2f%%)</title>", n->weight / 1e3,
-		total ? 100.0 * n->weight / total : 0);
-	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"%s\" rx=\"2\"/>",
-		x, y, w, FLAME_FRAME_HEIGHT - 1, level ? colour : "rgb(200,200,200)");
-	if (w > 3 * FLAME_CHAR_WIDTH) {
-		size_t fit = (size_t)((w - 6) / FLAME_CHAR_WIDTH);
-		char label[MAX_FRAME_LEN];
-
-		snprintf(label, sizeof(label), "%s", n->name);
-		if (strlen(label) > fit && fit >= 2)
-			snprintf(label + fit - 2, sizeof(label) - (fit - 2), "..");
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">", x + 3, y + FLAME_FRAME_HEIGHT - 5);
-		svg_put_text(f, label);
-		fprintf(f, "</text>");
-	}
-	fprintf(f, "</g>\n");
-	for (const struct flame_node *c = n->child; c; c = c->next) {
-		flame_draw(f, c, cx, level + 1, depth, scale, total);
-		cx += c->weight * scale;
-	}
-}
-
-int stacks__write_flamegraph(struct stacks *s, FILE *f, const char *title)
+int stacks_write_flamegraph(struct stacks *s, FILE *f, const char *title)
 {
 	static char frames[MAX_FOLDED_FRAMES][MAX_FRAME_LEN];
 	struct flame_node root = {.name = "all"};
-	int depth, height;
-	double scale;
+	int err;
 
 	for (size_t i = 0; i < s->nr_cur; i++) {
-		__u64 us = s->cur[i].st.wait.total_ns / 1000;
-		struct flame_node *n = &root;
 		int nr = frames_of(s, &s->cur[i].key, frames, MAX_FOLDED_FRAMES);
 
-		root.weight += us;
-		for (int k = 0; k < nr && n; k++) {
-			n = flame_child(n, frames[k]);
-			if (n)
-				n->weight += us;
-		}
+		flamegraph_add(&root, frames, nr, s->cur[i].st.wait.total_ns / 1000);
 	}
-	depth = flame_depth(&root);
-	height = FLAME_TOP + depth * FLAME_FRAME_HEIGHT + FLAME_PAD + 20;
-	scale = root.weight ? (FLAME_WIDTH - 2.0 * FLAME_PAD) / root.weight : 0;
-	fprintf(f, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
-		   "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-		   "xmlns=\"http://www.w3.org/2000/svg\">\n"
-		   "<style>text { font-family: monospace; font-size: 12px; fill: #000; "
-		   "pointer-events: none; } g:hover rect { stroke: #000; stroke-width: 1; }"
-		   "</style>\n"
-		   "<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"#f8f8f8\"/>\n"
-		   "<text x=\"%d\" y=\"24\" style=\"font-size: 16px\">",
-		FLAME_WIDTH, height, FLAME_WIDTH, height, FLAME_PAD);
-	svg_put_text(f, title);
-	fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\">width: GIL wait caused (waits of %.3f ms or "
-		   "more, %.3f ms in all); hover a frame for its share</text>\n",
-		FLAME_PAD, height - 8, s->o.min_wait_ns / 1e6, root.weight / 1e3);
-	if (root.weight)
-		flame_draw(f, &root, FLAME_PAD, 0, depth, scale, root.weight);
-	fprintf(f, "</svg>\n");
-	flame_free(root.child);
-	return fflush(f) || ferror(f) ? -EIO : 0;
+	err = flamegraph_write(f, &root, title, s->o.min_wait_ns);
+	flamegraph_free(&root);
+	return err;
 }

@@ -125,7 +125,7 @@ static bool same_file(const struct probe_verdict *v, const struct stat *st)
 }
 
 /* Called from one thread only: the one that looks at processes. */
-int elf_has_gil_probes(const char *path)
+int target_has_gil_probes(const char *path)
 {
 	static struct probe_verdict verdicts[PROBE_VERDICTS];
 	static unsigned int nr_verdicts;
@@ -148,7 +148,7 @@ int elf_has_gil_probes(const char *path)
 	return ret;
 }
 
-bool elf_gil_args_in_regs(const char *path)
+bool target_gil_args_in_regs(const char *path)
 {
 	bool in_regs = false;
 
@@ -158,10 +158,10 @@ bool elf_gil_args_in_regs(const char *path)
 /* An executable mapping of a file that carries the gil probes. */
 static bool mapping_has_probes(const struct proc_mapping *m, void *ctx)
 {
-	return m->perms[2] == 'x' && elf_has_gil_probes(m->name) == 1;
+	return m->perms[2] == 'x' && target_has_gil_probes(m->name) == 1;
 }
 
-int find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t err_len)
+int target_find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t err_len)
 {
 	char maps_path[64], exe[PATH_MAX];
 	struct proc_mapping m;
@@ -185,7 +185,7 @@ int find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t
 		return -e;
 	}
 	exe[n] = '\0';
-	if (elf_has_gil_probes(exe) == 1) {
+	if (target_has_gil_probes(exe) == 1) {
 		snprintf(path, path_len, "%s", exe);
 		return 0;
 	}
@@ -214,7 +214,7 @@ static bool lib_has_probes(const char *soname, const char *lib, void *ctx)
 {
 	struct probes_lib *p = ctx;
 
-	if (elf_has_gil_probes(lib) != 1)
+	if (target_has_gil_probes(lib) != 1)
 		return false;
 	/* The loader prints $ORIGIN paths as built, "dir/../lib": show the real one. */
 	if (!realpath(lib, p->path))
@@ -230,9 +230,9 @@ static int find_probes_in_libs(const char *exe, char *path, size_t path_len)
 	return command_loader_libs(exe, lib_has_probes, &p);
 }
 
-int find_probes_in_exe(const char *exe, char *path, size_t path_len, char *err, size_t err_len)
+int target_find_probes_in_exe(const char *exe, char *path, size_t path_len, char *err, size_t err_len)
 {
-	int ret = elf_has_gil_probes(exe);
+	int ret = target_has_gil_probes(exe);
 
 	if (ret == -ENOEXEC) {
 		snprintf(err, err_len, "%s is not an ELF executable", exe);

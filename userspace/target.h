@@ -9,17 +9,17 @@
 #include <sys/types.h>
 
 /* 1 if the ELF file at path carries gil:* USDT notes, 0 if not, -errno if it cannot be read. */
-int elf_has_gil_probes(const char *path);
+int target_has_gil_probes(const char *path);
 /* Whether every gil probe of path has argument N in call register N (gil_usdt.h). */
-bool elf_gil_args_in_regs(const char *path);
+bool target_gil_args_in_regs(const char *path);
 
 /*
  * The file holding the gil:* probes for a running process (its executable or a library in
  * /proc/PID/maps), or for an executable about to be run (itself, or a library its loader would map).
  * 0 on success; otherwise a negative errno and one line in err.
  */
-int find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t err_len);
-int find_probes_in_exe(const char *exe, char *path, size_t path_len, char *err, size_t err_len);
+int target_find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t err_len);
+int target_find_probes_in_exe(const char *exe, char *path, size_t path_len, char *err, size_t err_len);
 
 /*
  * Forks a child that waits until child_start() before it execs argv, so that probes can be

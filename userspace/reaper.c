@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Threads that close BPF link descriptors, so that their grace periods are waited for together. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "reaper.h"
+
+void reaper_init(struct reaper *r)
+{
+	*r = (struct reaper){};
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->more, NULL);
+}
+
+static void *reap(void *arg)
+{
+	struct reaper *r = arg;
+	int link;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		while (!r->nr && !r->stop)
+			pthread_cond_wait(&r->more, &r->lock);
+		if (!r->nr)
+			break;
+		link = r->queue[--r->nr];
+		r->busy++;
+		pthread_mutex_unlock(&r->lock);
+		close(link);
+		pthread_mutex_lock(&r->lock);
+		r->busy--;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* Hands link to the reapers; closed at once if there are none. */
+void reaper_add(struct reaper *r, int link)
+{
+	int *grown;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->nr_threads < NR_REAPERS &&
+	    !pthread_create(&r->threads[r->nr_threads], NULL, reap, r))
+		r->nr_threads++;
+	if (r->nr == r->cap) {
+		grown = realloc(r->queue, (r->cap = r->cap ? 2 * r->cap : 64) * sizeof(*grown));
+		if (grown)
+			r->queue = grown;
+		else
+			r->cap = r->nr;
+	}
+	if (r->nr < r->cap && r->nr_threads) {
+		r->queue[r->nr++] = link;
+		link = -1;
+		pthread_cond_signal(&r->more);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (link >= 0)
+		close(link);
+}
+
+/* Waits until every link handed over is closed. */
+void reaper_stop(struct reaper *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_broadcast(&r->more);
+	pthread_mutex_unlock(&r->lock);
+	for (int i = 0; i < r->nr_threads; i++)
+		pthread_join(r->threads[i], NULL);
+	free(r->queue);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->more);
+}
+
+size_t reaper_pending(struct reaper *r)
+{
+	size_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->nr + r->busy;
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
