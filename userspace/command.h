@@ -38,8 +38,6 @@ int command_resolve(struct command_args *a, const char *wrapper_prefix, const ch
 
 /* Looks up cmd as execvp() would; 0 with the path in out, or -ENOENT / -EACCES. */
 int command_lookup(const char *cmd, char *out, size_t out_len);
-/* The name scripts/bench/usdtrun.c still calls it by, until it follows. */
-#define resolve_command command_lookup
 
 /*
  * Runs argv (a full path) with stdin and stderr on /dev/null and, if env_name is set, env_name=1

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 	probes = argv[optind++];
 	if (!strcmp(argv[optind], "--") && ++optind == argc)
 		return usage();
-	if (resolve_command(argv[optind], exe, sizeof(exe))) {
+	if (command_lookup(argv[optind], exe, sizeof(exe))) {
 		fprintf(stderr, "usdtrun: %s: command not found\n", argv[optind]);
 		return 127;
 	}
