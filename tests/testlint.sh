@@ -9,14 +9,16 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-# check_statements FILE: each `check` statement of FILE on one line (continuations joined),
-# prefixed with FILE:LINE.
+# check_statements FILE: each `check` statement of FILE on one line (continuations and quotes that
+# span lines joined), prefixed with FILE:LINE.
 check_statements() {
 	awk -v f="$1" '
 		stmt != "" { stmt = stmt " " $0 }
 		stmt == "" && /^[ \t]*check / { stmt = $0; line = FNR }
 		stmt != "" {
 			if (sub(/\\$/, "", stmt)) next
+			# a quote still open goes on on the next line
+			if (gsub(/\047/, "\047", stmt) % 2) next
 			print f ":" line ": " stmt
 			stmt = ""
 		}' "$1"
