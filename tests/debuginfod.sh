@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# run.sh: long
 # gilstat --python on a stripped libpython whose symbols are elsewhere: served by a real debuginfod
 # (elfutils), beside it through .gnu_debuglink, or in the build-id tree. pyenv's CPython 3.12 keeps
 # its symbols: objcopy --only-keep-debug gives the debug file, strip --strip-all the stripped copy,

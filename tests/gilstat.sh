@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# run.sh: long
 # gilstat end to end: the real BPF object loaded and attached to real workloads, its numbers
 # compared with libgil's own ground-truth counters; attach to a running process; decoys; nothing
 # left attached however gilstat exits.

@@ -47,6 +47,32 @@ wait_for() {
 # wait_mapped PID NAME: waits until the loader has mapped a file of that name into PID (before it,
 # gilstat -p finds no probes in it); fails after 10 s, however long a loaded machine takes.
 wait_mapped() { wait_for 10 grep -q "$2" /proc/"$1"/maps; }
+# replay FILE: the TAP lines a job of this script wrote (numbered by the job) as this script's own,
+# numbered in turn; other lines as they are.
+replay() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) ok "${line#ok * - }" ;;
+		"not ok "*) not_ok "${line#not ok * - }" ;;
+		*) echo "$line" ;;
+		esac
+	done <"$1"
+}
+# in_parallel JOBS FUNCTION NAME...: FUNCTION NAME for each NAME, JOBS at a time, each in a job of
+# its own whose output goes to $tmp/NAME.tap; then each one's output, in the order of the NAMEs.
+# For checks that spend most of their time waiting (a program's start, gilstat's attach and
+# detach); the caller has no other job running.
+in_parallel() {
+	local jobs=$1 fn=$2 name
+	shift 2
+	for name in "$@"; do
+		while [ "$(jobs -pr | wc -l)" -ge "$jobs" ]; do wait -n; done
+		(tap_n=0; "$fn" "$name") >"$tmp/$name.tap" 2>&1 &
+	done
+	wait
+	for name in "$@"; do replay "$tmp/$name.tap"; done
+}
 # The script's exit status: non-zero when any test failed.
 done_testing() { echo "1..$tap_n"; exit $tap_failed; }
 

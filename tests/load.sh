@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# run.sh: long
 # Load: many threads and many GIL cycles under gilstat. No deadlock (every run has a time limit),
 # counts exact against libgil's ground truth, interval reports consistent, and a full breakdown
 # map reported as dropped events, never silently under-counted.

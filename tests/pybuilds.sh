@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# run.sh: long
 # gilstat --python on the builds people run, against ground truth: pyenv's 3.8-3.13 (symbols, no
 # LTO), stripped copies of two of them, Debian's python3.11 (stripped, LTO+PGO) and Debian sid's
 # 3.13, 3.14 and 3.15 (stripped, LTO+PGO; scripts/sid-python.sh gets them).
@@ -186,43 +187,19 @@ max(u) <= 100 and u[1] >= 25))' "${gils:-[]}"
 		[ "$busy" = 2 ]
 }
 
-# per_build NAME: the checks of one interpreter, in a job of its own, their TAP into
-# $tmp/NAME.tap. Each run spends most of its time waiting (gilstat's attach and detach, the
-# interpreter's start), so several interpreters run at once; the spinning threads' counts do not
-# share the CPUs with them (below).
+# per_build NAME: the checks of one interpreter. Each run spends most of its time waiting
+# (gilstat's attach and detach, the interpreter's start), so several interpreters run at once;
+# the spinning threads' counts (above) do not share the CPUs with them.
 per_build() {
-	local name=$1
-	tap_n=0
-	{
-		counts "$name"
-		attached "$name"
-		subinterpreters "$name"
-	} >"$tmp/$name.tap" 2>&1
+	counts "$1"
+	attached "$1"
+	subinterpreters "$1"
 }
 # in_range VALUE LOW HIGH: VALUE is a number from LOW to HIGH.
 in_range() { [ -n "$1" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
-# replay FILE: a job's TAP lines as this script's own, numbered in turn.
-replay() {
-	local line
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) ok "${line#ok * - }" ;;
-		"not ok "*) not_ok "${line#not ok * - }" ;;
-		*) echo "$line" ;;
-		esac
-	done <"$1"
-}
 
-jobs_max=${PYBUILDS_JOBS:-3}
-while read -r name _ <&3; do
-	while [ "$(jobs -pr | wc -l)" -ge "$jobs_max" ]; do wait -n; done
-	per_build "$name" &
-done 3<"$pythons"
-wait
-while read -r name _ <&3; do
-	replay "$tmp/$name.tap"
-	cat "$tmp/$name.counts" 2>/dev/null >>"$tmp/counts"
-done 3<"$pythons"
+in_parallel "${PYBUILDS_JOBS:-3}" per_build $(awk '{ print $1 }' "$pythons")
+cat "$tmp"/*.counts >"$tmp/counts" 2>/dev/null
 
 for minor in 9 12; do
 	grep -q "^3.$minor-stripped " "$pythons" || continue

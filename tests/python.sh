@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# run.sh: long
 # gilstat --python against the real CPython interpreters on this machine: the tutorial's programs
 # (tests/python/) under each, asserting what the GIL does, never exact timings (CI has two cores
 # and may be busy): two CPU-bound threads change hands about once per 5 ms switch interval, each
@@ -210,24 +211,28 @@ convoy_checks() {
 		"$name convoy: $forced_what" "$forced"
 }
 
-while read -r name py <&3; do
-	probes=
-	view=$COND_VIEW
+# per_interpreter NAME: the programs under one interpreter. Two interpreters run at once: each
+# run also waits (the interpreter's start, gilstat's attach and detach), and retry() covers a
+# run whose threads the other kept off the CPUs.
+per_interpreter() {
+	local name=$1 py probes= view=$COND_VIEW
+	py=$(awk -v n="$name" '$1 == n { print $2 }' "$pythons")
 	case $name in 3.6 | 3.7) view=$GIL_VIEW ;; esac
 	retry "$name cpu_work" cpu_run cpu_checks
 	# The other programs take the same paths in every version: the ones of the issue will do.
-	case $name in 3.9 | 3.11 | 3.12 | 3.13 | debian-3.11) ;; *) continue ;; esac
+	case $name in 3.9 | 3.11 | 3.12 | 3.13 | debian-3.11) ;; *) return ;; esac
 	retry "$name io_work" io_run io_checks
 	retry "$name convoy" convoy_run convoy_checks
 	# The interpreter's own symbols: take_gil/drop_gil, or the C API of a stripped build.
-	case $name in 3.12 | debian-3.11) ;; *) continue ;; esac
+	case $name in 3.12 | debian-3.11) ;; *) return ;; esac
 	probes=--python-probes=symbols
 	view=$GIL_VIEW
 	[ "$name" = debian-3.11 ] && view=$THREADSTATE_VIEW
 	name="$name (symbols)"
 	retry "$name cpu_work" cpu_run cpu_checks
 	retry "$name convoy" convoy_run convoy_checks
-done 3<"$pythons"
+}
+in_parallel "${PYTHON_JOBS:-2}" per_interpreter $(awk '{ print $1 }' "$pythons")
 
 py312=$(awk '$1 == "3.12" { print $2 }' "$pythons")
 if [ -n "$py312" ]; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# run.sh: long
 # The runtime under race detectors:
 #  - ThreadSanitizer: libgil's unit tests and its randomised test, built with -fsanitize=thread
 #    into $OUTPUT/san-thread by make test;

@@ -88,7 +88,9 @@ start() {
 	run_one "$@" &
 }
 
-alone=() together=()
+# "# run.sh: long" marks the scripts of a minute or more: they start first, so that the short
+# ones fill the gaps beside them instead of the long ones running on alone at the end.
+alone=() long=() together=()
 for t in "$OUTPUT"/tests/test_* tests/*.sh; do
 	name=$(basename "$t")
 	case $name in lib.sh|run.sh) continue ;; esac
@@ -96,11 +98,17 @@ for t in "$OUTPUT"/tests/test_* tests/*.sh; do
 	case $t in
 	*.sh)
 		[ -f "$t" ] || continue
-		if head -20 "$t" | grep -q '^# run.sh: alone'; then alone+=("$t"); else together+=("$t"); fi
+		marks=$(head -20 "$t" | grep '^# run.sh: ')
+		case $marks in
+		*alone*) alone+=("$t") ;;
+		*long*) long+=("$t") ;;
+		*) together+=("$t") ;;
+		esac
 		;;
 	*) [ -x "$t" ] && together+=("$t") ;;
 	esac
 done
+together=("${long[@]}" "${together[@]}")
 for t in "${alone[@]}"; do
 	run_one "$(basename "$t")" bash "$t"
 	flush

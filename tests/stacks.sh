@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# run.sh: long
 # Who holds the GIL: thread names in -L, -P and JSON (the kernel's comm, kept for threads that
 # ended before the report).
 set -u
