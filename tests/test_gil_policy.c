@@ -157,14 +157,17 @@ static void test_io_thread_preempts_cpu_holder_after_a_slice(void **state)
 	/* Under the policy: one request, after a slice (10 ms here), one forced switch. */
 	run_convoy(&on);
 	assert_true(on.io_wait_ns < (uint64_t)interval_us * NS_PER_US / 2);
-	assert_int_equal(on.io_truth.drop_requests, 1);
+	/* one; a holder kept off the CPUs for an interval is asked once more per interval */
+	assert_true(on.io_truth.drop_requests >= 1);
+	assert_true(on.io_truth.drop_requests <= 1 + on.io_wait_ns / (interval_us * NS_PER_US));
 	assert_int_equal(on.io_truth.forced_switches, 1);
 	assert_int_equal(on.holder_truth.releases - on.holder_truth.voluntary_releases, 1);
 
 	/* CPython's rule on the same GIL: a whole interval first, a timed wait never ends early. */
 	run_convoy(&off);
 	assert_true(off.io_wait_ns >= (uint64_t)interval_us * NS_PER_US);
-	assert_int_equal(off.io_truth.drop_requests, 1);
+	assert_true(off.io_truth.drop_requests >= 1);
+	assert_true(off.io_truth.drop_requests <= off.io_wait_ns / (interval_us * NS_PER_US));
 	assert_int_equal(off.io_truth.forced_switches, 1);
 	gil_free(on.gil);
 	gil_free(off.gil);
@@ -178,7 +181,9 @@ static void test_cpu_bound_waiter_keeps_cpython_rules(void **state)
 
 	run_convoy(&c);
 	assert_true(c.io_wait_ns >= (uint64_t)interval_us * NS_PER_US);
-	assert_int_equal(c.io_truth.drop_requests, 1);
+	/* one request per whole interval waited: one, unless the holder was kept off the CPUs */
+	assert_true(c.io_truth.drop_requests >= 1);
+	assert_true(c.io_truth.drop_requests <= c.io_wait_ns / (interval_us * NS_PER_US));
 	gil_free(c.gil);
 }
 
@@ -221,7 +226,8 @@ static void test_io_threads_take_turns_as_in_cpython(void **state)
 	join_thread(holder);
 	assert_false(c.holder_timed_out);
 	assert_true(c.io_wait_ns >= (uint64_t)interval_us * NS_PER_US);
-	assert_int_equal(c.io_truth.drop_requests, 1);
+	assert_true(c.io_truth.drop_requests >= 1);
+	assert_true(c.io_truth.drop_requests <= c.io_wait_ns / (interval_us * NS_PER_US));
 	gil_free(c.gil);
 }
 
