@@ -151,11 +151,14 @@ for i in $(seq "$reps"); do
 done
 
 # 3. The cost to the target: the same work untraced and under each profiler, as the target
-# itself times it (cpu_work.py's "elapsed", os_read.py's "loop_ns") and as the command's wall
-# time, which adds the profiler's start and exit.
+# itself times it (cpu_work.py's "elapsed", os_read.py's "loop_ns"), as the target's own CPU time
+# (timed.py's "cpu_s": the probes' handlers run in the target's threads; it moves less than a
+# wall time with the machine's other work) and as the command's wall time, which adds the
+# profiler's start and exit. Each round waits for a quieter moment first.
 sides="bare tachyon1k tachyon10k gilstat stacks"
 [ -z "$timeline" ] || sides+=" timeline"
-declare -A work=([cpu]="$P/cpu_work.py 10000000" [io]="$P/os_read.py 200000")
+declare -A work=([cpu]="$B/timed.py $P/cpu_work.py 10000000"
+	[io]="$B/timed.py $P/os_read.py 200000")
 for w in cpu io; do
 	cmd "cost.$w.bare" "$py ${work[$w]}"
 	cmd "cost.$w.tachyon1k" "${T[*]} run --mode gil -a --collapsed -o F ${work[$w]}"
@@ -165,6 +168,7 @@ for w in cpu io; do
 	cmd "cost.$w.timeline" "${G[*]} --timeline F -j -o F -- $py ${work[$w]}"
 	echo "  BENCH   cost to the target, ${work[$w]}: $sides, $reps rounds" >&2
 	for i in $(seq "$reps"); do
+		wait_quiet 5
 		# shellcheck disable=SC2086 # a list of words
 		for side in $(rotate "$i" $sides); do
 			tag=cost.$w.$side.$i

@@ -204,6 +204,26 @@ def inner_s(tag):
     raise Failed("the workload printed no timing")
 
 
+def target_cpu_s(tag):
+    run(tag)
+    for line in text(tag + ".out").splitlines():
+        word = line.split()
+        if word and word[0] == "cpu_s":
+            return float(word[1])
+    raise Failed("timed.py printed no cpu_s")
+
+
+def paired(w, side, fn):
+    """The median over rounds of fn(side's run) / fn(the same round's untraced run)."""
+    ratios = []
+    for i in range(1, reps + 1):
+        try:
+            ratios.append(fn("cost.%s.%s.%d" % (w, side, i)) / fn("cost.%s.bare.%d" % (w, i)))
+        except (Failed, ValueError, ZeroDivisionError, IndexError):
+            pass
+    return median(ratios)
+
+
 def fmt(v, spec="%.1f", unit=""):
     return "-" if v is None else (spec % v) + unit
 
@@ -338,22 +358,20 @@ for w, what in (("cpu", "cpu_work.py 10000000 (two threads adding, s)"),
         if side == "timeline" and not has_timeline:
             res[side] = {"skipped": absent}
             continue
-        walls, wfail = collect(rounds("cost.%s.%s" % (w, side)), lambda t: run(t)[0])
-        inners, _ = collect(rounds("cost.%s.%s" % (w, side)), inner_s)
-        # per round against the same round's untraced run
-        ratios = []
-        for i in range(1, reps + 1):
-            try:
-                ratios.append(inner_s("cost.%s.%s.%d" % (w, side, i)) /
-                              inner_s("cost.%s.bare.%d" % (w, i)))
-            except (Failed, ValueError, ZeroDivisionError, IndexError):
-                pass
+        tags = rounds("cost.%s.%s" % (w, side))
+        walls, wfail = collect(tags, lambda t: run(t)[0])
+        inners, _ = collect(tags, inner_s)
+        cpus, _ = collect(tags, target_cpu_s)
         res[side] = {"wall_s": median(walls), "work_s": median(inners),
-                     "work_ratio": median(ratios), "failures": wfail}
+                     "work_ratio": paired(w, side, inner_s), "target_cpu_s": median(cpus),
+                     "target_cpu_ratio": paired(w, side, target_cpu_s), "failures": wfail}
     result["cost"][w] = res
 md += ["**The cost to the target**: the same work untraced and under each profiler. *work* is "
        "the target's own timing of its work (the profiler's start and exit are outside it), "
        "*ratio* the median of each round's work time over the same round's untraced one, "
+       "*target CPU* the CPU time of the target process, user and system, all threads "
+       "(`timed.py` reads it at the end: a uprobe's handler runs in the traced thread, and "
+       "this moves much less than a wall time with the machine's other work), "
        "*wall* the whole command's wall time (the profiler's start, the interpreter's start, "
        "the work and the profiler's exit).", "",
        "| workload | figure | " + " | ".join(labels[s] for s in sides) + " |",
@@ -369,13 +387,18 @@ for w, what in (("cpu", "`cpu_work.py 10000000`"), ("io", "`os_read.py 200000`")
     md.append("| %s | work (s) | %s |" % (what, " | ".join(cell(s, "work_s", "%.3f")
                                                           for s in sides)))
     md.append("| | ratio | %s |" % " | ".join(cell(s, "work_ratio", "%.2f") for s in sides))
+    md.append("| | target CPU (s) | %s |" % " | ".join(cell(s, "target_cpu_s", "%.3f")
+                                                   for s in sides))
+    md.append("| | target CPU ratio | %s |" % " | ".join(cell(s, "target_cpu_ratio", "%.2f")
+                                                      for s in sides))
     md.append("| | wall (s) | %s |" % " | ".join(cell(s, "wall_s", "%.2f") for s in sides))
 md.append("")
 for s in sides:
     md.append("- %s: `%s`" % (labels[s], commands["cost.cpu." + s].replace(
         "tests/python/cpu_work.py 10000000", "WORK")))
-md += ["", "where WORK is `tests/python/cpu_work.py 10000000` or `tests/python/os_read.py "
-       "200000`. Failures: " + ("; ".join("%s %s: %s" % (w, s, result["cost"][w][s]["failures"][0])
+md += ["", "where WORK is `tests/python/cpu_work.py 10000000` (two threads adding, CPU-bound) "
+       "or `tests/python/os_read.py 200000` (200000 GIL cycles, one per `os.read`), each run "
+       "through `scripts/bench/timed.py`. Failures: " + ("; ".join("%s %s: %s" % (w, s, result["cost"][w][s]["failures"][0])
                                          for w in ("cpu", "io") for s in sides
                                          if result["cost"][w][s].get("failures")) or "none") + ".",
        ""]
