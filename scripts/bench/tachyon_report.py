@@ -290,6 +290,10 @@ md += ["**The culprit** (`culprit.py 3`: `culprit()` holds the GIL about 20 ms p
                                                           c["gilstat"]["top_waiter"]),
        "| failed runs | %d%s | %d%s |" % (len(tc_fail), failed_note(tc_fail), len(gc_fail),
                                          failed_note(gc_fail)), "",
+       "What gilstat said about the stacks it could read: %s" % (
+           "; ".join("\"%s\"" % l.strip() for l in sorted(set(
+               l for k in range(1, reps + 1) for l in text("culprit.gilstat.%d.err" % k)
+               .splitlines() if "--stacks" in l or "frames" in l))) or "nothing"), "",
        "- Tachyon: `%s`" % commands["culprit.tachyon"],
        "- gilstat: `%s`" % commands["culprit.gilstat"], ""]
 

@@ -8,6 +8,7 @@ import resource
 import runpy
 import sys
 
+
 def cpu_s():
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
