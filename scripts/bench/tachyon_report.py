@@ -400,11 +400,11 @@ md.append("")
 for s in sides:
     md.append("- %s: `%s`" % (labels[s], commands["cost.cpu." + s].replace(
         "tests/python/cpu_work.py 10000000", "WORK")))
+cost_failures = ["%s %s: %s" % (w, s, result["cost"][w][s]["failures"][0])
+                 for w in ("cpu", "io") for s in sides if result["cost"][w][s].get("failures")]
 md += ["", "where WORK is `tests/python/cpu_work.py 10000000` (two threads adding, CPU-bound) "
        "or `tests/python/os_read.py 200000` (200000 GIL cycles, one per `os.read`), each run "
-       "through `scripts/bench/timed.py`. Failures: " + ("; ".join("%s %s: %s" % (w, s, result["cost"][w][s]["failures"][0])
-                                         for w in ("cpu", "io") for s in sides
-                                         if result["cost"][w][s].get("failures")) or "none") + ".",
+       "through `scripts/bench/timed.py`. Failures: %s." % ("; ".join(cost_failures) or "none"),
        ""]
 
 # --- the profilers' own cost
