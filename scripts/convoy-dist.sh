@@ -8,7 +8,8 @@
 #   hold     its GIL hold before each call (acquired -> released), by the call that follows
 #   away     released -> acquired again, around send and around recv
 #   call     released -> the call returned (the call, and the interpreter's work around it)
-#   wait     the call returned -> acquired again: the reacquire's wait
+#   wait     the call returned -> acquired again: the reacquire's wait (and those of 1 ms or more
+#            apart, in 0.5 ms steps: the intervals waited out)
 #   per round trip: reacquires that waited >= 10 us (slept, or lost the race) and >= 1 ms (waited
 #            out an interval), acquisitions by the other threads (each one a switch away from
 #            the I/O thread), and the mean time away
@@ -78,7 +79,10 @@ uprobe:LIBC:pthread_cond_signal /pid == cpid && @swcond[arg0]/ {
 		@call[tid, $k] = lhist((@back[tid] - @rel[tid]) / 1000, 0, 1000, 1);
 		@wait[tid, $k] = lhist(($t - @back[tid]) / 1000, 0, 1000, 1);
 		if ($t - @back[tid] >= 10000) { @slept[tid, $k] = count(); }
-		if ($t - @back[tid] >= 1000000) { @long[tid, $k] = count(); }
+		if ($t - @back[tid] >= 1000000) {
+			@long[tid, $k] = count();
+			@longwait[tid, $k] = lhist(($t - @back[tid]) / 1000, 1000, 21000, 500);
+		}
 	}
 	/* The main thread: start-up and imports (CPython), none in the phases. */
 	if (!$k && tid != cpid) { @other_acq[tid] = count(); }
@@ -181,13 +185,13 @@ def io_thread(maps):
     return best
 
 
-def add_hist(into, buckets, scale=1.0):
+def add_hist(into, buckets, scale=1.0, top=1000.0):
     """Linear histograms (lhist): each bucket's lower bound, scaled to microseconds."""
     for b in buckets:
         if "min" in b:
             into[b["min"] * scale] += b["count"]
-        else:  # above the last bucket: 1 ms and more
-            into[1000.0] += b["count"]
+        else:  # above the last bucket
+            into[top] += b["count"]
 
 
 def pct(h, p):
@@ -224,11 +228,12 @@ for name in names:
         if tid is None:
             continue
         counts["runs"] += 1
-        for m in ("@hold", "@away", "@call", "@wait"):
+        for m in ("@hold", "@away", "@call", "@wait", "@longwait"):
             for k, v in maps.get(m, {}).items():
                 t, kind = key(k)
                 if t == tid:
-                    add_hist(acc[m + KIND[kind]], v, 0.1 if m == "@hold" else 1.0)
+                    add_hist(acc[m + KIND[kind]], v, 0.1 if m == "@hold" else 1.0,
+                             21000.0 if m == "@longwait" else 1000.0)
         for m in ("@calls", "@slept", "@long"):
             for k, v in maps.get(m, {}).items():
                 t, kind = key(k)
@@ -248,7 +253,9 @@ for label, m in (("hold before send", "@holdsend"), ("hold before recv", "@holdr
                  ("call, send (released -> returned)", "@callsend"),
                  ("call, recv (released -> returned)", "@callrecv"),
                  ("wait after send (returned -> acquired)", "@waitsend"),
-                 ("wait after recv (returned -> acquired)", "@waitrecv")):
+                 ("wait after recv (returned -> acquired)", "@waitrecv"),
+                 ("the waits of >= 1 ms after send (0.5 ms buckets)", "@longwaitsend"),
+                 ("the waits of >= 1 ms after recv (0.5 ms buckets)", "@longwaitrecv")):
     print(label)
     for n in rows:
         print("  %-12s %s" % (n, fmt(rows[n][0][m])))
