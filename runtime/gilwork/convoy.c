@@ -8,8 +8,14 @@
  * convoy measures round trips alone, then with --threads CPU threads spinning, and how fast the
  * CPU threads run meanwhile; with --policy io-priority it measures the contended phase again under
  * libgil's convoy fix, side by side. interval sweeps the switch interval and the number of CPU
- * threads. The echo peer is a plain thread that never takes the GIL: a server outside the
- * interpreter.
+ * threads. The echo peer is a server outside the interpreter, as in the CPython it models
+ * (scripts/cpython_experiments.py): a forked process that never takes this GIL.
+ *
+ * How often the CPU thread gets the GIL during the I/O thread's round trip is a race between
+ * the CPU thread's wake-up and the I/O thread's time away around each call, decided by a few
+ * microseconds: the I/O thread's holds between the calls, and the peer's turnaround. Both are
+ * calibrated below against CPython, as measured on the machines gilwork runs on; the GIL itself
+ * (runtime/gil.c) is CPython's and is not tuned.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gilwork.h"
@@ -25,13 +32,40 @@
 #define WARMUP_ROUND_TRIPS 3
 
 /*
- * CPython 3.11 spends about 2 us per round trip interpreting the I/O loop around the two calls
- * (method lookups, argument parsing, the bytes object recv returns, the time check): measured
- * here as a socketpair send+recv from Python less the same from C. It is spent in three steps,
- * before send, between the calls and after recv, of about 0.7 us each; its length decides how
- * often a waking CPU thread catches the GIL in one of the I/O thread's short releases.
+ * The interpreter's own work around each call, measured by scripts/convoy-cost.sh: socketpair
+ * loops that never block, timed as the thread's CPU time so that other load on the machine does
+ * not count (2-CPU VM, 2026-12-07; us per loop, the minimum of 9 x 50,000):
+ *
+ *                                           C    3.11   3.13   3.14   3.15  (Debian's builds)
+ *   send + recv                           1.65   2.05   2.07   2.05   2.15
+ *   cpython_experiments.py's I/O loop:           2.24   2.22   2.29   2.29
+ *     send, recv, n += 1, perf_counter(), max()
+ *   the echo peer's loop: recv, test, send        2.09   2.10   2.11   2.12
+ *
+ * (pyenv's 3.11.7, built without LTO and PGO: 2.18, 2.47, 2.18.) So CPython's I/O thread
+ * interprets 0.59 us per round trip beyond the C calls (3.13-3.15: 0.57-0.64), two uncontended
+ * GIL cycles included, which libgil makes here itself (0.04 us each, build/cyclebench): 0.51 us
+ * is left, 22 of gilwork's additions at 22.5 ns each (CPU time of `gilwork cpu`, which
+ * convoy-cost.sh prints). It falls into three steps: after recv (the call's return), the loop's
+ * own work (n += 1, perf_counter(), max()), before send (method lookup, argument parsing) form the
+ * hold before send; after send and before recv the hold before recv, half as long. Three equal
+ * steps of 7 additions, the first two with gilwork's own clock read between them, give that
+ * shape. Until 2026-12-07 this was 27 (2 us per round trip, measured as wall time, which counted
+ * time.thread_time()'s own system call and the machine's other load): the I/O thread held the GIL
+ * three times as long as CPython's between its calls, and a waking CPU thread found the GIL held,
+ * and went back to sleep, that much more often; the convoy was half as bad as CPython's.
  */
-#define IO_STEP_ADDITIONS 27
+#define IO_STEP_ADDITIONS 7
+
+/*
+ * The echo peer is a CPython process too: each echo interprets 0.44 us beyond the C calls (its
+ * loop above less C's send + recv, 3.11; 0.45-0.47 on 3.13-3.15), its own uncontended GIL cycles
+ * included, since this peer takes no GIL: 19 additions, split about evenly around its send, before
+ * it (the bytes recv returned, the test, the method call) and after it (back into recv). The
+ * second half delays the I/O thread too: the send woke it onto the peer's CPU, which the peer
+ * holds until it blocks in recv again.
+ */
+#define ECHO_STEP_ADDITIONS 9
 
 /* Turns each policy takes when two are compared (--policy). */
 #define COMPARE_TURNS 4
@@ -39,7 +73,7 @@
 static const long default_intervals_us[] = {10000, 5000, 1000, 500, 100, 10, 1};
 
 struct echo_peer {
-	pthread_t tid;
+	pid_t pid;
 	/* sock[0] is the I/O thread's end, sock[1] the peer's. */
 	int sock[2];
 };
@@ -60,33 +94,44 @@ struct phase {
 	struct gil_truth io_truth;
 };
 
-static void *echo_main(void *arg)
+/* The peer's loop: `while b := sock.recv(1): sock.send(b)`, with no GIL to take. */
+static void echo_main(int sock)
 {
-	struct echo_peer *peer = arg;
 	char c;
 
 	gw_name_thread("echo");
-	while (recv(peer->sock[1], &c, 1, 0) == 1)
-		if (send(peer->sock[1], &c, 1, MSG_NOSIGNAL) != 1)
+	while (recv(sock, &c, 1, 0) == 1) {
+		gw_cext_work(ECHO_STEP_ADDITIONS);
+		if (send(sock, &c, 1, MSG_NOSIGNAL) != 1)
 			break;
-	return NULL;
+		gw_cext_work(ECHO_STEP_ADDITIONS);
+	}
 }
 
+/*
+ * Forked, as cpython_experiments.py forks its peer: a switch between the I/O thread and the peer
+ * changes address spaces, as it does beside CPython. Called before the phase's threads exist.
+ */
 static int echo_start(struct echo_peer *peer)
 {
-	int err;
-
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, peer->sock)) {
 		gw_err("socketpair: %s", strerror(errno));
 		return -1;
 	}
-	err = pthread_create(&peer->tid, NULL, echo_main, peer);
-	if (err) {
-		gw_err("cannot create the echo thread: %s", strerror(err));
+	fflush(NULL);
+	peer->pid = fork();
+	if (peer->pid < 0) {
+		gw_err("cannot fork the echo peer: %s", strerror(errno));
 		close(peer->sock[0]);
 		close(peer->sock[1]);
 		return -1;
 	}
+	if (peer->pid == 0) {
+		close(peer->sock[0]);
+		echo_main(peer->sock[1]);
+		_exit(0);
+	}
+	close(peer->sock[1]);
 	return 0;
 }
 
@@ -94,9 +139,9 @@ static void echo_stop(struct echo_peer *peer)
 {
 	/* The peer's recv() sees the end of the stream. */
 	shutdown(peer->sock[0], SHUT_WR);
-	pthread_join(peer->tid, NULL);
+	while (waitpid(peer->pid, NULL, 0) < 0 && errno == EINTR)
+		;
 	close(peer->sock[0]);
-	close(peer->sock[1]);
 }
 
 /* sock.send(b"x"); sock.recv(1): each call releases the GIL while it blocks. */
