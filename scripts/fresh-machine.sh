@@ -75,8 +75,8 @@ if [ "${1:-}" = --in-namespace ]; then
 		fi
 	done
 
-	# run CMD: CMD as root logs in would run it, in the repository: a login shell's environment
-	# and nothing of this one's.
+	# run CMD: CMD as root, in the repository, with a fresh minimal environment (env -i): nothing
+	# of this script's own.
 	n=0
 	results=()
 	path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
