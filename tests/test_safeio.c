@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Files other users plant for gilstat, which runs as root, read through userspace/safeio.c and the
+ * modules that use it: a FIFO, a device behind a symlink, a file truncated while it is parsed, a
+ * sparse huge file, a call graph built to make the walk long, a symlink out of a process's root,
+ * an empty cmdline and escape codes in names. Each test ends (alarm) rather than hang.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "debuginfo.h"
+#include "elffile.h"
+#include "procfs.h"
+#include "python.h"
+#include "safeio.h"
+#include "target.h"
+
+#define SHOULD_HAVE_RUN "should have run"
+#define CANNOT_HERE	"cannot here"
+/* far beyond what any of these takes with the bounds in place, far below the time without */
+#define HANG_SEC 60
+
+static char tmp_dir[] = "/tmp/test_safeio.XXXXXX";
+static char err[PATH_MAX + 256];
+
+static void tmp_path(const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", tmp_dir, name);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	ssize_t n;
+
+	assert_true(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, n), n);
+	close(in);
+	close(out);
+}
+
+static void test_a_fifo_is_refused_at_once(void **state)
+{
+	char fifo[PATH_MAX];
+	struct elf_file ef;
+
+	tmp_path("fifo", fifo, sizeof(fifo));
+	assert_int_equal(mkfifo(fifo, 0666), 0);
+	alarm(HANG_SEC);
+	assert_int_equal(safeio_open(fifo, 0, NULL, NULL), -EINVAL);
+	assert_true(elf_file_open(&ef, fifo) < 0);
+	assert_true(target_has_gil_probes(fifo) < 0);
+	alarm(0);
+}
+
+static void test_a_device_behind_a_symlink_is_refused(void **state)
+{
+	char link[PATH_MAX];
+	struct elf_file ef;
+
+	tmp_path("zero", link, sizeof(link));
+	assert_int_equal(symlink("/dev/zero", link), 0);
+	assert_int_equal(safeio_open(link, 0, NULL, NULL), -EINVAL);
+	assert_int_equal(safeio_open(link, SAFEIO_NOFOLLOW, NULL, NULL), -ELOOP);
+	assert_true(elf_file_open(&ef, link) < 0);
+}
+
+static void test_the_identity_is_checked(void **state)
+{
+	struct safeio_id other = {.ino = 1};
+	struct stat st;
+	int fd;
+
+	fd = safeio_open("/proc/self/exe", 0, NULL, &st);
+	assert_true(fd >= 0);
+	close(fd);
+	fd = safeio_open("/proc/self/exe", 0, &(struct safeio_id){st.st_dev, st.st_ino}, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	other.dev = st.st_dev;
+	assert_int_equal(safeio_open("/proc/self/exe", 0, &other, NULL), -ESTALE);
+	other = (struct safeio_id){.dev = st.st_dev + 1, .ino = st.st_ino};
+	assert_int_equal(safeio_open("/proc/self/exe", 0, &other, NULL), -ESTALE);
+}
+
+/* Every byte of every section's data, as a parser would touch them. */
+static unsigned long touch_sections(Elf *elf)
+{
+	unsigned long sum = 0;
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data = elf_getdata(scn, NULL);
+
+		for (size_t i = 0; data && data->d_buf && i < data->d_size; i++)
+			sum += ((unsigned char *)data->d_buf)[i];
+	}
+	return sum;
+}
+
+/* A file cut while it is parsed: read errors, no SIGBUS (which ends this test program). */
+static void test_a_file_truncated_during_the_parse(void **state)
+{
+	char copy[PATH_MAX];
+	struct elf_file ef;
+
+	tmp_path("truncated", copy, sizeof(copy));
+	copy_file("/proc/self/exe", copy);
+	assert_int_equal(elf_file_open(&ef, copy), 0);
+	assert_int_equal(truncate(copy, 64), 0);
+	touch_sections(ef.elf);
+	elf_file_close(&ef);
+}
+
+static void test_a_sparse_huge_file_is_refused(void **state)
+{
+	char sparse[PATH_MAX];
+	struct py_target t;
+	int fd;
+
+	tmp_path("sparse", sparse, sizeof(sparse));
+	copy_file("/proc/self/exe", sparse);
+	assert_int_equal(truncate(sparse, 4ll << 30), 0);
+	assert_int_equal(safeio_open(sparse, 0, NULL, NULL), -EFBIG);
+	assert_true(python_target_from_file(sparse, &t, err, sizeof(err)) < 0);
+	fd = open(sparse, O_RDONLY);
+	assert_null(safeio_elf_begin(fd));
+	assert_null(safeio_pread_alloc(fd, (size_t)SAFEIO_MAX_READ_BYTES + 1, 0));
+	close(fd);
+}
+
+static void test_names_are_escaped(void **state)
+{
+	char out[256];
+
+	safeio_escape("\x1b]0;owned\x07tab\there\\", out, sizeof(out));
+	assert_string_equal(out, "\\x1b]0;owned\\x07tab\\x09here\\x5c");
+	/* UTF-8 stays, but not C1 controls (CSI is U+009B) nor bytes that are no UTF-8 */
+	safeio_escape("caf\xc3\xa9 \xc2\x9b[2J \xff", out, sizeof(out));
+	assert_string_equal(out, "caf\xc3\xa9 \\xc2\\x9b[2J \\xff");
+	/* cut at a whole escape, never in the middle of one */
+	safeio_escape("\x1b\x1b", out, 6);
+	assert_string_equal(out, "\\x1b");
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	return mkdtemp(tmp_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_fifo_is_refused_at_once),
+		cmocka_unit_test(test_a_device_behind_a_symlink_is_refused),
+		cmocka_unit_test(test_the_identity_is_checked),
+		cmocka_unit_test(test_a_file_truncated_during_the_parse),
+		cmocka_unit_test(test_a_sparse_huge_file_is_refused),
+		cmocka_unit_test(test_names_are_escaped),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
