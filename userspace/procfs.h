@@ -8,9 +8,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "safeio.h"
+
 /* One line of /proc/PID/maps that maps a file. */
 struct proc_mapping {
 	unsigned long start, end, offset;
+	dev_t dev;
 	ino_t ino;
 	char perms[8];
 	char name[PATH_MAX];
