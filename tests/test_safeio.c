@@ -71,6 +71,41 @@ static void test_a_fifo_is_refused_at_once(void **state)
 	alarm(0);
 }
 
+/* A process whose executable was deleted, and a FIFO planted at "<exe> (deleted)". */
+static void test_a_fifo_at_a_deleted_executable(void **state)
+{
+	char exe[PATH_MAX], fifo[PATH_MAX + 16], link[64], now[PATH_MAX + 16], found[PATH_MAX];
+	char *argv[] = {exe, "60", NULL};
+	ssize_t n = -1;
+	pid_t pid;
+
+	tmp_path("sleeper", exe, sizeof(exe));
+	copy_file("/bin/sleep", exe);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execv(exe, argv);
+		_exit(127);
+	}
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	/* until the exec is done: /proc/PID/exe names the copy */
+	for (int i = 0; i < 10000; i++) {
+		n = readlink(link, now, sizeof(now) - 1);
+		if (n > 0 && (now[n] = '\0', !strcmp(now, exe)))
+			break;
+		usleep(1000);
+	}
+	assert_string_equal(now, exe);
+	assert_int_equal(unlink(exe), 0);
+	snprintf(fifo, sizeof(fifo), "%s (deleted)", exe);
+	assert_int_equal(mkfifo(fifo, 0666), 0);
+	alarm(HANG_SEC);
+	assert_true(target_find_probes_in_pid(pid, found, sizeof(found), err, sizeof(err)) < 0);
+	alarm(0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 static void test_a_device_behind_a_symlink_is_refused(void **state)
 {
 	char link[PATH_MAX];
@@ -181,6 +216,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_fifo_is_refused_at_once),
+		cmocka_unit_test(test_a_fifo_at_a_deleted_executable),
 		cmocka_unit_test(test_a_device_behind_a_symlink_is_refused),
 		cmocka_unit_test(test_the_identity_is_checked),
 		cmocka_unit_test(test_a_file_truncated_during_the_parse),
