@@ -39,6 +39,18 @@
 static char tmp_dir[] = "/tmp/test_safeio.XXXXXX";
 static char err[PATH_MAX + 256];
 
+static void skip_because(const char *class, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	print_message("# SKIP %s: ", class);
+	vprint_message(fmt, ap);
+	print_message("\n");
+	va_end(ap);
+	skip();
+}
+
 static void tmp_path(const char *name, char *out, size_t len)
 {
 	snprintf(out, len, "%s/%s", tmp_dir, name);
@@ -182,6 +194,64 @@ static void test_a_sparse_huge_file_is_refused(void **state)
 	close(fd);
 }
 
+/* A child in a root of its own (tmp_dir/root), where lib.so is a symlink to a file outside. */
+static pid_t spawn_chrooted(const char *root)
+{
+	int ready[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(ready[0]);
+		/* gone by itself should the test fail before it kills it */
+		alarm(HANG_SEC);
+		if (chroot(root) || chdir("/"))
+			_exit(1);
+		c = 1;
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return pid;
+}
+
+static void test_a_symlink_out_of_the_root(void **state)
+{
+	char root[PATH_MAX], outside[PATH_MAX], link[PATH_MAX + 16], rooted[PATH_MAX + 64],
+		out[PATH_MAX];
+	struct safeio_id id;
+	struct debuginfo di;
+	struct stat st;
+	pid_t pid;
+
+	if (geteuid())
+		skip_because(CANNOT_HERE, "a root of its own needs chroot(), which needs root");
+	tmp_path("root", root, sizeof(root));
+	tmp_path("outside.so", outside, sizeof(outside));
+	assert_int_equal(mkdir(root, 0755), 0);
+	copy_file("/proc/self/exe", outside);
+	snprintf(link, sizeof(link), "%s/lib.so", root);
+	/* absolute: inside the root it names nothing, from the host the file outside */
+	assert_int_equal(symlink(outside, link), 0);
+	assert_int_equal(stat(outside, &st), 0);
+	id = (struct safeio_id){.dev = st.st_dev, .ino = st.st_ino};
+	pid = spawn_chrooted(root);
+	snprintf(rooted, sizeof(rooted), "/proc/%d/root/lib.so", pid);
+	assert_int_equal(safeio_open(rooted, 0, NULL, NULL), -ENOENT);
+	assert_true(debuginfo_open(rooted, NULL, &di, err, sizeof(err)) < 0);
+	proc_reachable_path(pid, "/lib.so", &id, "fallback", out, sizeof(out));
+	assert_string_equal(out, "fallback");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 static void test_names_are_escaped(void **state)
 {
 	char out[256];
@@ -221,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_the_identity_is_checked),
 		cmocka_unit_test(test_a_file_truncated_during_the_parse),
 		cmocka_unit_test(test_a_sparse_huge_file_is_refused),
+		cmocka_unit_test(test_a_symlink_out_of_the_root),
 		cmocka_unit_test(test_names_are_escaped),
 	};
 

@@ -157,18 +157,28 @@ int proc_find_inode(pid_t pid, ino_t ino, bool at_offset_0, struct proc_mapping 
 	return proc_find_mapping(pid, is_inode_wanted, &w, m);
 }
 
-void proc_reachable_path(pid_t pid, const char *name, ino_t ino, const char *fallback, char *out,
-			 size_t out_len)
+/* Whether path opens as the file id names. */
+static bool is_file(const char *path, const struct safeio_id *id)
+{
+	int fd = safeio_open(path, SAFEIO_NOFOLLOW, id, NULL);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+void proc_reachable_path(pid_t pid, const char *name, const struct safeio_id *id,
+			 const char *fallback, char *out, size_t out_len)
 {
 	char rooted[PATH_MAX], real[PATH_MAX];
-	struct stat st;
 
-	if (!stat(name, &st) && st.st_ino == ino) {
+	if (is_file(name, id)) {
 		snprintf(out, out_len, "%s", realpath(name, real) ? real : name);
 		return;
 	}
 	if (snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", pid, name) < (int)sizeof(rooted) &&
-	    !stat(rooted, &st) && st.st_ino == ino) {
+	    is_file(rooted, id)) {
 		snprintf(out, out_len, "%s", rooted);
 		return;
 	}

@@ -30,6 +30,7 @@
 #include "procfs.h"
 #include "python.h"
 #include "pysyms.h"
+#include "safeio.h"
 
 /* x86-64 call rel32: opcode and length */
 #define CALL_REL32     0xe8
@@ -112,6 +113,7 @@ static void read_version(const struct py_elf *pe, struct py_target *t);
 
 static void read_debug_symbols(struct py_elf *pe, const char *path)
 {
+	struct debuginfo_opts opts;
 	__u64 vaddr, size;
 	struct debuginfo di;
 	Elf_Scn *scn = NULL;
@@ -133,8 +135,10 @@ static void read_debug_symbols(struct py_elf *pe, const char *path)
 		if (!version.major || version.major > 3 || version.minor >= 8)
 			return;
 	}
-	if (debuginfo_open(path, &debuginfo_opts, &di, pe->symbols_missing,
-			   sizeof(pe->symbols_missing)))
+	/* the file pe read, not another one put at its path since */
+	opts = debuginfo_opts;
+	opts.want = pe->id;
+	if (debuginfo_open(path, &opts, &di, pe->symbols_missing, sizeof(pe->symbols_missing)))
 		return;
 	while ((scn = elf_nextscn(di.elf, scn))) {
 		GElf_Shdr shdr;
@@ -417,7 +421,7 @@ int python_target_from_file(const char *path, struct py_target *t, char *err, si
 	struct py_elf pe;
 	int ret;
 
-	ret = pysyms_open(&pe, path);
+	ret = pysyms_open(&pe, path, NULL);
 	if (ret == -ENOEXEC) {
 		snprintf(err, err_len, "%s is not an ELF file", path);
 		return ret;
@@ -448,7 +452,7 @@ int python_target_from_file(const char *path, struct py_target *t, char *err, si
 		return -ENOENT;
 	}
 	pysyms_close(&pe);
-	ret = pysyms_open(&pe, lib);
+	ret = pysyms_open(&pe, lib, NULL);
 	if (ret) {
 		snprintf(err, err_len, "cannot read %s: %s", lib, strerror(-ret));
 		return ret;
@@ -534,13 +538,13 @@ static void apply_pid_gil_setting(struct py_target *t, pid_t pid)
 	free(cmd_buf);
 }
 
-static int target_from_mapped(pid_t pid, const char *path, const char *name, struct py_target *t,
-			      char *err, size_t err_len)
+static int target_from_mapped(pid_t pid, const char *path, const struct safeio_id *id,
+			      const char *name, struct py_target *t, char *err, size_t err_len)
 {
 	struct py_elf pe;
 	int ret;
 
-	ret = pysyms_open(&pe, path);
+	ret = pysyms_open(&pe, path, id);
 	if (ret) {
 		snprintf(err, err_len, "cannot read %s of PID %d: %s", name, pid, strerror(-ret));
 		return ret;
@@ -560,6 +564,7 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 {
 	char link[64], exe[PATH_MAX], path[PATH_MAX], fallback[96];
 	struct proc_mapping m;
+	struct safeio_id id;
 	struct stat st;
 	ssize_t n;
 	int ret;
@@ -596,8 +601,9 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 	}
 	if (ret == 1) {
 		proc_map_file(pid, &m, fallback, sizeof(fallback));
-		proc_reachable_path(pid, m.name, m.ino, fallback, path, sizeof(path));
-		ret = target_from_mapped(pid, path, m.name, t, err, err_len);
+		id = (struct safeio_id){.dev = m.dev, .ino = m.ino};
+		proc_reachable_path(pid, m.name, &id, fallback, path, sizeof(path));
+		ret = target_from_mapped(pid, path, &id, m.name, t, err, err_len);
 		if (ret == -ENOENT)
 			snprintf(err, err_len, "%s in PID %d holds no CPython interpreter", m.name,
 				 pid);
@@ -613,8 +619,9 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 		snprintf(err, err_len, "cannot read %s: %s", link, strerror(errno));
 		return -errno;
 	}
-	proc_reachable_path(pid, exe, st.st_ino, link, path, sizeof(path));
-	ret = target_from_mapped(pid, path, exe, t, err, err_len);
+	id = (struct safeio_id){.dev = st.st_dev, .ino = st.st_ino};
+	proc_reachable_path(pid, exe, &id, link, path, sizeof(path));
+	ret = target_from_mapped(pid, path, &id, exe, t, err, err_len);
 	if (ret == -ENOENT)
 		snprintf(
 			err, err_len,
