@@ -69,6 +69,23 @@ static void copy_file(const char *from, const char *to)
 	close(out);
 }
 
+/* A library built from src with gcc into tmp_dir/name; a skip without gcc. */
+static void build_lib(const char *name, const char *src, char *out, size_t len)
+{
+	char c_path[PATH_MAX + 8], cmd[3 * PATH_MAX];
+	FILE *f;
+
+	tmp_path(name, out, len);
+	snprintf(c_path, sizeof(c_path), "%s.c", out);
+	f = fopen(c_path, "w");
+	assert_non_null(f);
+	fputs(src, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "gcc -shared -fPIC -O1 -o %s %s 2>/dev/null", out, c_path);
+	if (system(cmd))
+		skip_because(SHOULD_HAVE_RUN, "gcc cannot build %s", c_path);
+}
+
 static void test_a_fifo_is_refused_at_once(void **state)
 {
 	char fifo[PATH_MAX];
@@ -194,6 +211,49 @@ static void test_a_sparse_huge_file_is_refused(void **state)
 	close(fd);
 }
 
+static const char gil_src[] =
+	"static volatile int gil;\n"
+	"__attribute__((noinline, used)) static void take_gil(void) { gil = 1; }\n"
+	"__attribute__((noinline, used)) static void drop_gil(void) { gil = 0; }\n"
+	"void PyEval_RestoreThread(void) { take_gil(); }\n";
+
+/*
+ * PyEval_SaveThread calls B 2000 times, B calls C 2000 times, C calls D 2000 times, and none of
+ * them reaches drop_gil: a walk that reads each callee at each call reads C four million times.
+ */
+static void test_a_deep_call_graph_is_walked_once(void **state)
+{
+	size_t len = 1 << 20, n = 0;
+	char *src = malloc(len), lib[PATH_MAX];
+	const char *names[] = {"D", "C", "B", "PyEval_SaveThread"};
+	struct py_target t;
+
+#ifndef __x86_64__
+	skip_because(CANNOT_HERE, "the walk reads x86-64 calls only");
+#endif
+	assert_non_null(src);
+	n += snprintf(src + n, len - n, "%s__attribute__((noinline, used)) static void D(void) "
+			"{ __asm__ volatile(\"\"); }\n", gil_src);
+	for (int f = 1; f < 4; f++) {
+		n += snprintf(src + n, len - n, "%s void %s(void) {\n",
+			      f < 3 ? "__attribute__((noinline, used)) static" : "", names[f]);
+		for (int i = 0; i < 2000; i++)
+			n += snprintf(src + n, len - n, "%s();\n", names[f - 1]);
+		n += snprintf(src + n, len - n, "}\n");
+	}
+	build_lib("deep.so", src, lib, sizeof(lib));
+	free(src);
+	alarm(HANG_SEC);
+	assert_int_equal(python_target_from_file(lib, &t, err, sizeof(err)), 0);
+	alarm(0);
+	assert_int_equal(t.view, PY_VIEW_GIL);
+	/* PyEval_SaveThread reaches no drop_gil: it is a probe point of its own */
+	assert_int_equal(t.nr_release, 2);
+	assert_string_equal(t.release[1].name, "PyEval_SaveThread");
+	/* PyEval_RestoreThread calls take_gil */
+	assert_int_equal(t.nr_acquire, 1);
+}
+
 /* A child in a root of its own (tmp_dir/root), where lib.so is a symlink to a file outside. */
 static pid_t spawn_chrooted(const char *root)
 {
@@ -291,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_the_identity_is_checked),
 		cmocka_unit_test(test_a_file_truncated_during_the_parse),
 		cmocka_unit_test(test_a_sparse_huge_file_is_refused),
+		cmocka_unit_test(test_a_deep_call_graph_is_walked_once),
 		cmocka_unit_test(test_a_symlink_out_of_the_root),
 		cmocka_unit_test(test_names_are_escaped),
 	};

@@ -46,6 +46,8 @@
 #define REACH_DEPTH 3
 /* no function on such a chain is anywhere near this big */
 #define MAX_WALK_SIZE (64 * 1024)
+/* all the code one walk reads: a few functions of a few KiB each, in a real CPython */
+#define MAX_WALK_BYTES (4u << 20)
 
 static enum py_probes probes_wanted = PY_PROBES_AUTO;
 
@@ -222,40 +224,57 @@ static void scan_handler(const struct py_elf *pe, const struct py_sym *h, struct
 }
 
 /*
- * Whether f calls or jumps (call rel32, jmp rel32/rel8) to a function of role, itself or through
- * up to depth - 1 functions in between.
+ * One walk from a C API function: the depth each function was read with (a function read with as
+ * much depth before did not reach, or the walk would have ended), and what may still be read.
  */
-static bool reaches(const struct py_elf *pe, const struct py_func *f, enum sym_role role, int depth)
+struct walk {
+	const struct py_elf *pe;
+	unsigned char *depth_read; /* by index in pe->funcs */
+	__u64 bytes_left;
+};
+
+/* Where a call or jump at i of f's code goes: an address, or 0 for no branch. */
+static __u64 branch_target(const struct py_func *f, const unsigned char *code, __u64 i)
 {
+	if (code[i] == JMP_REL8)
+		return f->addr + i + JMP_REL8_LEN + (__s8)code[i + 1];
+	if ((code[i] == CALL_REL32 || code[i] == JMP_REL32) && i + CALL_REL32_LEN <= f->size)
+		return f->addr + i + CALL_REL32_LEN + read_rel32(code + i + 1);
+	return 0;
+}
+
+/*
+ * Whether f calls or jumps (call rel32, jmp rel32/rel8) to a function of role, itself or through
+ * up to depth - 1 functions in between. Each function is read once for each depth at most, and
+ * the walk reads no more than MAX_WALK_BYTES: a file built to make it long ends it early.
+ */
+static bool reaches(struct walk *w, const struct py_func *f, enum sym_role role, int depth)
+{
+	const struct py_elf *pe = w->pe;
+	size_t idx = f - pe->funcs;
 	unsigned char *code;
 	bool found = false;
 
-	if (f->size < JMP_REL8_LEN || f->size > MAX_WALK_SIZE)
+	if (w->depth_read[idx] >= depth)
 		return false;
-	code = malloc(f->size);
+	w->depth_read[idx] = depth;
+	if (f->size < JMP_REL8_LEN || f->size > MAX_WALK_SIZE || f->size > w->bytes_left ||
+	    !safeio_budget_left())
+		return false;
+	w->bytes_left -= f->size;
+	code = safeio_pread_alloc(pe->fd, f->size, f->offset);
 	if (!code)
 		return false;
-	if (pread(pe->fd, code, f->size, f->offset) != (ssize_t)f->size) {
-		free(code);
-		return false;
-	}
 	for (__u64 i = 0; !found && i + JMP_REL8_LEN <= f->size; i++) {
 		const struct py_func *callee;
-		__u64 target;
+		__u64 target = branch_target(f, code, i);
 
-		if (code[i] == JMP_REL8)
-			target = f->addr + i + JMP_REL8_LEN + (__s8)code[i + 1];
-		else if ((code[i] == CALL_REL32 || code[i] == JMP_REL32) &&
-			 i + CALL_REL32_LEN <= f->size)
-			target = f->addr + i + CALL_REL32_LEN + read_rel32(code + i + 1);
-		else
-			continue;
-		if (target == f->addr)
+		if (!target || target == f->addr)
 			continue;
 		if (pysyms_addr_has_role(pe, target, role, role))
 			found = true;
 		else if (depth > 1 && (callee = pysyms_func_at(pe, target)))
-			found = reaches(pe, callee, role, depth - 1);
+			found = reaches(w, callee, role, depth - 1);
 	}
 	free(code);
 	return found;
@@ -269,15 +288,25 @@ static bool reaches(const struct py_elf *pe, const struct py_func *f, enum sym_r
 static void add_inlining_callers(const struct py_elf *pe, enum sym_role api, enum sym_role role,
 				 struct py_probe *probes, int *nr)
 {
+	struct walk w = {.pe = pe};
+
+	if (!pe->nr_funcs)
+		return;
+	w.depth_read = malloc(pe->nr_funcs);
+	if (!w.depth_read)
+		return;
 	for (int i = 0; i < pe->nr_syms; i++) {
 		const struct py_sym *s = &pe->syms[i];
 		const struct py_func *f;
 
 		if (s->role != api || !(f = pysyms_func_at(pe, s->addr)))
 			continue;
-		if (!reaches(pe, f, role, REACH_DEPTH))
+		memset(w.depth_read, 0, pe->nr_funcs);
+		w.bytes_left = MAX_WALK_BYTES;
+		if (!reaches(&w, f, role, REACH_DEPTH))
 			add_probe(probes, nr, s->name, s->offset);
 	}
+	free(w.depth_read);
 }
 
 static void read_version(const struct py_elf *pe, struct py_target *t)
