@@ -48,6 +48,8 @@
 #define MAX_WALK_SIZE (64 * 1024)
 /* all the code one walk reads: a few functions of a few KiB each, in a real CPython */
 #define MAX_WALK_BYTES (4u << 20)
+/* the largest eval-breaker handler scanned: _PyEval_EvalFrameDefault is 50-200 KiB */
+#define MAX_HANDLER_SIZE (1u << 20)
 
 static enum py_probes probes_wanted = PY_PROBES_AUTO;
 
@@ -191,15 +193,12 @@ static void scan_handler(const struct py_elf *pe, const struct py_sym *h, struct
 	unsigned char *code;
 	__u64 size = h->size;
 
-	if (size < 2 * CALL_REL32_LEN)
+	/* the size is the symbol's, which the file's owner wrote */
+	if (size < 2 * CALL_REL32_LEN || size > MAX_HANDLER_SIZE || !safeio_budget_left())
 		return;
-	code = malloc(size);
+	code = safeio_pread_alloc(pe->fd, size, h->offset);
 	if (!code)
 		return;
-	if (pread(pe->fd, code, size, h->offset) != (ssize_t)size) {
-		free(code);
-		return;
-	}
 	for (__u64 i = 0; i + CALL_REL32_LEN <= size; i++) {
 		__u64 next = i + CALL_REL32_LEN;
 
