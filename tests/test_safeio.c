@@ -330,6 +330,15 @@ static void test_a_deep_call_graph_is_walked_once(void **state)
 	assert_int_equal(t.nr_acquire, 1);
 }
 
+/* A process that became a zombie has an empty cmdline: no argv[1] is read after the NULL. */
+static void test_an_empty_cmdline(void **state)
+{
+	char *empty[] = {NULL, "-X", "gil=1", NULL};
+
+	assert_true(python_gil_disabled(NULL, empty));
+	assert_false(python_gil_disabled("1", empty));
+}
+
 /* A child in a root of its own (tmp_dir/root), where lib.so is a symlink to a file outside. */
 static pid_t spawn_chrooted(const char *root)
 {
@@ -429,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_a_sparse_huge_file_is_refused),
 		cmocka_unit_test(test_a_huge_handler_symbol_is_not_read),
 		cmocka_unit_test(test_a_deep_call_graph_is_walked_once),
+		cmocka_unit_test(test_an_empty_cmdline),
 		cmocka_unit_test(test_a_symlink_out_of_the_root),
 		cmocka_unit_test(test_names_are_escaped),
 	};

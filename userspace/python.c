@@ -504,7 +504,10 @@ static const char *x_gil_option(char *const argv[])
 {
 	const char *x_gil = NULL;
 
-	for (int i = 1; argv && argv[i] && argv[i][0] == '-'; i++) {
+	/* an empty cmdline (a process turned zombie) has no argv[1] to read */
+	if (!argv || !argv[0])
+		return NULL;
+	for (int i = 1; argv[i] && argv[i][0] == '-'; i++) {
 		const char *opt = argv[i], *value = NULL;
 
 		if (!strcmp(opt, "-c") || !strcmp(opt, "-m") || !strcmp(opt, "-") ||
