@@ -115,16 +115,26 @@ int session_open(struct session *s, const struct options *o)
  * but creating a uprobe, which every USDT probe is, needs CAP_SYS_ADMIN again since "perf: Revert
  * to requiring CAP_SYS_ADMIN for uprobes" (ba677dbe77af, 2025, in the stable kernels too).
  */
-int session_check_privileges(void)
+/* Whether cap is in the effective set: 1, 0, or -errno. */
+static int has_capability(int cap)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2] = {};
 
-	if (syscall(SYS_capget, &hdr, data)) {
-		fprintf(stderr, "gilstat: cannot read capabilities: %s\n", strerror(errno));
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	return !!(data[cap / 32].effective & (1u << (cap % 32)));
+}
+
+int session_check_privileges(void)
+{
+	int ret = has_capability(CAP_SYS_ADMIN);
+
+	if (ret < 0) {
+		fprintf(stderr, "gilstat: cannot read capabilities: %s\n", strerror(-ret));
 		return -1;
 	}
-	if (data[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32)))
+	if (ret)
 		return 0;
 	fprintf(stderr, "gilstat: needs root or CAP_SYS_ADMIN, which uprobes require "
 			"(CAP_BPF and CAP_PERFMON are not enough)\n");
@@ -563,6 +573,10 @@ int session_run_fleet(struct session *s, struct tracer *tr)
 	int err = 0;
 
 	s->tr = tr;
+	/* other users' /proc/PID/exe, maps and mem need it: without, -a would trace none of theirs */
+	if (!has_capability(CAP_SYS_PTRACE))
+		fprintf(stderr, "gilstat: warning: without CAP_SYS_PTRACE, -a cannot read other users' "
+				"processes and traces none of them\n");
 	s->meta = (struct report_meta){.comm = s->fleet_what,
 				       .probe_path = "every CPython and libgil process",
 				       .view = "all"};
