@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# run.sh: alone
 # The capabilities SECURITY.md says gilstat needs, checked by dropping them from a root gilstat
 # (setpriv --bounding-set) against libgil programs run by nobody, one of them in a directory only
 # nobody can read: CAP_SYS_ADMIN, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH are needed, CAP_BPF and
