@@ -20,6 +20,7 @@
 #include "now_ns.h"
 #include "options.h"
 #include "procfs.h"
+#include "safeio.h"
 #include "session.h"
 #include "stacks.h"
 #include "traced.h"
@@ -60,6 +61,32 @@ static void catch_stop_signals(sigset_t *wait_mask)
 	}
 	/* A reader that went away must not kill us before the probes are detached. */
 	signal(SIGPIPE, SIG_IGN);
+	/* what a look at a process reads gives up at once when a stop comes (safeio.h) */
+	safeio_set_stop_flag(&exiting);
+}
+
+/*
+ * The look at the host's processes runs with the stop signals open: one that comes while it
+ * reads a slow file ends the read (no SA_RESTART) and the look, and so gilstat, within a moment.
+ */
+static int fleet_scan_stoppable(struct session *s)
+{
+	sigset_t blocked;
+	int nr;
+
+	sigprocmask(SIG_SETMASK, &s->wait_mask, &blocked);
+	nr = fleet_scan(s->fleet);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	return nr;
+}
+
+static void fleet_poll_stoppable(struct session *s)
+{
+	sigset_t blocked;
+
+	sigprocmask(SIG_SETMASK, &s->wait_mask, &blocked);
+	fleet_poll(s->fleet);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
 }
 
 int session_open(struct session *s, const struct options *o)
@@ -88,16 +115,26 @@ int session_open(struct session *s, const struct options *o)
  * but creating a uprobe, which every USDT probe is, needs CAP_SYS_ADMIN again since "perf: Revert
  * to requiring CAP_SYS_ADMIN for uprobes" (ba677dbe77af, 2025, in the stable kernels too).
  */
-int session_check_privileges(void)
+/* Whether cap is in the effective set: 1, 0, or -errno. */
+static int has_capability(int cap)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2] = {};
 
-	if (syscall(SYS_capget, &hdr, data)) {
-		fprintf(stderr, "gilstat: cannot read capabilities: %s\n", strerror(errno));
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	return !!(data[cap / 32].effective & (1u << (cap % 32)));
+}
+
+int session_check_privileges(void)
+{
+	int ret = has_capability(CAP_SYS_ADMIN);
+
+	if (ret < 0) {
+		fprintf(stderr, "gilstat: cannot read capabilities: %s\n", strerror(-ret));
 		return -1;
 	}
-	if (data[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32)))
+	if (ret)
 		return 0;
 	fprintf(stderr, "gilstat: needs root or CAP_SYS_ADMIN, which uprobes require "
 			"(CAP_BPF and CAP_PERFMON are not enough)\n");
@@ -240,7 +277,7 @@ static bool session_wait(struct session *s, __u64 deadline, bool reports)
 	if (s->fleet) {
 		/* the exec and fork events first: a process that ends is then known */
 		ring_buffer__consume(s->events);
-		fleet_poll(s->fleet);
+		fleet_poll_stoppable(s);
 		return true;
 	}
 	if (ready && !s->target_gone) {
@@ -521,7 +558,7 @@ static int start_fleet(struct session *s)
 		return -ENOMEM;
 	}
 	/* the exec events are on before the scan: a process is seen once or twice, never not */
-	nr = fleet_scan(s->fleet);
+	nr = fleet_scan_stoppable(s);
 	if (serve(s))
 		return -EIO;
 	fprintf(stderr, "Tracing the GIL of every CPython and libgil process (%d now)... Hit "
@@ -536,6 +573,10 @@ int session_run_fleet(struct session *s, struct tracer *tr)
 	int err = 0;
 
 	s->tr = tr;
+	/* other users' /proc/PID/exe, maps and mem need it: without, -a would trace none of theirs */
+	if (!has_capability(CAP_SYS_PTRACE))
+		fprintf(stderr, "gilstat: warning: without CAP_SYS_PTRACE, -a cannot read other users' "
+				"processes and traces none of them\n");
 	s->meta = (struct report_meta){.comm = s->fleet_what,
 				       .probe_path = "every CPython and libgil process",
 				       .view = "all"};
