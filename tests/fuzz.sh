@@ -8,7 +8,9 @@
 set -u
 cd "$(dirname "$0")/.."
 . tests/lib.sh
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+# max_allocation_size_mb: an allocation as large as an input claims fails at once, not after
+# the time limit
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:max_allocation_size_mb=1024}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -29,7 +31,7 @@ replay() {
 		files=("${files[@]:done_nr}")
 		[ ${#files[@]} -eq 0 ] && break
 		# the first file not passed is the one that ended the harness
-		why=$(grep -m1 -E 'ERROR: |runtime error: |fuzz: ' "$log.err" | sed 's/^==[0-9]*==//')
+		why=$(grep -m1 -E 'ERROR: |runtime error: |fuzz(_[a-z]+)?: ' "$log.err" | sed 's/^==[0-9]*==//')
 		[ $rc -eq 142 ] && why="still running after the replay's time limit (SIGALRM)"
 		not_ok "$name: ${files[0]}: exit status $rc: ${why:-no sanitizer report}"
 		sed -n '1,30p' "$log.err" | sed 's/^/#   /'

@@ -57,6 +57,13 @@ static void shebang(const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/*
+	 * libFuzzer starts every run with the empty input: while an empty argument list (a zombie's)
+	 * still crashes, tests/fuzz/run.sh sets this so that a long run gets past it. The replay
+	 * never does: crashes/cmdline/empty-argv stays a failing test until the fix.
+	 */
+	if (!size && getenv("FUZZ_SKIP_KNOWN"))
+		return 0;
 	cmdline(data, size);
 	shebang(data, size);
 	return 0;

@@ -11,7 +11,7 @@
 
 #include "fuzz.h"
 
-#define REPLAY_TIMEOUT_SEC 10
+#define REPLAY_TIMEOUT_SEC 5
 
 int main(int argc, char **argv)
 {

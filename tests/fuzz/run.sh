@@ -13,6 +13,8 @@ OUTPUT=${OUTPUT:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-600}
 FUZZ_JOBS=${FUZZ_JOBS:-2}
 stats=$OUTPUT/fuzz/stats.txt
+# a harness may step past a finding every run would otherwise start with (fuzz_cmdline.c)
+export FUZZ_SKIP_KNOWN=${FUZZ_SKIP_KNOWN-1}
 
 run_one() {
 	local name=$1 bin=$OUTPUT/fuzz/fuzz_$1 log=$OUTPUT/fuzz/$1.log last

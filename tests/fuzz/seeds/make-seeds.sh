@@ -55,7 +55,7 @@ printf '#! /usr/bin/env PYTHON_GIL=0 python3\n' >corpus/cmdline/env-assign
 python3 - <<'PY'
 import struct
 key = lambda hs, ws, tgid, ht, wt, hpy, wpy: struct.pack('<iiIIIIQQ', hs, ws, tgid, ht, wt, 0, hpy, wpy)
-stats = bytes(8 * 40)
+stats = bytes(296)  # sizeof(struct stack_stats)
 def rec_wait(*k): return b'\0' + key(*k) + stats
 def rec_stack(i, ips): return b'\1' + struct.pack('<iB', i, len(ips)) + b''.join(struct.pack('<Q', x) for x in ips)
 def rec_py(k, depth, flags, codes): return b'\2' + struct.pack('<QIIB', k, depth, flags, len(codes)) + b''.join(struct.pack('<Q', c) for c in codes)
