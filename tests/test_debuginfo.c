@@ -327,6 +327,36 @@ static void test_debuglink_other_build_id_is_refused(void **state)
 	assert_non_null(strstr(warnings[0], "build-id"));
 }
 
+/*
+ * What the file's owner may put beside it under the debug link's name: /dev/zero, a FIFO, or a
+ * symlink to a debug file elsewhere (which root could read and the owner not). None is read.
+ */
+static void test_debuglink_to_a_device_fifo_or_symlink_is_refused(void **state)
+{
+	struct debuginfo_opts opts = opts_with(NULL, true);
+	char dir[PATH_MAX], cmd[3 * PATH_MAX], link[PATH_MAX + 32], lib[PATH_MAX + 32];
+	struct debuginfo di;
+
+	for (int kind = 0; kind < 3; kind++) {
+		snprintf(dir, sizeof(dir), "%s/hostile-%d", fixtures, kind);
+		snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s %s/", dir, fx("link-beside/libfix.so"),
+			 dir);
+		assert_int_equal(system(cmd), 0);
+		snprintf(lib, sizeof(lib), "%s/libfix.so", dir);
+		snprintf(link, sizeof(link), "%s/libfix.debug", dir);
+		if (kind == 0)
+			assert_int_equal(symlink("/dev/zero", link), 0);
+		else if (kind == 1)
+			assert_int_equal(mkfifo(link, 0666), 0);
+		else
+			assert_int_equal(symlink(fx("libfix.debug"), link), 0);
+		/* before: hashing /dev/zero for ever, or blocked in the FIFO's open */
+		alarm(60);
+		assert_int_equal(debuginfo_open(lib, &opts, &di, err, sizeof(err)), -ENOENT);
+		alarm(0);
+	}
+}
+
 static void test_minidebuginfo(void **state)
 {
 	struct debuginfo_opts opts = opts_with(NULL, true);
@@ -565,6 +595,7 @@ int main(void)
 		cmocka_unit_test_setup(test_debuginfod_garbage_is_refused, setup),
 		cmocka_unit_test_setup(test_silent_debuginfod_is_bounded, setup),
 		cmocka_unit_test_setup(test_python_target_from_debug_file, setup),
+		cmocka_unit_test_setup(test_debuglink_to_a_device_fifo_or_symlink_is_refused, setup),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "debuginfo.h"
+#include "safeio.h"
 
 #define DEFAULT_DEBUG_ROOT "/usr/lib/debug"
 /* a build-id is 20 bytes (sha1) in practice; the note allows more */
@@ -71,10 +72,14 @@ static void __attribute__((format(printf, 2, 3))) warn(const struct lookup *l, c
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (l->opts->warn)
+	if (l->opts->warn) {
 		l->opts->warn(l->opts->warn_ctx, line);
-	else
-		fprintf(stderr, "gilstat: %s\n", line);
+		return;
+	}
+	/* the line names files and debug links other users chose */
+	fprintf(stderr, "gilstat: ");
+	safeio_fputs_escaped(line, stderr);
+	fputc('\n', stderr);
 }
 
 static void __attribute__((format(printf, 2, 3))) tried(struct lookup *l, const char *fmt, ...)
@@ -144,7 +149,7 @@ static int accept_candidate(struct lookup *l, int fd, const char *what, enum deb
 	GElf_Ehdr ehdr;
 	Elf *elf;
 
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = safeio_elf_begin(fd);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr)) {
 		warn(l, "ignoring %s: not an ELF file", what);
 		tried(l, "%s refused", what);
@@ -193,7 +198,8 @@ static int from_build_id_tree(struct lookup *l, struct debuginfo *di)
 	}
 	snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", debug_root(l), l->build_id_hex,
 		 l->build_id_hex + 2);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* root's own tree, whose entries are symlinks to the debug files */
+	fd = safeio_open(path, 0, NULL, NULL);
 	if (fd < 0) {
 		tried(l, "no %s", path);
 		return -1;
@@ -201,21 +207,81 @@ static int from_build_id_tree(struct lookup *l, struct debuginfo *di)
 	return accept_candidate(l, fd, path, DEBUGINFO_BUILD_ID, di);
 }
 
-static int crc32_of(int fd, uLong *crc)
+/* The CRC32 of the size bytes fd held when it was opened: a file that grows is not read on. */
+static int crc32_of(int fd, off_t size, uLong *crc)
 {
 	unsigned char *buf = malloc(COPY_CHUNK);
 	off_t off = 0;
-	ssize_t n;
+	int err = 0;
 
 	if (!buf)
 		return -ENOMEM;
 	*crc = crc32(0L, Z_NULL, 0);
-	while ((n = pread(fd, buf, COPY_CHUNK, off)) > 0) {
-		*crc = crc32(*crc, buf, n);
+	while (off < size && !err) {
+		size_t n = size - off < COPY_CHUNK ? (size_t)(size - off) : COPY_CHUNK;
+
+		if (!safeio_budget_left())
+			err = -ETIME;
+		else
+			err = safeio_pread(fd, buf, n, off);
+		if (!err)
+			*crc = crc32(*crc, buf, n);
 		off += n;
 	}
 	free(buf);
-	return n < 0 ? -errno : 0;
+	return err;
+}
+
+/*
+ * The directory of the file being looked up, opened where it is: if it no longer holds that very
+ * file, what is beside it was not put there by the file's owner. -1 then.
+ */
+static int open_own_dir(const struct lookup *l, const char *dir, const char *real)
+{
+	const char *base = strrchr(real, '/');
+	struct stat st;
+	int dirfd = safeio_open_dir(dir);
+
+	if (dirfd < 0)
+		return -1;
+	if (fstatat(dirfd, base ? base + 1 : real, &st, AT_SYMLINK_NOFOLLOW) ||
+	    st.st_dev != l->st.st_dev || st.st_ino != l->st.st_ino) {
+		close(dirfd);
+		return -1;
+	}
+	return dirfd;
+}
+
+/*
+ * The debug file name in one of the places gdb looks (place 0: beside the file, 1: in .debug/
+ * there, 2: under the debug root), its path in path; fd, or -1. The first two are directories
+ * the file's owner writes: no symlink is followed there, and only a regular file is read.
+ */
+static int open_debuglink(const struct lookup *l, const char *dir, const char *real,
+			  const char *name, int place, char *path, size_t path_len, struct stat *st)
+{
+	int dirfd, subfd, fd;
+
+	if (place == 2) {
+		if (dir[0] != '/')
+			return -1;
+		snprintf(path, path_len, "%s%s/%s", debug_root(l), dir, name);
+		return safeio_open(path, 0, NULL, st);
+	}
+	snprintf(path, path_len, place == 0 ? "%s/%s" : "%s/.debug/%s", dir, name);
+	dirfd = open_own_dir(l, dir, real);
+	if (dirfd < 0)
+		return -1;
+	if (place == 1) {
+		subfd = openat(dirfd, ".debug", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(dirfd);
+		if (subfd < 0)
+			return -1;
+		dirfd = subfd;
+	}
+	fd = safeio_open_in(dirfd, name, st);
+	close(dirfd);
+	return fd;
 }
 
 /*
@@ -253,24 +319,16 @@ static int from_debuglink(struct lookup *l, struct debuginfo *di)
 		uLong crc = 0;
 		int fd, ret;
 
-		if (place == 0)
-			snprintf(path, sizeof(path), "%s/%s", dir, name);
-		else if (place == 1)
-			snprintf(path, sizeof(path), "%s/.debug/%s", dir, name);
-		else if (dir[0] == '/')
-			snprintf(path, sizeof(path), "%s%s/%s", debug_root(l), dir, name);
-		else
-			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = open_debuglink(l, dir, real, name, place, path, sizeof(path), &st);
 		if (fd < 0)
 			continue;
 		/* a file whose debuglink names itself */
-		if (fstat(fd, &st) || (st.st_dev == l->st.st_dev && st.st_ino == l->st.st_ino)) {
+		if (st.st_dev == l->st.st_dev && st.st_ino == l->st.st_ino) {
 			close(fd);
 			continue;
 		}
 		snprintf(what, sizeof(what), ".gnu_debuglink %s", path);
-		ret = crc32_of(fd, &crc);
+		ret = crc32_of(fd, st.st_size, &crc);
 		if (ret || crc != want_crc) {
 			if (ret)
 				warn(l, "ignoring %s: cannot read it: %s", path, strerror(-ret));
@@ -316,6 +374,11 @@ static int unxz(const Elf_Data *data, int fd, const char **why)
 		ret = lzma_code(&strm, LZMA_FINISH);
 		n = COPY_CHUNK - strm.avail_out;
 		total += n;
+		if (!safeio_budget_left()) {
+			*why = "out of time";
+			err = -ETIME;
+			break;
+		}
 		if (total > MINIDEBUGINFO_MAX_BYTES) {
 			*why = "larger than 256 MiB uncompressed";
 			err = -EFBIG;
@@ -364,6 +427,7 @@ static int from_minidebuginfo(struct lookup *l, struct debuginfo *di)
 	Elf_Scn *scn = section_named(l->elf, ".gnu_debugdata");
 	const char *why = "";
 	Elf_Data *data;
+	GElf_Shdr shdr;
 	int fd, err;
 
 	if (!scn) {
@@ -371,6 +435,12 @@ static int from_minidebuginfo(struct lookup *l, struct debuginfo *di)
 		return -1;
 	}
 	snprintf(what, sizeof(what), "MiniDebugInfo (.gnu_debugdata of %s)", l->path);
+	if (!gelf_getshdr(scn, &shdr) || shdr.sh_size > SAFEIO_MAX_READ_BYTES) {
+		warn(l, "ignoring %s: the section is larger than %u MiB", what,
+		     SAFEIO_MAX_READ_BYTES >> 20);
+		tried(l, ".gnu_debugdata refused");
+		return -1;
+	}
 	data = elf_rawdata(scn, NULL);
 	if (!data || !data->d_size) {
 		warn(l, "ignoring %s: the section cannot be read (%s)", what, elf_errmsg(-1));
@@ -464,7 +534,9 @@ static int debuginfod_progress(debuginfod_client *client, long done, long total)
 		p->since = now;
 		return 0;
 	}
-	if (p->timeout_sec > 0 && ms_between(&p->since, &now) >= p->timeout_sec * 1000L) {
+	/* the look's budget, or a stop signal, ends the wait too */
+	if (!safeio_budget_left() ||
+	    (p->timeout_sec > 0 && ms_between(&p->since, &now) >= p->timeout_sec * 1000L)) {
 		p->gave_up = true;
 		return 1;
 	}
@@ -566,15 +638,12 @@ int debuginfo_open(const char *elf_path, const struct debuginfo_opts *opts, stru
 		snprintf(err, err_len, "libelf is too old: %s", elf_errmsg(-1));
 		return -EINVAL;
 	}
-	fd = open(elf_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &l.st)) {
-		ret = -errno;
-		snprintf(err, err_len, "cannot read %s: %s", elf_path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return ret;
+	fd = safeio_open(elf_path, 0, &l.opts->want, &l.st);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot read %s: %s", elf_path, strerror(-fd));
+		return fd;
 	}
-	l.elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	l.elf = safeio_elf_begin(fd);
 	if (!l.elf || elf_kind(l.elf) != ELF_K_ELF || !gelf_getehdr(l.elf, &l.ehdr)) {
 		snprintf(err, err_len, "%s is not an ELF file", elf_path);
 		if (l.elf)

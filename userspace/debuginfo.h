@@ -14,6 +14,7 @@
 #ifndef GILSTAT_DEBUGINFO_H
 #define GILSTAT_DEBUGINFO_H
 
+#include "safeio.h"
 #include <libelf.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -33,6 +34,8 @@ struct debuginfo_opts {
 	/* receives each refused candidate's line; NULL: printed as "gilstat: LINE" on stderr */
 	void (*warn)(void *ctx, const char *line);
 	void *warn_ctx;
+	/* the file elf_path must be (the one a process maps); ino 0: any */
+	struct safeio_id want;
 };
 
 enum debuginfo_source {

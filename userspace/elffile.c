@@ -4,16 +4,17 @@
 #include <unistd.h>
 
 #include "elffile.h"
+#include "safeio.h"
 
 int elf_file_open(struct elf_file *f, const char *path)
 {
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -EINVAL;
 	f->elf = NULL;
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	f->fd = safeio_open(path, 0, NULL, NULL);
 	if (f->fd < 0)
-		return -errno;
-	f->elf = elf_begin(f->fd, ELF_C_READ_MMAP, NULL);
+		return f->fd;
+	f->elf = safeio_elf_begin(f->fd);
 	if (!f->elf || elf_kind(f->elf) != ELF_K_ELF) {
 		if (f->elf)
 			elf_end(f->elf);

@@ -5,15 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "procfs.h"
+
+/*
+ * The most of /proc/PID/maps read: 65530 mappings (vm.max_map_count) of short names. A process
+ * that maps more, with long names, is given up rather than read for hundreds of MiB.
+ */
+#define MAPS_MAX_BYTES (32u << 20)
 
 /* The maps of one process read once and searched by every question of one look (proc_maps_hold). */
 static struct {
 	pid_t pid;
 	char *text;
 	size_t len;
+	bool too_big;
 } held;
 
 void proc_maps_hold(pid_t pid)
@@ -39,8 +47,15 @@ void proc_maps_hold(pid_t pid)
 		}
 		n = fread(held.text + held.len, 1, cap - held.len - 1, maps);
 		held.len += n;
-		if (!n)
+		if (!n || held.len > MAPS_MAX_BYTES || !safeio_budget_left())
 			break;
+	}
+	if (held.text && (held.len > MAPS_MAX_BYTES || !safeio_budget_left())) {
+		fclose(maps);
+		proc_maps_release();
+		held.pid = pid;
+		held.too_big = true;
+		return;
 	}
 	if (ferror(maps) || !held.text) {
 		fclose(maps);
@@ -61,7 +76,9 @@ void proc_maps_release(void)
 /* "START-END PERMS OFFSET DEV INODE NAME": 0, or -1 for a line that maps no file. */
 static int parse_mapping(char *line, struct proc_mapping *m)
 {
+	unsigned long major, minor;
 	char *p = line, *end;
+	size_t len;
 
 	m->start = strtoul(p, &end, 16);
 	if (*end != '-')
@@ -74,23 +91,35 @@ static int parse_mapping(char *line, struct proc_mapping *m)
 	m->offset = strtoul(p, &p, 16);
 	while (*p == ' ')
 		p++;
-	p += strcspn(p, " "); /* the device */
+	major = strtoul(p, &end, 16);
+	if (*end != ':')
+		return -1;
+	minor = strtoul(end + 1, &p, 16);
+	m->dev = makedev(major, minor);
 	m->ino = strtoul(p, &p, 10);
 	while (*p == ' ')
 		p++;
 	if (*p != '/')
 		return -1;
-	snprintf(m->name, sizeof(m->name), "%.*s", (int)strcspn(p, "\n"), p);
+	len = strcspn(p, "\n");
+	/* a name that does not fit would name another file */
+	if (len >= sizeof(m->name))
+		return -1;
+	memcpy(m->name, p, len);
+	m->name[len] = '\0';
 	return 0;
 }
 
 int proc_find_mapping(pid_t pid, bool (*fn)(const struct proc_mapping *m, void *ctx), void *ctx,
 		      struct proc_mapping *m)
 {
-	char path[64], line[PATH_MAX + 256];
+	char path[64], *line = NULL;
+	size_t line_cap = 0;
 	int found = 0;
 	FILE *maps;
 
+	if (held.too_big && held.pid == pid)
+		return -EFBIG;
 	if (held.text && held.pid == pid) {
 		if (!held.len)
 			return 0; /* exiting: nothing mapped any more */
@@ -101,8 +130,10 @@ int proc_find_mapping(pid_t pid, bool (*fn)(const struct proc_mapping *m, void *
 	}
 	if (!maps)
 		return -errno;
-	while (!found && fgets(line, sizeof(line), maps))
+	/* whole lines: the tail of a long one split off would read as a mapping of its own */
+	while (!found && getline(&line, &line_cap, maps) > 0)
 		found = !parse_mapping(line, m) && fn(m, ctx);
+	free(line);
 	fclose(maps);
 	return found;
 }
@@ -126,18 +157,28 @@ int proc_find_inode(pid_t pid, ino_t ino, bool at_offset_0, struct proc_mapping 
 	return proc_find_mapping(pid, is_inode_wanted, &w, m);
 }
 
-void proc_reachable_path(pid_t pid, const char *name, ino_t ino, const char *fallback, char *out,
-			 size_t out_len)
+/* Whether path opens as the file id names. */
+static bool is_file(const char *path, const struct safeio_id *id)
+{
+	int fd = safeio_open(path, SAFEIO_NOFOLLOW, id, NULL);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+void proc_reachable_path(pid_t pid, const char *name, const struct safeio_id *id,
+			 const char *fallback, char *out, size_t out_len)
 {
 	char rooted[PATH_MAX], real[PATH_MAX];
-	struct stat st;
 
-	if (!stat(name, &st) && st.st_ino == ino) {
+	if (is_file(name, id)) {
 		snprintf(out, out_len, "%s", realpath(name, real) ? real : name);
 		return;
 	}
 	if (snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", pid, name) < (int)sizeof(rooted) &&
-	    !stat(rooted, &st) && st.st_ino == ino) {
+	    is_file(rooted, id)) {
 		snprintf(out, out_len, "%s", rooted);
 		return;
 	}
@@ -186,8 +227,8 @@ void proc_read_comm(pid_t pid, pid_t tid, char *buf, size_t len)
 char *proc_read_maps(pid_t pid, size_t *len)
 {
 	char path[64], buf[4096], *text = NULL;
+	size_t n, total = 0;
 	FILE *in, *out;
-	size_t n;
 
 	*len = 0;
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
@@ -195,8 +236,10 @@ char *proc_read_maps(pid_t pid, size_t *len)
 	if (!in)
 		return NULL;
 	out = open_memstream(&text, len);
-	while (out && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+	while (out && total <= MAPS_MAX_BYTES && (n = fread(buf, 1, sizeof(buf), in)) > 0) {
 		fwrite(buf, 1, n, out);
+		total += n;
+	}
 	fclose(in);
 	if (!out)
 		return NULL;

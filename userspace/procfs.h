@@ -8,9 +8,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "safeio.h"
+
 /* One line of /proc/PID/maps that maps a file. */
 struct proc_mapping {
 	unsigned long start, end, offset;
+	dev_t dev;
 	ino_t ino;
 	char perms[8];
 	char name[PATH_MAX];
@@ -34,12 +37,12 @@ void proc_maps_release(void);
 int proc_find_inode(pid_t pid, ino_t ino, bool at_offset_0, struct proc_mapping *m);
 
 /*
- * A path from here to the file a process maps as name with inode ino: the name itself, the name
- * under the process's root (another mount namespace), or fallback (/proc/PID/map_files/..., which
- * reaches even a deleted file).
+ * A path from here to the file a process maps as name with identity id: the name itself, the name
+ * resolved inside the process's root (another mount namespace), or fallback
+ * (/proc/PID/map_files/..., which reaches even a deleted file). Each is opened and checked.
  */
-void proc_reachable_path(pid_t pid, const char *name, ino_t ino, const char *fallback, char *out,
-			 size_t out_len);
+void proc_reachable_path(pid_t pid, const char *name, const struct safeio_id *id,
+			 const char *fallback, char *out, size_t out_len);
 
 /* /proc/PID/map_files/START-END of m: the mapped file itself, wherever its name leads. */
 void proc_map_file(pid_t pid, const struct proc_mapping *m, char *out, size_t out_len);

@@ -131,7 +131,8 @@ int pygil_libc_of_pid(pid_t pid, struct py_libc *libc, char *err, size_t err_len
 	 * changing (segments mapped over, RELRO) while a process starts.
 	 */
 	proc_map_file(pid, &m, fallback, sizeof(fallback));
-	proc_reachable_path(pid, m.name, m.ino, fallback, path, sizeof(path));
+	proc_reachable_path(pid, m.name, &(struct safeio_id){.dev = m.dev, .ino = m.ino}, fallback,
+			    path, sizeof(path));
 	return pygil_libc_open(path, libc, err, err_len);
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pysyms.h"
@@ -175,15 +176,18 @@ static void add_sym(struct py_elf *pe, Elf *sym_elf, GElf_Shdr *symshdr, GElf_Sy
 
 void pysyms_read(struct py_elf *pe, Elf *sym_elf, Elf_Scn *scn, GElf_Shdr *shdr)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
+	Elf_Data *data;
 	size_t n;
 
-	if (!data || !shdr->sh_entsize)
+	if (shdr->sh_size > SAFEIO_MAX_SECTION_BYTES || !(data = elf_getdata(scn, NULL)) ||
+	    !shdr->sh_entsize)
 		return;
 	n = shdr->sh_size / shdr->sh_entsize;
 	for (size_t i = 0; i < n; i++) {
 		GElf_Sym sym;
 
+		if (i % 4096 == 0 && !safeio_budget_left())
+			return;
 		if (gelf_getsym(data, i, &sym))
 			add_sym(pe, sym_elf, shdr, &sym);
 	}
@@ -191,10 +195,11 @@ void pysyms_read(struct py_elf *pe, Elf *sym_elf, Elf_Scn *scn, GElf_Shdr *shdr)
 
 static void read_needed(struct py_elf *pe, Elf_Scn *scn, GElf_Shdr *shdr)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
+	Elf_Data *data;
 	size_t n;
 
-	if (!data || !shdr->sh_entsize)
+	if (shdr->sh_size > SAFEIO_MAX_SECTION_BYTES || !(data = elf_getdata(scn, NULL)) ||
+	    !shdr->sh_entsize)
 		return;
 	n = shdr->sh_size / shdr->sh_entsize;
 	for (size_t i = 0; i < n; i++) {
@@ -210,20 +215,21 @@ static void read_needed(struct py_elf *pe, Elf_Scn *scn, GElf_Shdr *shdr)
 }
 
 /* 0, -ENOEXEC if path is no ELF file, or another -errno if it cannot be read. */
-int pysyms_open(struct py_elf *pe, const char *path)
+int pysyms_open(struct py_elf *pe, const char *path, const struct safeio_id *want)
 {
 	Elf_Scn *scn = NULL;
 	size_t nr_phdrs;
+	struct stat st;
 
 	memset(pe, 0, sizeof(*pe));
 	pe->fd = -1;
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -EINVAL;
-	pe->fd = open(path, O_RDONLY | O_CLOEXEC);
+	pe->fd = safeio_open(path, 0, want, &st);
 	if (pe->fd < 0)
-		return -errno;
-	/* mapped, not read: gilstat -a opens the executable of every program started on the host */
-	pe->elf = elf_begin(pe->fd, ELF_C_READ_MMAP, NULL);
+		return pe->fd;
+	pe->id = (struct safeio_id){.dev = st.st_dev, .ino = st.st_ino};
+	pe->elf = safeio_elf_begin(pe->fd);
 	if (!pe->elf || elf_kind(pe->elf) != ELF_K_ELF || !gelf_getehdr(pe->elf, &pe->ehdr)) {
 		pysyms_close(pe);
 		return -ENOEXEC;

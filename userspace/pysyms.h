@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
+#include "safeio.h"
+
 enum sym_role {
 	SYM_TAKE_GIL,
 	SYM_DROP_GIL,
@@ -38,6 +40,7 @@ struct py_func {
 struct py_elf {
 	int fd;
 	Elf *elf;
+	struct safeio_id id; /* the file read */
 	GElf_Ehdr ehdr;
 	bool dynamic;
 	bool has_symtab;
@@ -51,8 +54,11 @@ struct py_elf {
 	size_t nr_funcs, funcs_cap;
 };
 
-/* 0, -ENOEXEC if path is no ELF file, or another -errno if it cannot be read. */
-int pysyms_open(struct py_elf *pe, const char *path);
+/*
+ * 0, -ENOEXEC if path is no ELF file, or another -errno if it cannot be read (-ESTALE: it is not
+ * the file want names, when want is given).
+ */
+int pysyms_open(struct py_elf *pe, const char *path, const struct safeio_id *want);
 void pysyms_close(struct py_elf *pe);
 /* The symbols of a symbol table scn of sym_elf: pe's own, or a debug file's whose addresses are pe's. */
 void pysyms_read(struct py_elf *pe, Elf *sym_elf, Elf_Scn *scn, GElf_Shdr *shdr);

@@ -30,6 +30,7 @@
 #include "procfs.h"
 #include "python.h"
 #include "pysyms.h"
+#include "safeio.h"
 
 /* x86-64 call rel32: opcode and length */
 #define CALL_REL32     0xe8
@@ -45,6 +46,10 @@
 #define REACH_DEPTH 3
 /* no function on such a chain is anywhere near this big */
 #define MAX_WALK_SIZE (64 * 1024)
+/* all the code one walk reads: a few functions of a few KiB each, in a real CPython */
+#define MAX_WALK_BYTES (4u << 20)
+/* the largest eval-breaker handler scanned: _PyEval_EvalFrameDefault is 50-200 KiB */
+#define MAX_HANDLER_SIZE (1u << 20)
 
 static enum py_probes probes_wanted = PY_PROBES_AUTO;
 
@@ -112,6 +117,7 @@ static void read_version(const struct py_elf *pe, struct py_target *t);
 
 static void read_debug_symbols(struct py_elf *pe, const char *path)
 {
+	struct debuginfo_opts opts;
 	__u64 vaddr, size;
 	struct debuginfo di;
 	Elf_Scn *scn = NULL;
@@ -133,8 +139,10 @@ static void read_debug_symbols(struct py_elf *pe, const char *path)
 		if (!version.major || version.major > 3 || version.minor >= 8)
 			return;
 	}
-	if (debuginfo_open(path, &debuginfo_opts, &di, pe->symbols_missing,
-			   sizeof(pe->symbols_missing)))
+	/* the file pe read, not another one put at its path since */
+	opts = debuginfo_opts;
+	opts.want = pe->id;
+	if (debuginfo_open(path, &opts, &di, pe->symbols_missing, sizeof(pe->symbols_missing)))
 		return;
 	while ((scn = elf_nextscn(di.elf, scn))) {
 		GElf_Shdr shdr;
@@ -185,15 +193,12 @@ static void scan_handler(const struct py_elf *pe, const struct py_sym *h, struct
 	unsigned char *code;
 	__u64 size = h->size;
 
-	if (size < 2 * CALL_REL32_LEN)
+	/* the size is the symbol's, which the file's owner wrote */
+	if (size < 2 * CALL_REL32_LEN || size > MAX_HANDLER_SIZE || !safeio_budget_left())
 		return;
-	code = malloc(size);
+	code = safeio_pread_alloc(pe->fd, size, h->offset);
 	if (!code)
 		return;
-	if (pread(pe->fd, code, size, h->offset) != (ssize_t)size) {
-		free(code);
-		return;
-	}
 	for (__u64 i = 0; i + CALL_REL32_LEN <= size; i++) {
 		__u64 next = i + CALL_REL32_LEN;
 
@@ -218,40 +223,57 @@ static void scan_handler(const struct py_elf *pe, const struct py_sym *h, struct
 }
 
 /*
- * Whether f calls or jumps (call rel32, jmp rel32/rel8) to a function of role, itself or through
- * up to depth - 1 functions in between.
+ * One walk from a C API function: the depth each function was read with (a function read with as
+ * much depth before did not reach, or the walk would have ended), and what may still be read.
  */
-static bool reaches(const struct py_elf *pe, const struct py_func *f, enum sym_role role, int depth)
+struct walk {
+	const struct py_elf *pe;
+	unsigned char *depth_read; /* by index in pe->funcs */
+	__u64 bytes_left;
+};
+
+/* Where a call or jump at i of f's code goes: an address, or 0 for no branch. */
+static __u64 branch_target(const struct py_func *f, const unsigned char *code, __u64 i)
 {
+	if (code[i] == JMP_REL8)
+		return f->addr + i + JMP_REL8_LEN + (__s8)code[i + 1];
+	if ((code[i] == CALL_REL32 || code[i] == JMP_REL32) && i + CALL_REL32_LEN <= f->size)
+		return f->addr + i + CALL_REL32_LEN + read_rel32(code + i + 1);
+	return 0;
+}
+
+/*
+ * Whether f calls or jumps (call rel32, jmp rel32/rel8) to a function of role, itself or through
+ * up to depth - 1 functions in between. Each function is read once for each depth at most, and
+ * the walk reads no more than MAX_WALK_BYTES: a file built to make it long ends it early.
+ */
+static bool reaches(struct walk *w, const struct py_func *f, enum sym_role role, int depth)
+{
+	const struct py_elf *pe = w->pe;
+	size_t idx = f - pe->funcs;
 	unsigned char *code;
 	bool found = false;
 
-	if (f->size < JMP_REL8_LEN || f->size > MAX_WALK_SIZE)
+	if (w->depth_read[idx] >= depth)
 		return false;
-	code = malloc(f->size);
+	w->depth_read[idx] = depth;
+	if (f->size < JMP_REL8_LEN || f->size > MAX_WALK_SIZE || f->size > w->bytes_left ||
+	    !safeio_budget_left())
+		return false;
+	w->bytes_left -= f->size;
+	code = safeio_pread_alloc(pe->fd, f->size, f->offset);
 	if (!code)
 		return false;
-	if (pread(pe->fd, code, f->size, f->offset) != (ssize_t)f->size) {
-		free(code);
-		return false;
-	}
 	for (__u64 i = 0; !found && i + JMP_REL8_LEN <= f->size; i++) {
 		const struct py_func *callee;
-		__u64 target;
+		__u64 target = branch_target(f, code, i);
 
-		if (code[i] == JMP_REL8)
-			target = f->addr + i + JMP_REL8_LEN + (__s8)code[i + 1];
-		else if ((code[i] == CALL_REL32 || code[i] == JMP_REL32) &&
-			 i + CALL_REL32_LEN <= f->size)
-			target = f->addr + i + CALL_REL32_LEN + read_rel32(code + i + 1);
-		else
-			continue;
-		if (target == f->addr)
+		if (!target || target == f->addr)
 			continue;
 		if (pysyms_addr_has_role(pe, target, role, role))
 			found = true;
 		else if (depth > 1 && (callee = pysyms_func_at(pe, target)))
-			found = reaches(pe, callee, role, depth - 1);
+			found = reaches(w, callee, role, depth - 1);
 	}
 	free(code);
 	return found;
@@ -265,15 +287,25 @@ static bool reaches(const struct py_elf *pe, const struct py_func *f, enum sym_r
 static void add_inlining_callers(const struct py_elf *pe, enum sym_role api, enum sym_role role,
 				 struct py_probe *probes, int *nr)
 {
+	struct walk w = {.pe = pe};
+
+	if (!pe->nr_funcs)
+		return;
+	w.depth_read = malloc(pe->nr_funcs);
+	if (!w.depth_read)
+		return;
 	for (int i = 0; i < pe->nr_syms; i++) {
 		const struct py_sym *s = &pe->syms[i];
 		const struct py_func *f;
 
 		if (s->role != api || !(f = pysyms_func_at(pe, s->addr)))
 			continue;
-		if (!reaches(pe, f, role, REACH_DEPTH))
+		memset(w.depth_read, 0, pe->nr_funcs);
+		w.bytes_left = MAX_WALK_BYTES;
+		if (!reaches(&w, f, role, REACH_DEPTH))
 			add_probe(probes, nr, s->name, s->offset);
 	}
+	free(w.depth_read);
 }
 
 static void read_version(const struct py_elf *pe, struct py_target *t)
@@ -417,7 +449,7 @@ int python_target_from_file(const char *path, struct py_target *t, char *err, si
 	struct py_elf pe;
 	int ret;
 
-	ret = pysyms_open(&pe, path);
+	ret = pysyms_open(&pe, path, NULL);
 	if (ret == -ENOEXEC) {
 		snprintf(err, err_len, "%s is not an ELF file", path);
 		return ret;
@@ -448,7 +480,7 @@ int python_target_from_file(const char *path, struct py_target *t, char *err, si
 		return -ENOENT;
 	}
 	pysyms_close(&pe);
-	ret = pysyms_open(&pe, lib);
+	ret = pysyms_open(&pe, lib, NULL);
 	if (ret) {
 		snprintf(err, err_len, "cannot read %s: %s", lib, strerror(-ret));
 		return ret;
@@ -472,7 +504,10 @@ static const char *x_gil_option(char *const argv[])
 {
 	const char *x_gil = NULL;
 
-	for (int i = 1; argv && argv[i] && argv[i][0] == '-'; i++) {
+	/* an empty cmdline (a process turned zombie) has no argv[1] to read */
+	if (!argv || !argv[0])
+		return NULL;
+	for (int i = 1; argv[i] && argv[i][0] == '-'; i++) {
 		const char *opt = argv[i], *value = NULL;
 
 		if (!strcmp(opt, "-c") || !strcmp(opt, "-m") || !strcmp(opt, "-") ||
@@ -534,13 +569,13 @@ static void apply_pid_gil_setting(struct py_target *t, pid_t pid)
 	free(cmd_buf);
 }
 
-static int target_from_mapped(pid_t pid, const char *path, const char *name, struct py_target *t,
-			      char *err, size_t err_len)
+static int target_from_mapped(pid_t pid, const char *path, const struct safeio_id *id,
+			      const char *name, struct py_target *t, char *err, size_t err_len)
 {
 	struct py_elf pe;
 	int ret;
 
-	ret = pysyms_open(&pe, path);
+	ret = pysyms_open(&pe, path, id);
 	if (ret) {
 		snprintf(err, err_len, "cannot read %s of PID %d: %s", name, pid, strerror(-ret));
 		return ret;
@@ -560,6 +595,7 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 {
 	char link[64], exe[PATH_MAX], path[PATH_MAX], fallback[96];
 	struct proc_mapping m;
+	struct safeio_id id;
 	struct stat st;
 	ssize_t n;
 	int ret;
@@ -596,8 +632,9 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 	}
 	if (ret == 1) {
 		proc_map_file(pid, &m, fallback, sizeof(fallback));
-		proc_reachable_path(pid, m.name, m.ino, fallback, path, sizeof(path));
-		ret = target_from_mapped(pid, path, m.name, t, err, err_len);
+		id = (struct safeio_id){.dev = m.dev, .ino = m.ino};
+		proc_reachable_path(pid, m.name, &id, fallback, path, sizeof(path));
+		ret = target_from_mapped(pid, path, &id, m.name, t, err, err_len);
 		if (ret == -ENOENT)
 			snprintf(err, err_len, "%s in PID %d holds no CPython interpreter", m.name,
 				 pid);
@@ -613,8 +650,9 @@ int python_target_from_pid(pid_t pid, const char *path_override, struct py_targe
 		snprintf(err, err_len, "cannot read %s: %s", link, strerror(errno));
 		return -errno;
 	}
-	proc_reachable_path(pid, exe, st.st_ino, link, path, sizeof(path));
-	ret = target_from_mapped(pid, path, exe, t, err, err_len);
+	id = (struct safeio_id){.dev = st.st_dev, .ino = st.st_ino};
+	proc_reachable_path(pid, exe, &id, link, path, sizeof(path));
+	ret = target_from_mapped(pid, path, &id, exe, t, err, err_len);
 	if (ret == -ENOENT)
 		snprintf(
 			err, err_len,

@@ -5,6 +5,7 @@
 #include "hist.h"
 #include "json.h"
 #include "report.h"
+#include "safeio.h"
 #include "stacks.h"
 
 #define HIST_TITLE(id, keyed, json, prom, title) [id] = title,
@@ -112,12 +113,15 @@ static void print_per_cpu_table(FILE *f, const struct snapshot *s)
 static void print_key_header(FILE *f, const struct group_stats *g, __u32 group)
 {
 	const struct gil_key *k = &g->key;
+	char comm[4 * sizeof(g->comm)];
 
+	/* the process named itself: escape codes in it must not reach the terminal */
+	safeio_escape(g->comm, comm, sizeof(comm));
 	fprintf(f, "\n====");
 	if (group & GROUP_THREAD)
-		fprintf(f, " TID %u %s (PID %u)", k->tid, g->comm, k->tgid);
+		fprintf(f, " TID %u %s (PID %u)", k->tid, comm, k->tgid);
 	else if (group & GROUP_PROCESS)
-		fprintf(f, " PID %u %s", k->tgid, g->comm);
+		fprintf(f, " PID %u %s", k->tgid, comm);
 	if (group & GROUP_GIL)
 		fprintf(f, " GIL 0x%llx", (unsigned long long)k->gil);
 	fprintf(f, " ====\n");
@@ -127,15 +131,17 @@ static void report_text(FILE *f, const struct snapshot *s, const struct report_m
 			const struct report_opts *o)
 {
 	const struct gil_stats *t = &s->total;
+	char comm[256];
 
 	if (o->timestamp)
 		print_timestamp(f);
 	fprintf(f, "%s %.3f s, ", m->final ? "Traced" : "Interval", m->duration_ns / 1e9);
+	safeio_escape(m->comm, comm, sizeof(comm));
 	/* PID 0: every process (-a), which comm describes */
 	if (m->pid)
-		fprintf(f, "PID %d (%s)\n", m->pid, m->comm);
+		fprintf(f, "PID %d (%s)\n", m->pid, comm);
 	else
-		fprintf(f, "%s\n", m->comm);
+		fprintf(f, "%s\n", comm);
 	if (m->note)
 		fprintf(f, "note: %s\n", m->note);
 	if (m->forks)

@@ -21,6 +21,7 @@
 #include "hist.h"
 #include "json.h"
 #include "procfs.h"
+#include "safeio.h"
 #include "pygil.h"
 #include "snapshot.h"
 #include "stacks.h"
@@ -450,8 +451,10 @@ int stacks_read(struct stacks *s)
 	s->nr_holders = s->nr_waiters = 0;
 	for (size_t i = 0; i < s->nr_cur; i++) {
 		const struct stack_entry *e = &s->cur[i];
+		/* bsearch() is not defined on a NULL array, even of no entries */
 		const struct stack_entry *old =
-			bsearch(e, s->prev, s->nr_prev, sizeof(*s->prev), entry_cmp);
+			s->nr_prev ? bsearch(e, s->prev, s->nr_prev, sizeof(*s->prev), entry_cmp)
+				   : NULL;
 		const struct stack_stats *p = old ? &old->st : &none;
 		struct stack_row r = {.tgid = e->key.tgid}, *h, *w;
 		struct hist d;
@@ -500,7 +503,7 @@ static void place_text(const struct stack_row *r, char *buf, size_t len)
 static void print_rows(struct stacks *s, FILE *f, const struct stack_row *rows, size_t nr,
 		       bool holders)
 {
-	char place[80];
+	char place[80], place_esc[4 * 80], comm[4 * TASK_COMM_LEN], func[4 * MAX_FRAME_LEN];
 
 	fprintf(f, "%-7s %-15s %-32s %-24s %6s %10s %9s %9s", "TID", "THREAD", "FUNCTION",
 		"FILE:LINE", "WAITS", "TOTAL-ms", "P99-ms", "MAX-ms");
@@ -511,8 +514,12 @@ static void print_rows(struct stacks *s, FILE *f, const struct stack_row *rows, 
 		const struct stack_row *r = &rows[i];
 
 		place_text(r, place, sizeof(place));
+		/* names the traced program chose: its thread's, its functions', its files' */
+		safeio_escape(r->comm, comm, sizeof(comm));
+		safeio_escape(r->func, func, sizeof(func));
+		safeio_escape(place, place_esc, sizeof(place_esc));
 		fprintf(f, "%-7u %-15s %-32.32s %-24.24s %6llu %10.3f %9.3f %9.3f", r->tid,
-			r->comm, r->func, place, (unsigned long long)r->wait.count,
+			comm, func, place_esc, (unsigned long long)r->wait.count,
 			r->wait.total_ns / 1e6,
 			hist_percentile_ns(&r->wait, 99, s->o.unit_ns) / 1e6, r->wait.max_ns / 1e6);
 		if (holders)
@@ -599,6 +606,9 @@ static int frames_of(struct stacks *s, const struct stack_key *k, char (*out)[MA
 			snprintf(out[n++], MAX_FRAME_LEN, "[truncated]");
 		if (ps.flags & PY_STACK_READ_FAILED)
 			snprintf(out[n++], MAX_FRAME_LEN, "[unreadable frame]");
+		/* the depth comes from a map: never beyond the frames the entry has */
+		if (ps.depth > PY_MAX_FRAMES)
+			ps.depth = PY_MAX_FRAMES;
 		for (int i = (int)ps.depth - 1; i >= 0 && n < max; i--) {
 			struct py_code *pc = py_code_of(s, ps.code[i], true);
 			const char *base = pc && strrchr(pc->file, '/') ? strrchr(pc->file, '/') + 1

@@ -15,6 +15,7 @@
 #include "elffile.h"
 #include "gil_usdt.h"
 #include "procfs.h"
+#include "safeio.h"
 #include "target.h"
 
 #define STAPSDT_NOTE_TYPE 3
@@ -61,23 +62,21 @@ static bool args_in_regs(const char *args)
  * The gil probes of an ELF file: 1 when it has some, 0 when none, -errno when it cannot be read.
  * *in_regs, if given, tells whether every one of them has its arguments in the call registers.
  */
-static int elf_gil_probes(const char *path, bool *in_regs)
+static int elf_gil_probes(int fd, bool *in_regs)
 {
-	struct elf_file ef;
+	Elf *elf = safeio_elf_begin(fd);
 	Elf_Scn *scn = NULL;
 	size_t shstrndx, addr_sz;
 	bool all_in_regs = true, done = false;
-	int err, found = 0;
+	int found = 0;
 
-	err = elf_file_open(&ef, path);
-	if (err)
-		return err;
-	addr_sz = gelf_getclass(ef.elf) == ELFCLASS32 ? 4 : 8;
-	if (elf_getshdrstrndx(ef.elf, &shstrndx)) {
-		elf_file_close(&ef);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx)) {
+		if (elf)
+			elf_end(elf);
 		return -ENOEXEC;
 	}
-	while (!done && (scn = elf_nextscn(ef.elf, scn))) {
+	addr_sz = gelf_getclass(elf) == ELFCLASS32 ? 4 : 8;
+	while (!done && (scn = elf_nextscn(elf, scn))) {
 		size_t off = 0, name_off, desc_off;
 		struct sdt_note note;
 		GElf_Shdr shdr;
@@ -85,9 +84,10 @@ static int elf_gil_probes(const char *path, bool *in_regs)
 		Elf_Data *data;
 		const char *name;
 
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE ||
+		    shdr.sh_size > SAFEIO_MAX_SECTION_BYTES)
 			continue;
-		name = elf_strptr(ef.elf, shstrndx, shdr.sh_name);
+		name = elf_strptr(elf, shstrndx, shdr.sh_name);
 		if (!name || strcmp(name, ".note.stapsdt"))
 			continue;
 		data = elf_getdata(scn, NULL);
@@ -103,7 +103,7 @@ static int elf_gil_probes(const char *path, bool *in_regs)
 			done = !in_regs || !all_in_regs;
 		}
 	}
-	elf_file_close(&ef);
+	elf_end(elf);
 	if (in_regs)
 		*in_regs = found && all_in_regs;
 	return found;
@@ -124,21 +124,26 @@ static bool same_file(const struct probe_verdict *v, const struct stat *st)
 	       v->mtime.tv_sec == st->st_mtim.tv_sec && v->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
-/* Called from one thread only: the one that looks at processes. */
-int target_has_gil_probes(const char *path)
+/* The same, of the file want names (a mapping's), when want is given. */
+static int has_gil_probes(const char *path, const struct safeio_id *want)
 {
 	static struct probe_verdict verdicts[PROBE_VERDICTS];
 	static unsigned int nr_verdicts;
 	struct probe_verdict *v;
 	struct stat st;
-	int ret;
+	int fd, ret;
 
-	if (stat(path, &st))
-		return -errno;
-	for (unsigned int i = 0; i < nr_verdicts && i < PROBE_VERDICTS; i++)
-		if (same_file(&verdicts[i], &st))
+	fd = safeio_open(path, 0, want, &st);
+	if (fd < 0)
+		return fd;
+	for (unsigned int i = 0; i < nr_verdicts && i < PROBE_VERDICTS; i++) {
+		if (same_file(&verdicts[i], &st)) {
+			close(fd);
 			return verdicts[i].found;
-	ret = elf_gil_probes(path, NULL);
+		}
+	}
+	ret = elf_gil_probes(fd, NULL);
+	close(fd);
 	if (ret < 0)
 		return ret;
 	/* the oldest verdict makes room */
@@ -148,23 +153,39 @@ int target_has_gil_probes(const char *path)
 	return ret;
 }
 
+/* Called from one thread only: the one that looks at processes. */
+int target_has_gil_probes(const char *path)
+{
+	return has_gil_probes(path, NULL);
+}
+
 bool target_gil_args_in_regs(const char *path)
 {
+	int fd = safeio_open(path, 0, NULL, NULL);
 	bool in_regs = false;
+	int ret;
 
-	return elf_gil_probes(path, &in_regs) == 1 && in_regs;
+	if (fd < 0)
+		return false;
+	ret = elf_gil_probes(fd, &in_regs);
+	close(fd);
+	return ret == 1 && in_regs;
 }
 
 /* An executable mapping of a file that carries the gil probes. */
 static bool mapping_has_probes(const struct proc_mapping *m, void *ctx)
 {
-	return m->perms[2] == 'x' && target_has_gil_probes(m->name) == 1;
+	struct safeio_id id = {.dev = m->dev, .ino = m->ino};
+
+	return m->perms[2] == 'x' && has_gil_probes(m->name, &id) == 1;
 }
 
 int target_find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err, size_t err_len)
 {
 	char maps_path[64], exe[PATH_MAX];
 	struct proc_mapping m;
+	struct safeio_id id = {};
+	struct stat st;
 	ssize_t n;
 	int ret;
 
@@ -185,7 +206,10 @@ int target_find_probes_in_pid(pid_t pid, char *path, size_t path_len, char *err,
 		return -e;
 	}
 	exe[n] = '\0';
-	if (target_has_gil_probes(exe) == 1) {
+	/* the name may now be another file, or a FIFO at "<exe> (deleted)": only the file will do */
+	if (!stat(maps_path, &st))
+		id = (struct safeio_id){.dev = st.st_dev, .ino = st.st_ino};
+	if (id.ino && has_gil_probes(exe, &id) == 1) {
 		snprintf(path, path_len, "%s", exe);
 		return 0;
 	}
