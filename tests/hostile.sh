@@ -15,7 +15,9 @@ export GIL_STATS=1
 tmp=$(mktemp -d /tmp/hostile.XXXXXX)
 gs=0 st=0 attackers=()
 cleanup() {
-	kill -9 "${attackers[@]}" $gs $st 2>/dev/null
+	kill -9 "${attackers[@]}" 2>/dev/null
+	[ "$gs" -gt 0 ] && kill -9 $gs 2>/dev/null
+	kill -9 $st 2>/dev/null
 	kill $(jobs -p) 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$tmp"
@@ -139,12 +141,9 @@ start_gilstat() {
 		$GILSTAT -a -v --prometheus "127.0.0.1:$port" --grace 60 >"$tmp/gs.$n.out" \
 		2>"$tmp/gs.$n.err" &
 	st=$!
-	wait_for 5 child_of $st
-	gs=$(ps -o pid= --ppid $st | head -1)
-	gs=${gs// /}
-	if [ -z "$gs" ]; then
+	wait_for 5 find_gilstat
+	if [ "$gs" = 0 ]; then
 		not_ok "gilstat -a --prometheus (instance $n) starts under strace"
-		gs=0
 		return 1
 	fi
 	if ! wait_for 20 served; then
@@ -157,8 +156,20 @@ start_gilstat() {
 	wait $!
 	strace_seen=$(wc -l <"$tmp/strace.$n")
 }
-child_of() { [ -n "$(ps -o pid= --ppid "$1")" ]; }
-alive() { kill -0 $gs 2>/dev/null && ! grep -q '^State:.*Z' /proc/$gs/status 2>/dev/null; }
+# find_gilstat: gilstat's PID, below strace's ($st), in $gs; 0 while it has not started.
+find_gilstat() {
+	local pid=$st comm
+	gs=0
+	for _ in 1 2 3; do
+		read -r pid comm < <(ps -o pid=,comm= --ppid "$pid" | head -1)
+		[ -n "$pid" ] || return 1
+		[ "$comm" = gilstat ] && { gs=$pid; return 0; }
+	done
+	return 1
+}
+alive() {
+	[ "$gs" -gt 0 ] && kill -0 $gs 2>/dev/null && ! grep -q '^State:.*Z' /proc/$gs/status 2>/dev/null
+}
 answers() { metrics | grep -q '^gilstat_targets '; }
 # counted: a libgil program started now; its series equals libgil's own count
 counted() {
@@ -205,7 +216,7 @@ for line in sys.stdin:
     if bad:
         print(bad)' "$tmp" | sort -u
 }
-instance=0
+instance=0 strace_seen=0
 start_gilstat $instance
 # after WHAT: the four checks, then a fresh gilstat if this one is dead or stuck.
 after() {
@@ -237,7 +248,7 @@ after() {
 	strace_seen=$(wc -l <"$tmp/strace.$instance")
 	if [ $ok_all = 0 ]; then
 		echo "# replacing gilstat (PID $gs): $(grep -m1 State /proc/$gs/status 2>/dev/null)"
-		kill -9 $gs 2>/dev/null
+		[ "$gs" -gt 0 ] && kill -9 $gs 2>/dev/null
 		wait $st 2>/dev/null
 		instance=$((instance + 1))
 		start_gilstat $instance
@@ -369,12 +380,13 @@ d=$(attack_dir term)
 as_nobody cp "$tmp/bin/deep.so" "$d/libpython3.12.so.1.0"
 nobody_bg "$d/mapper" "$d/libpython3.12.so.1.0"
 sleep 0.5
-kill -TERM $gs
-ended() { ! kill -0 $gs 2>/dev/null; }
+[ "$gs" -gt 0 ] && kill -TERM $gs
+ended() { [ "$gs" -gt 0 ] && ! kill -0 $gs 2>/dev/null; }
 check "SIGTERM during a look at a hostile process ends gilstat within 1 s" wait_for 1 ended
-kill -9 $gs 2>/dev/null
+[ "$gs" -gt 0 ] && kill -9 $gs 2>/dev/null
 wait $st
 echo "# strace's exit status (gilstat's) after SIGTERM: $?"
 n=$(cat "$tmp"/gs.*.out "$tmp"/gs.*.err | grep -c $'\e')
+cat "$tmp"/gs.*.out "$tmp"/gs.*.err | grep -m3 $'\e' | cat -v | sed 's/^/# with an escape: /'
 check "gilstat's text output carries no escape character ($n lines with one)" [ "$n" -eq 0 ]
 done_testing
