@@ -19,6 +19,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "debuginfo.h"
 #include "exporter.h"
 #include "elffile.h"
 #include "fleet.h"
@@ -27,6 +28,7 @@
 #include "now_ns.h"
 #include "procfs.h"
 #include "reaper.h"
+#include "safeio.h"
 #include "pygil.h"
 #include "python.h"
 #include "target.h"
@@ -43,6 +45,13 @@
 /* libc's init, signal, timed and clock waits, the waits' returns */
 #define MAX_PROC_LINKS TRACER_MAX_MULTI_LINKS
 #define MAX_GILS_SEEN 8
+/*
+ * The most one look at a process may take. Its files are another user's: one that makes the look
+ * longer (a huge, slow or endless file) loses that process, not the tracing of the others.
+ */
+#define LOOK_BUDGET_NS (500 * NS_PER_MS)
+/* The looks of one poll stop after this long, so that the exec events are read in between. */
+#define POLL_SLICE_NS (50 * NS_PER_MS)
 enum verdict {
 	EXE_OTHER,  /* neither a CPython nor a libgil program: its execs are ignored */
 	EXE_TARGET, /* was one: its processes are retried for the whole second */
@@ -96,16 +105,19 @@ struct fleet {
 
 static void note(const struct fleet *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Its lines name other users' processes and files: their control bytes are escaped. */
 static void note(const struct fleet *f, const char *fmt, ...)
 {
+	char line[PATH_MAX + 256];
 	va_list ap;
 
 	if (!f->o.verbose)
 		return;
-	fprintf(stderr, "gilstat: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "gilstat: ");
+	safeio_fputs_escaped(line, stderr);
 	fprintf(stderr, "\n");
 }
 
@@ -478,9 +490,16 @@ static int look_at(struct fleet *f, struct proc *p, __u64 now)
 {
 	int done;
 
+	safeio_budget_start(LOOK_BUDGET_NS);
 	proc_maps_hold(p->pid);
 	done = look(f, p, now);
 	proc_maps_release();
+	safeio_budget_end();
+	if (safeio_budget_exceeded() && !p->traced) {
+		fprintf(stderr, "gilstat: PID %d given up: reading its files took more than %llu ms\n",
+			p->pid, LOOK_BUDGET_NS / NS_PER_MS);
+		return 1;
+	}
 	return done;
 }
 
@@ -579,6 +598,11 @@ struct fleet *fleet_new(const struct fleet_opts *opts)
 		return NULL;
 	f->o = *opts;
 	reaper_init(&f->reaper);
+	/*
+	 * -a traces the condition-variable view only, which needs no debug symbols: no look waits
+	 * for a debuginfod server.
+	 */
+	python_set_debuginfo_opts(&(struct debuginfo_opts){.no_debuginfod = true});
 	/* two descriptors per uprobe link and one per process: the default 1024 is a few dozen */
 	if (!getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur < nofile.rlim_max) {
 		nofile.rlim_cur = nofile.rlim_max;
@@ -615,7 +639,7 @@ int fleet_scan(struct fleet *f)
 
 	if (!d)
 		return -errno;
-	while ((pid = next_new_pid(f, d))) {
+	while (safeio_budget_left() && (pid = next_new_pid(f, d))) {
 		struct proc *p;
 
 		/* running already: one look, no waiting for libraries */
@@ -639,7 +663,7 @@ int fleet_fd(const struct fleet *f)
 void fleet_poll(struct fleet *f)
 {
 	struct epoll_event evs[64];
-	__u64 now;
+	__u64 now, start_ns = now_ns();
 	int n;
 
 	while ((n = epoll_wait(f->epfd, evs, 64, 0)) > 0) {
@@ -659,6 +683,9 @@ void fleet_poll(struct fleet *f)
 
 		if (p->retry_ns > now || (p->traced && (!p->python || p->gil_known)))
 			continue;
+		/* a stop signal, or the events waiting: the other looks come at the next poll */
+		if (!safeio_budget_left() || now_ns() - start_ns > POLL_SLICE_NS)
+			break;
 		if (p->traced) {
 			p->gil_known = find_gil(f, p);
 			if (!p->gil_known && now >= p->give_up_ns) {

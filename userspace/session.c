@@ -20,6 +20,7 @@
 #include "now_ns.h"
 #include "options.h"
 #include "procfs.h"
+#include "safeio.h"
 #include "session.h"
 #include "stacks.h"
 #include "traced.h"
@@ -60,6 +61,32 @@ static void catch_stop_signals(sigset_t *wait_mask)
 	}
 	/* A reader that went away must not kill us before the probes are detached. */
 	signal(SIGPIPE, SIG_IGN);
+	/* what a look at a process reads gives up at once when a stop comes (safeio.h) */
+	safeio_set_stop_flag(&exiting);
+}
+
+/*
+ * The look at the host's processes runs with the stop signals open: one that comes while it
+ * reads a slow file ends the read (no SA_RESTART) and the look, and so gilstat, within a moment.
+ */
+static int fleet_scan_stoppable(struct session *s)
+{
+	sigset_t blocked;
+	int nr;
+
+	sigprocmask(SIG_SETMASK, &s->wait_mask, &blocked);
+	nr = fleet_scan(s->fleet);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	return nr;
+}
+
+static void fleet_poll_stoppable(struct session *s)
+{
+	sigset_t blocked;
+
+	sigprocmask(SIG_SETMASK, &s->wait_mask, &blocked);
+	fleet_poll(s->fleet);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
 }
 
 int session_open(struct session *s, const struct options *o)
@@ -240,7 +267,7 @@ static bool session_wait(struct session *s, __u64 deadline, bool reports)
 	if (s->fleet) {
 		/* the exec and fork events first: a process that ends is then known */
 		ring_buffer__consume(s->events);
-		fleet_poll(s->fleet);
+		fleet_poll_stoppable(s);
 		return true;
 	}
 	if (ready && !s->target_gone) {
@@ -521,7 +548,7 @@ static int start_fleet(struct session *s)
 		return -ENOMEM;
 	}
 	/* the exec events are on before the scan: a process is seen once or twice, never not */
-	nr = fleet_scan(s->fleet);
+	nr = fleet_scan_stoppable(s);
 	if (serve(s))
 		return -EIO;
 	fprintf(stderr, "Tracing the GIL of every CPython and libgil process (%d now)... Hit "

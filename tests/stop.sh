@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# run.sh: alone
+# gilstat -a's look at a new process reads files that process's owner chose. Here the owner maps
+# a stripped "libpython3.7m" whose .gnu_debuglink names 1 GiB files beside it and in .debug/, and
+# keeps starting such processes: each look hashes up to 2 GiB. Checked: a look that runs past its
+# budget gives its process up with one line; SIGTERM and SIGINT, sent while such looks run, end
+# gilstat with its final report; the time from the signal to the exit is printed, and must stay
+# under STOP_LIMIT_MS (1000, a margin over the few ms it takes on an idle machine).
+set -u
+. "$(dirname "$0")/lib.sh"
+make_tmp
+need_root "gilstat -a ends at a stop signal"
+STOP_LIMIT_MS=${STOP_LIMIT_MS:-1000}
+
+for tool in gcc strip objcopy; do
+	command -v $tool >/dev/null || { skip "gilstat -a ends at a stop signal" "no $tool"; done_testing; }
+done
+mkdir -p "$tmp/lib/.debug"
+printf 'void PyEval_SaveThread(void) {}\nvoid PyEval_RestoreThread(void) {}\n' >"$tmp/py.c"
+gcc -shared -fPIC -O1 -o "$tmp/full.so" "$tmp/py.c"
+strip -o "$tmp/stripped.so" "$tmp/full.so"
+echo small >"$tmp/lib/libpython3.7m.debug"
+objcopy --add-gnu-debuglink="$tmp/lib/libpython3.7m.debug" "$tmp/stripped.so" \
+	"$tmp/lib/libpython3.7m.so.1.0"
+truncate -s 1G "$tmp/lib/libpython3.7m.debug"
+truncate -s 1G "$tmp/lib/.debug/libpython3.7m.debug"
+printf '#include <unistd.h>\nvoid PyEval_SaveThread(void);\nint main(void) { PyEval_SaveThread(); pause(); return 0; }\n' >"$tmp/mapper.c"
+gcc -o "$tmp/mapper" "$tmp/mapper.c" -L"$tmp/lib" -l:libpython3.7m.so.1.0 -Wl,-rpath,"$tmp/lib"
+
+# spawn N: a new mapper every 0.1 s, so that some look is always under way; their PIDs in
+# $tmp/mappers.N
+spawn() {
+	while :; do
+		"$tmp/mapper" >/dev/null 2>&1 &
+		echo $! >>"$tmp/mappers.$1"
+		sleep 0.1
+	done
+}
+
+# stop_run SIGNAL N: gilstat -a, the mappers, SIGNAL once a look has been given up
+stop_run() {
+	local sig=$1 n=$2 pid spawner start end rc ms
+	$GILSTAT -a -v >"$tmp/out.$n" 2>"$tmp/err.$n" &
+	pid=$!
+	if ! wait_attached "$tmp/err.$n"; then
+		not_ok "$sig $n: gilstat -a attached"
+		kill -KILL $pid 2>/dev/null
+		return
+	fi
+	spawn "$n" &
+	spawner=$!
+	wait_for 60 grep -q 'given up: reading its files took more than' "$tmp/err.$n"
+	check "$sig $n: a look past its budget gives its process up, in one line" \
+		grep -q "^gilstat: PID [0-9]* given up: reading its files took more than 500 ms$" \
+		"$tmp/err.$n"
+	# and the next looks are under way again
+	sleep 0.3
+	start=$(date +%s%N)
+	kill -"$sig" $pid
+	wait $pid
+	rc=$?
+	end=$(date +%s%N)
+	kill $spawner
+	wait $spawner 2>/dev/null
+	xargs kill -KILL <"$tmp/mappers.$n" 2>/dev/null
+	ms=$(((end - start) / 1000000))
+	echo "# $sig $n: gilstat -a ended $ms ms after the signal"
+	check "$sig $n: gilstat -a exits 0 after the signal" [ $rc -eq 0 ]
+	check "$sig $n: with its final report" grep -q '^Traced ' "$tmp/out.$n"
+	check "$sig $n: within $STOP_LIMIT_MS ms ($ms ms)" [ $ms -lt "$STOP_LIMIT_MS" ]
+}
+
+stop_run TERM 1
+stop_run INT 2
+stop_run TERM 3
+done_testing
