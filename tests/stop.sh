@@ -5,13 +5,15 @@
 # a stripped "libpython3.7m" whose .gnu_debuglink names 1 GiB files beside it and in .debug/, and
 # keeps starting such processes: each look hashes up to 2 GiB. Checked: a look that runs past its
 # budget gives its process up with one line; SIGTERM and SIGINT, sent while such looks run, end
-# gilstat with its final report; the time from the signal to the exit is printed, and must stay
-# under STOP_LIMIT_MS (1000, a margin over the few ms it takes on an idle machine).
+# gilstat with its final report. The times from the signal to the report and to the exit are
+# printed; the report must come within STOP_LIMIT_MS (1000: tens of ms here, on a busy machine),
+# the exit within EXIT_LIMIT_MS (10000: the kernel's uprobe removal takes what it takes).
 set -u
 . "$(dirname "$0")/lib.sh"
 make_tmp
 need_root "gilstat -a ends at a stop signal"
 STOP_LIMIT_MS=${STOP_LIMIT_MS:-1000}
+EXIT_LIMIT_MS=${EXIT_LIMIT_MS:-10000}
 
 for tool in gcc strip objcopy; do
 	command -v $tool >/dev/null || { skip "gilstat -a ends at a stop signal" "no $tool"; done_testing; }
@@ -40,7 +42,7 @@ spawn() {
 
 # stop_run SIGNAL N: gilstat -a, the mappers, SIGNAL once a look has been given up
 stop_run() {
-	local sig=$1 n=$2 pid spawner start end rc ms
+	local sig=$1 n=$2 pid spawner start end rc report report_ms exit_ms
 	$GILSTAT -a -v >"$tmp/out.$n" 2>"$tmp/err.$n" &
 	pid=$!
 	if ! wait_attached "$tmp/err.$n"; then
@@ -58,17 +60,28 @@ stop_run() {
 	sleep 0.3
 	start=$(date +%s%N)
 	kill -"$sig" $pid
+	report=
+	while kill -0 $pid 2>/dev/null; do
+		[ -z "$report" ] && grep -q '^Traced ' "$tmp/out.$n" && report=$(date +%s%N)
+		sleep 0.01
+	done
 	wait $pid
 	rc=$?
 	end=$(date +%s%N)
+	report=${report:-$end}
 	kill $spawner
 	wait $spawner 2>/dev/null
 	xargs kill -KILL <"$tmp/mappers.$n" 2>/dev/null
-	ms=$(((end - start) / 1000000))
-	echo "# $sig $n: gilstat -a ended $ms ms after the signal"
+	report_ms=$(((report - start) / 1000000))
+	exit_ms=$(((end - start) / 1000000))
+	echo "# $sig $n: the final report $report_ms ms after the signal, the exit $exit_ms ms after it"
 	check "$sig $n: gilstat -a exits 0 after the signal" [ $rc -eq 0 ]
 	check "$sig $n: with its final report" grep -q '^Traced ' "$tmp/out.$n"
-	check "$sig $n: within $STOP_LIMIT_MS ms ($ms ms)" [ $ms -lt "$STOP_LIMIT_MS" ]
+	check "$sig $n: the report within $STOP_LIMIT_MS ms ($report_ms ms)" \
+		[ $report_ms -lt "$STOP_LIMIT_MS" ]
+	# the exit waits for the kernel to take the uprobes of every traced process out, which a
+	# loaded machine makes slow: only a hang fails
+	check "$sig $n: the exit within $EXIT_LIMIT_MS ms ($exit_ms ms)" [ $exit_ms -lt "$EXIT_LIMIT_MS" ]
 }
 
 stop_run TERM 1

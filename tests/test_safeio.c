@@ -308,8 +308,10 @@ static void test_a_deep_call_graph_is_walked_once(void **state)
 	skip_because(CANNOT_HERE, "the walk reads x86-64 calls only");
 #endif
 	assert_non_null(src);
-	n += snprintf(src + n, len - n, "%s__attribute__((noinline, used)) static void D(void) "
-			"{ __asm__ volatile(\"\"); }\n", gil_src);
+	n += snprintf(src + n, len - n,
+		      "%s__attribute__((noinline, used)) static void D(void) "
+		      "{ __asm__ volatile(\"\"); }\n",
+		      gil_src);
 	for (int f = 1; f < 4; f++) {
 		n += snprintf(src + n, len - n, "%s void %s(void) {\n",
 			      f < 3 ? "__attribute__((noinline, used)) static" : "", names[f]);

@@ -75,15 +75,15 @@ static int check_opened(int fd, const struct safeio_id *want, struct stat *st)
 		return -errno;
 	if (!S_ISREG(st->st_mode))
 		return -EINVAL;
-	if (want && want->ino && (st->st_ino != want->ino || (want->dev && st->st_dev != want->dev)))
+	if (want && want->ino &&
+	    (st->st_ino != want->ino || (want->dev && st->st_dev != want->dev)))
 		return -ESTALE;
 	if ((unsigned long long)st->st_size > SAFEIO_MAX_FILE_BYTES)
 		return -EFBIG;
 	return 0;
 }
 
-int safeio_open(const char *path, unsigned int flags, const struct safeio_id *want,
-		struct stat *st)
+int safeio_open(const char *path, unsigned int flags, const struct safeio_id *want, struct stat *st)
 {
 	int oflags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 	int fd, err;
@@ -232,8 +232,8 @@ static size_t printable_utf8(const unsigned char *s)
 		cp = cp << 6 | (s[i] & 0x3f);
 	}
 	/* C1 controls (U+0080-U+009F) are escape sequences on some terminals; overlong forms too */
-	if (cp < 0xa0 || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
+	if (cp < 0xa0 || (len == 3 && cp < 0x800) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	return len;
 }
