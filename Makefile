@@ -278,6 +278,57 @@ $(OUTPUT)/tests/%: tests/helpers/%.c $(OUTPUT)/libgil.so $(LIBGIL_HDRS) | $(OUTP
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LDFLAGS) -L$(OUTPUT) -lgil \
 		-Wl,-rpath,'$$ORIGIN/..' -lm -lpthread -o $@
 
+# libFuzzer harnesses of the parsers of untrusted input (tests/fuzz/): `make fuzz` builds them
+# with clang (-fsanitize=fuzzer,address,undefined) and runs each for FUZZ_SECONDS; make test replays
+# their seed corpus and every crash kept, through the same harnesses built with $(CC), the
+# sanitizers and a plain main (tests/fuzz.sh). The modules that drive the BPF object are not needed.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SRCS := $(filter-out $(addprefix userspace/,main.c tracer.c session.c fleet.c exporter.c), \
+	$(USER_SRCS)) tests/fuzz/common.c
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	$(FUZZ_SAN_EXTRA)
+# open(), fopen() and readlink() of /proc/FUZZ_PID/... go to the harness's files (tests/fuzz/fuzz.h)
+FUZZ_WRAP := -Wl,--wrap=open,--wrap=openat,--wrap=fopen,--wrap=readlink
+FUZZ_CFLAGS = -O1 -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -pthread -D_GNU_SOURCE \
+	$(INCLUDES) -Itests/fuzz
+FUZZ_OBJS := $(patsubst %.c,$(OUTPUT)/fuzz/obj/%.o,$(notdir $(FUZZ_SRCS)))
+REPLAY_OBJS := $(patsubst %.c,$(OUTPUT)/fuzz-replay/obj/%.o,$(notdir $(FUZZ_SRCS)))
+FUZZ_BINS := $(addprefix $(OUTPUT)/fuzz/fuzz_,$(FUZZ_NAMES))
+FUZZ_REPLAY_BINS := $(addprefix $(OUTPUT)/fuzz-replay/fuzz_,$(FUZZ_NAMES))
+FUZZ_SECONDS ?= 600
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BINS)
+fuzz: fuzz-build
+	$(Q)OUTPUT=$(OUTPUT) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_NAMES)
+
+tests: $(FUZZ_REPLAY_BINS)
+
+$(OUTPUT)/fuzz/obj/%.o: userspace/%.c $(USER_HDRS) tests/fuzz/fuzz.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+$(OUTPUT)/fuzz/obj/%.o: tests/fuzz/%.c $(USER_HDRS) tests/fuzz/fuzz.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+$(OUTPUT)/fuzz/fuzz_%: $(OUTPUT)/fuzz/obj/fuzz_%.o $(FUZZ_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CLANG) $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_WRAP) $^ $(LIBS) -lm -o $@
+
+$(OUTPUT)/fuzz-replay/obj/%.o: userspace/%.c $(USER_HDRS) tests/fuzz/fuzz.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -c $< -o $@
+$(OUTPUT)/fuzz-replay/obj/%.o: tests/fuzz/%.c $(USER_HDRS) tests/fuzz/fuzz.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -c $< -o $@
+$(OUTPUT)/fuzz-replay/fuzz_%: $(OUTPUT)/fuzz-replay/obj/fuzz_%.o $(REPLAY_OBJS) \
+		$(OUTPUT)/fuzz-replay/obj/replay.o
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(FUZZ_SAN) $(FUZZ_WRAP) $^ $(LIBS) -lm -o $@
+
 # Installing: PREFIX (default /usr/local) and DESTDIR, as users of make install expect. gilstat
 # goes to sbin with its page in section 8: it refuses to run without root (CAP_SYS_ADMIN), like
 # the BPF tools bcc installs in /usr/sbin. gilwork, an ordinary program, goes to bin.

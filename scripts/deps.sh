@@ -12,7 +12,7 @@ set -eu
 pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
       systemtap-sdt-dev pkg-config binutils python3 python3-jsonschema valgrind libmicrohttpd-dev
       prometheus prometheus-node-exporter curl libdw-dev libdebuginfod-dev liblzma-dev
-      debuginfod xz-utils iproute2 man-db libxml2-utils chromium python3-pil)
+      debuginfod xz-utils iproute2 man-db libxml2-utils chromium python3-pil strace)
 # python3 reads the JSON reports in the integration tests, and python3-jsonschema checks them
 # against docs/gilstat.schema.json; valgrind runs drd and helgrind on
 # libgil, whose headers let libgil mark its lock-free atomics for them. bpftrace is needed only
@@ -22,7 +22,8 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 # loopback iproute2 brings up; xz makes MiniDebugInfo. man-db renders the man pages
 # (tests/install.sh); xmllint (libxml2-utils), a headless chromium and python3-pil, which reads
 # its screenshot, check gilstat's SVG heatmap (tests/heatmap.sh). python3-yaml parses the
-# Kubernetes manifest (tests/fleet.sh).
+# Kubernetes manifest (tests/fleet.sh). strace shows tests/hostile.sh every file gilstat -a
+# opens while an unprivileged user attacks it.
 [ "${1:-}" = "--bench" ] && pkgs+=(bpftrace)
 # make test-busy loads every core with stress-ng while the suite runs.
 [ "${1:-}" = "--busy" ] && pkgs+=(stress-ng)
