@@ -280,7 +280,9 @@ static int read_entries(struct stacks *s)
 		key = next;
 		prev_key = &key;
 	}
-	qsort(s->cur, s->nr_cur, sizeof(*s->cur), entry_cmp);
+	/* qsort() wants an array even of none: the table is NULL until a first entry */
+	if (s->nr_cur)
+		qsort(s->cur, s->nr_cur, sizeof(*s->cur), entry_cmp);
 	return 0;
 }
 
@@ -477,8 +479,10 @@ int stacks_read(struct stacks *s)
 		h->hold_ns += e->st.hold_ns - p->hold_ns;
 		h->forced += e->st.forced - p->forced;
 	}
-	qsort(s->holders, s->nr_holders, sizeof(*s->holders), row_cmp);
-	qsort(s->waiters, s->nr_waiters, sizeof(*s->waiters), row_cmp);
+	if (s->nr_holders)
+		qsort(s->holders, s->nr_holders, sizeof(*s->holders), row_cmp);
+	if (s->nr_waiters)
+		qsort(s->waiters, s->nr_waiters, sizeof(*s->waiters), row_cmp);
 	return 0;
 }
 
