@@ -323,11 +323,13 @@ for map in py_conds key_stats; do
 	n=$(entries_of_pids $gs $map "${churned[@]}")
 	check "100 short-lived CPythons: none of them has a $map entry left ($n)" [ "$n" = 0 ]
 done
-# 16 kB for what may differ between two states of the same size (a name's length), 64 kB for
-# each other CPython of the host traced now and not before.
+# 64 kB, so that a leak of 640 bytes a process fails: between two states of the same size the
+# heap in use moved by 6 to 52 kB in this test (a scrape's buffers, the allocator's free lists;
+# 600 processes in batches of 100 grew it by 2 to 3 kB a batch). 64 kB more for each other
+# CPython of the host traced now and not before.
 dt=$((t1 - t0))
 check "100 short-lived CPythons: gilstat's heap in use back to before ($h0 -> $h1 B)" \
-	[ "$((${h1:-1 << 40} - ${h0:-0}))" -le "$((16384 + 65536 * (dt > 0 ? dt : 0)))" ]
+	[ "$((${h1:-1 << 40} - ${h0:-0}))" -le "$((65536 + 65536 * (dt > 0 ? dt : 0)))" ]
 
 kill -TERM $gs
 check "SIGTERM: gilstat -a exits 0" wait $gs
