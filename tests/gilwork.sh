@@ -78,8 +78,11 @@ run cpu cpu --seconds 0.5 --interval-us 100
 jcheck "the holder changes again and again (10 times at least), nearly always on request" cpu \
 	's["threads"]["switches"] >= 10 and
 	 s["threads"]["forced_switches"] * 10 >= s["threads"]["switches"] * 9'
+# The phase's clock starts and stops in the main thread, the holds' in the workers: a loaded
+# machine can keep either off a CPU between the two readings, hence 50 ms of slack; no update
+# lost is the proof of exclusion.
 jcheck "never two holders at once: holds fit in the wall time, no shared update lost" cpu \
-	's["threads"]["hold_ns"]["total"] <= r["threads"]["seconds"] * 1e9 + 2e6 and
+	's["threads"]["hold_ns"]["total"] <= r["threads"]["seconds"] * 1e9 + 50e6 and
 	 r["threads"]["shared_updates"] > 0 and r["threads"]["shared_updates_lost"] == 0'
 jcheck "sequential: one thread, no waiting, no switch" cpu \
 	's["sequential"]["switches"] == 1 and s["sequential"]["drop_requests"] == 0'

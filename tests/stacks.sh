@@ -93,12 +93,17 @@ fi
 # with nothing above it (the leaf that the waits were charged to), and the SVG parses.
 last=$tmp/stacks-pyenv\ 3.13
 [ -f "$last.svg" ] || last=$tmp/stacks-Debian\'s\ stripped\ python3.11
-check "--folded: lines of 'frame;frame count', the heaviest ending in culprit" python3 - "$last.folded" <<-'PYEOF'
-	import sys
+# The culprit's waits may come in several lines (its stack below it varies), so the weights are
+# summed by the frame a line ends in, as a flame graph's leaves sum them.
+check "--folded: lines of 'frame;frame count', the heaviest leaf culprit" python3 - "$last.folded" <<-'PYEOF'
+	import collections, sys
 	lines = [l.rsplit(" ", 1) for l in open(sys.argv[1]).read().splitlines()]
-	best = max(lines, key=lambda x: int(x[1]))
-	print("# heaviest:", best[0][-80:], best[1])
-	sys.exit(not best[0].split(";")[-1].startswith("culprit ("))
+	leaves = collections.Counter()
+	for stack, weight in lines:
+	    leaves[stack.split(";")[-1]] += int(weight)
+	leaf, weight = leaves.most_common(1)[0]
+	print("# heaviest leaf:", leaf[-80:], weight, "of", sum(leaves.values()))
+	sys.exit(not leaf.startswith("culprit ("))
 	PYEOF
 if command -v xmllint >/dev/null; then
 	check "--flamegraph: the SVG parses (xmllint)" xmllint --noout "$last.svg"
