@@ -113,18 +113,16 @@ attach_run() {
 	go=$tmp/go.$name err=$tmp/p.$name.err
 	mkfifo "$go"
 	env $lib $home "$py" -c 'import os, sys
+print("ready", flush=True)
 sys.stdin.readline()
 fd = os.open("/dev/zero", os.O_RDONLY)
 for _ in range(int(sys.argv[1])):
-    os.read(fd, 1)' $N <"$go" &
+    os.read(fd, 1)' $N <"$go" >"$tmp/$name-p.ready" &
 	target=$!
 	exec 7>"$go"
-	# env, then the interpreter, then the loader mapping libc: attach to the interpreter
-	for _ in $(seq 100); do
-		[ "$(readlink -f /proc/$target/exe)" = "$(readlink -f "$py")" ] &&
-			grep -q '/libc[.-]' /proc/$target/maps 2>/dev/null && break
-		sleep 0.05
-	done
+	# attached once the interpreter has started and waits for the go-ahead: on a loaded machine
+	# its start-up's own GIL cycles would otherwise come after the attach
+	wait_for 30 grep -q ready "$tmp/$name-p.ready"
 	$GILSTAT --python -p $target -j -o "$tmp/$name-p.json" 2>"$err" &
 	tracer=$!
 	wait_attached "$err" || cat "$err"
