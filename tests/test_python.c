@@ -33,6 +33,7 @@
 #include <cmocka.h>
 
 #include "python.h"
+#include "skip.h"
 
 #define DEBIAN_PYTHON "/usr/bin/python3.11"
 /* how long a spawned interpreter may take to map its libpython */
@@ -43,25 +44,6 @@ static char *saved_path;
 static pid_t spawned = -1;
 static char err[512];
 
-/*
- * The classes of a skipped test, as tests/run.sh reads them: something this machine should have
- * (a tool the deps step installs, a build the machine's pyenv should hold) fails the run, what
- * it cannot have does not.
- */
-#define SHOULD_HAVE_RUN "should have run"
-#define CANNOT_HERE	"cannot here"
-
-static void skip_because(const char *class, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	print_message("# SKIP %s: ", class);
-	vprint_message(fmt, ap);
-	print_message("\n");
-	va_end(ap);
-	skip();
-}
 
 static const char *pyenv_root(void)
 {

@@ -30,26 +30,13 @@
 #include "python.h"
 #include "safeio.h"
 #include "target.h"
+#include "skip.h"
 
-#define SHOULD_HAVE_RUN "should have run"
-#define CANNOT_HERE	"cannot here"
 /* far beyond what any of these takes with the bounds in place, far below the time without */
 #define HANG_SEC 60
 
 static char tmp_dir[] = "/tmp/test_safeio.XXXXXX";
 static char err[PATH_MAX + 256];
-
-static void skip_because(const char *class, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	print_message("# SKIP %s: ", class);
-	vprint_message(fmt, ap);
-	print_message("\n");
-	va_end(ap);
-	skip();
-}
 
 static void tmp_path(const char *name, char *out, size_t len)
 {
