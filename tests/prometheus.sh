@@ -186,18 +186,17 @@ for job in gilwork cpython; do
 	done
 done
 
-held=$(grep -hE '^(prog|link|map)_id:' /proc/$gw/fdinfo/* 2>/dev/null |
-	sed -E 's/^(prog|link|map)_id:[[:space:]]*/\1 /' | sort -u)
+held=$(bpf_objects_of $gw)
 kill -TERM $gw $pyg
 wait $gw
 check "SIGTERM: gilstat exits 0" [ $? -eq 0 ]
 wait $pyg
-alive=""
-while read -r kind id; do
-	[ -n "$id" ] && bpftool "$kind" show id "$id" >/dev/null 2>&1 && alive+="$kind $id "
-done <<<"$held"
-check "SIGTERM: it held programs and links, none is left ($alive)" \
+# A link is detached when gilstat's last descriptor of it closes; the kernel frees the programs
+# and maps a grace period later.
+alive=$(bpf_objects_alive "$(grep '^link' <<<"$held")")
+check "SIGTERM: it held links, none is left at its exit ($alive)" \
 	[ "$(grep -c '^link' <<<"$held")" -ge 3 -a -z "$alive" ]
+check "SIGTERM: nor any of its programs and maps a moment later" bpf_objects_gone "$held"
 
 truth=$(truth "$tmp/gw.truth")
 got=$got_gw

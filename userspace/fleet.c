@@ -67,7 +67,7 @@ struct exe_seen {
 struct gil_file {
 	dev_t dev;
 	ino_t ino;
-	struct bpf_link *links[3];
+	struct probe_link links[3];
 };
 
 struct proc {
@@ -740,14 +740,24 @@ void fleet_get_stats(const struct fleet *f, struct fleet_stats *out)
 
 void fleet_free(struct fleet *f)
 {
+	struct probe_link *all;
+
 	if (!f)
 		return;
 	for (size_t i = 0; i < f->nr_procs; i++)
 		proc_free(f, &f->procs[i]);
+	/* the files' links and the processes' go down together: their grace periods overlap */
+	all = calloc(3 * f->nr_files, sizeof(*all));
+	for (size_t i = 0; i < f->nr_files; i++) {
+		if (all)
+			memcpy(&all[3 * i], f->files[i].links, sizeof(f->files[i].links));
+		else
+			links_destroy(f->files[i].links, 3);
+	}
+	if (all)
+		links_destroy(all, 3 * f->nr_files);
+	free(all);
 	reaper_stop(&f->reaper);
-	for (size_t i = 0; i < f->nr_files; i++)
-		for (int j = 0; j < 3; j++)
-			bpf_link__destroy(f->files[i].links[j]);
 	if (f->epfd > 0)
 		close(f->epfd);
 	free(f->procs);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
+
 #include "reaper.h"
 
 void reaper_init(struct reaper *r)
@@ -82,4 +84,38 @@ size_t reaper_pending(struct reaper *r)
 	n = r->nr + r->busy;
 	pthread_mutex_unlock(&r->lock);
 	return n;
+}
+
+static void *destroy_one(void *arg)
+{
+	struct probe_link *l = arg;
+
+	if (l->bpf)
+		bpf_link__destroy(l->bpf);
+	else
+		close(l->fd);
+	return NULL;
+}
+
+void links_destroy(struct probe_link *links, size_t nr)
+{
+	pthread_t *threads = calloc(nr, sizeof(*threads));
+	bool *started = calloc(nr, sizeof(*started));
+
+	for (size_t i = 0; i < nr; i++) {
+		if (!links[i].bpf && links[i].fd < 0)
+			continue;
+		/* without a thread (or the memory for one), at once: slower, never left attached */
+		if (threads && started && !pthread_create(&threads[i], NULL, destroy_one, &links[i]))
+			started[i] = true;
+		else
+			destroy_one(&links[i]);
+	}
+	for (size_t i = 0; i < nr; i++) {
+		if (threads && started && started[i])
+			pthread_join(threads[i], NULL);
+		links[i] = (struct probe_link){.fd = -1};
+	}
+	free(threads);
+	free(started);
 }

@@ -31,4 +31,18 @@ size_t reaper_pending(struct reaper *r);
 /* Waits until every link handed over is closed; then r is freed. */
 void reaper_stop(struct reaper *r);
 
+/* A probe's link: one libbpf made (bpf, else NULL), or the descriptor of one gilstat made (fd). */
+struct bpf_link;
+struct probe_link {
+	struct bpf_link *bpf;
+	int fd;
+};
+
+/*
+ * Takes nr links down at once, each on a thread of its own, and returns when all are gone: the
+ * grace periods the kernel waits for on each then overlap, where one after another they add up
+ * (umulti.h). Empty ones (no bpf, fd < 0) are skipped; every one is left empty.
+ */
+void links_destroy(struct probe_link *links, size_t nr);
+
 #endif

@@ -27,9 +27,21 @@
 
 /* A stapsdt note's descriptor: three addresses, then "provider\0name\0arguments\0". */
 struct sdt_note {
+	__u64 pc, base, sema;
 	const char *provider;
 	const char *name;
 	const char *args;
+};
+
+/* The sites of one gil probe, as file offsets (target_gil_sites()). */
+struct gil_sites {
+	const char *name;
+	__u64 *offsets;
+	__u64 *sema_offsets; /* the semaphore of each site, which the kernel counts up while attached */
+	int max, nr;
+	__u64 base_addr; /* where .stapsdt.base is: a prelinked file's notes are moved by it */
+	bool has_base;
+	Elf *elf;
 };
 
 static bool sdt_note_parse(Elf_Data *data, size_t desc_off, size_t desc_sz, size_t addr_sz,
@@ -39,6 +51,18 @@ static bool sdt_note_parse(Elf_Data *data, size_t desc_off, size_t desc_sz, size
 
 	if (desc_sz <= 3 * addr_sz || end[-1] != '\0')
 		return false;
+	if (addr_sz == 8) {
+		memcpy(&note->pc, desc, 8);
+		memcpy(&note->base, desc + 8, 8);
+		memcpy(&note->sema, desc + 16, 8);
+	} else {
+		__u32 a[3];
+
+		memcpy(a, desc, sizeof(a));
+		note->pc = a[0];
+		note->base = a[1];
+		note->sema = a[2];
+	}
 	note->provider = p = desc + 3 * addr_sz;
 	p += strlen(p) + 1;
 	if (p >= end)
@@ -58,11 +82,32 @@ static bool args_in_regs(const char *args)
 	       (GIL_USDT_ARGS_IN_REGS[n] == '\0' || GIL_USDT_ARGS_IN_REGS[n] == ' ');
 }
 
+/* Records note's site in sites when it is the probe sites asks for. */
+static void add_site(struct gil_sites *sites, const struct sdt_note *note)
+{
+	__u64 pc = note->pc, off, sema_off = 0;
+
+	if (strcmp(note->name, sites->name))
+		return;
+	if (sites->has_base)
+		pc += sites->base_addr - note->base;
+	off = elf_vaddr_to_offset(sites->elf, pc);
+	if (note->sema)
+		sema_off = elf_vaddr_to_offset(sites->elf, note->sema);
+	if (!off || (note->sema && !sema_off) || sites->nr == sites->max) {
+		sites->nr = -1; /* a site that cannot be placed: none is used */
+		return;
+	}
+	sites->sema_offsets[sites->nr] = sema_off;
+	sites->offsets[sites->nr++] = off;
+}
+
 /*
  * The gil probes of an ELF file: 1 when it has some, 0 when none, -errno when it cannot be read.
- * *in_regs, if given, tells whether every one of them has its arguments in the call registers.
+ * *in_regs, if given, tells whether every one of them has its arguments in the call registers;
+ * sites, if given, gathers the sites of the probe it names.
  */
-static int elf_gil_probes(int fd, bool *in_regs)
+static int elf_gil_probes(int fd, bool *in_regs, struct gil_sites *sites)
 {
 	Elf *elf = safeio_elf_begin(fd);
 	Elf_Scn *scn = NULL;
@@ -90,6 +135,19 @@ static int elf_gil_probes(int fd, bool *in_regs)
 		name = elf_strptr(elf, shstrndx, shdr.sh_name);
 		if (!name || strcmp(name, ".note.stapsdt"))
 			continue;
+		if (sites) {
+			Elf_Scn *b = NULL;
+			GElf_Shdr bh;
+
+			sites->elf = elf;
+			while ((b = elf_nextscn(elf, b)))
+				if (gelf_getshdr(b, &bh) &&
+				    !strcmp(elf_strptr(elf, shstrndx, bh.sh_name) ?: "",
+					    ".stapsdt.base")) {
+					sites->base_addr = bh.sh_addr;
+					sites->has_base = true;
+				}
+		}
 		data = elf_getdata(scn, NULL);
 		while (!done && data &&
 		       (off = gelf_getnote(data, off, &nhdr, &name_off, &desc_off)) > 0) {
@@ -99,8 +157,10 @@ static int elf_gil_probes(int fd, bool *in_regs)
 				continue;
 			found = 1;
 			all_in_regs = all_in_regs && args_in_regs(note.args);
+			if (sites && sites->nr >= 0)
+				add_site(sites, &note);
 			/* The rest can change the answer only while every note so far is in registers. */
-			done = !in_regs || !all_in_regs;
+			done = !sites && (!in_regs || !all_in_regs);
 		}
 	}
 	elf_end(elf);
@@ -142,7 +202,7 @@ static int has_gil_probes(const char *path, const struct safeio_id *want)
 			return verdicts[i].found;
 		}
 	}
-	ret = elf_gil_probes(fd, NULL);
+	ret = elf_gil_probes(fd, NULL, NULL);
 	close(fd);
 	if (ret < 0)
 		return ret;
@@ -167,9 +227,29 @@ bool target_gil_args_in_regs(const char *path)
 
 	if (fd < 0)
 		return false;
-	ret = elf_gil_probes(fd, &in_regs);
+	ret = elf_gil_probes(fd, &in_regs, NULL);
 	close(fd);
 	return ret == 1 && in_regs;
+}
+
+int target_gil_sites(const char *path, const char *name, __u64 *offsets, __u64 *sema_offsets,
+		     int max)
+{
+	struct gil_sites sites = {.name = name, .offsets = offsets, .sema_offsets = sema_offsets,
+				  .max = max};
+	int fd = safeio_open(path, 0, NULL, NULL);
+	bool in_regs = false;
+	int ret;
+
+	if (fd < 0)
+		return fd;
+	ret = elf_gil_probes(fd, &in_regs, &sites);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	if (!in_regs)
+		return -EOPNOTSUPP;
+	return sites.nr > 0 ? sites.nr : -ENOENT;
 }
 
 /* An executable mapping of a file that carries the gil probes. */

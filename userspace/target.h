@@ -7,11 +7,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <linux/types.h>
 
 /* 1 if the ELF file at path carries gil:* USDT notes, 0 if not, -errno if it cannot be read. */
 int target_has_gil_probes(const char *path);
 /* Whether every gil probe of path has argument N in call register N (gil_usdt.h). */
 bool target_gil_args_in_regs(const char *path);
+/*
+ * The file offsets of the sites of probe gil:name in path, into offsets (at most max), and of
+ * their semaphores (0: none) into sema_offsets: how many,
+ * or -EOPNOTSUPP when some gil probe of path has its arguments elsewhere than in the call
+ * registers (only bpf_usdt_arg() reads those), or another -errno.
+ */
+int target_gil_sites(const char *path, const char *name, __u64 *offsets, __u64 *sema_offsets,
+		     int max);
 
 /*
  * The file holding the gil:* probes for a running process (its executable or a library in

@@ -17,40 +17,17 @@
 #include "options.h"
 #include "target.h"
 #include "traced.h"
+#include "reaper.h"
 #include "tracer.h"
+#include "umulti.h"
 
 /* the GILs a running process has in its _PyRuntime: the main interpreter's, one as a rule */
 #define MAX_GILS_SEEN 8
-/* libgil's probes: three, in provider "gil" */
+/* libgil's probes: three, in provider "gil"; each at a few sites (inlined into its callers) */
 #define NR_LIBGIL_PROBES 3
+#define MAX_LIBGIL_SITES 64
 #define MODE_MAX_PROGS 5
 #define MODE_MAX_MAPS 3
-
-/*
- * A CPython's uprobes in fleet mode are uprobe_multi links (Linux 6.6): a uprobe's perf event,
- * which libbpf 1.1 makes, waits for an RCU grace period when it is closed, under the kernel's
- * event_mutex (100-200 ms each here, kernel 6.18), so that every attach on the host waits behind
- * every detach: about a second per ended CPython. A uprobe_multi link waits for one grace period,
- * under no lock (fleet.c closes them from threads of its own). libbpf 1.1 has no call for it, and
- * Debian 12's uapi header no layout: both are written here.
- */
-#define ATTACH_UPROBE_MULTI 48 /* BPF_TRACE_UPROBE_MULTI */
-#define UPROBE_MULTI_RETURN 1  /* BPF_F_UPROBE_MULTI_RETURN */
-
-struct link_create_uprobe_multi {
-	__u32 prog_fd;
-	__u32 target_fd;
-	__u32 attach_type;
-	__u32 flags;
-	__u64 path;
-	__u64 offsets;
-	__u64 ref_ctr_offsets;
-	__u64 cookies;
-	__u32 cnt;
-	__u32 multi_flags;
-	__u32 pid;
-	__u32 pad[5]; /* what follows in union bpf_attr: zero */
-};
 
 /*
  * The modes: the programs each loads (only the target's modes are loaded), the probes, functions
@@ -102,14 +79,31 @@ static struct bpf_program *prog_of(const struct tracer *tr, const char *name)
 	return bpf_object__find_program_by_name(tr->skel->obj, name);
 }
 
+/*
+ * Whether mode m's programs attach as uprobe_multi links (umulti.h): CPython's uprobes when the
+ * kernel makes such links, libgil's when its probes' arguments are read from the registers (a
+ * uprobe_multi link has no USDT argument specs: bpf_usdt_arg() is libbpf's).
+ */
+static bool multi_mode(const struct tracer *tr, int m)
+{
+	if (!tr->multi)
+		return false;
+	return m == TRACER_PY_SYMBOLS || m == TRACER_PY_CONDVAR ||
+	       (m == TRACER_LIBGIL && tr->skel->rodata->targ_args_in_regs);
+}
+
 /* Only the programs of the modes in tr->modes are loaded; the maps of the others shrink. */
 static void select_modes(struct tracer *tr)
 {
 	for (int m = 0; m < NR_TRACER_MODES; m++) {
 		bool on = tr->modes & (1u << m);
 
-		for (int i = 0; i < MODE_MAX_PROGS && modes[m].progs[i]; i++)
+		for (int i = 0; i < MODE_MAX_PROGS && modes[m].progs[i]; i++) {
 			bpf_program__set_autoload(prog_of(tr, modes[m].progs[i]), on);
+			if (on && multi_mode(tr, m))
+				bpf_program__set_expected_attach_type(prog_of(tr, modes[m].progs[i]),
+								      ATTACH_UPROBE_MULTI);
+		}
 		for (int i = 0; i < MODE_MAX_MAPS && modes[m].maps[i] && !on; i++)
 			bpf_map__set_max_entries(
 				bpf_object__find_map_by_name(tr->skel->obj, modes[m].maps[i]), 1);
@@ -121,6 +115,9 @@ static int open_object(struct tracer *tr, const struct options *o)
 	int err;
 
 	*tr = (struct tracer){.opts = o, .cpu_fd = -1, .key_fd = -1, .comm_fd = -1};
+	for (int i = 0; i < TRACER_MAX_LINKS; i++)
+		tr->links[i].fd = -1;
+	tr->multi = umulti_supported();
 	libbpf_verbose = o->verbose;
 	libbpf_set_print(libbpf_print_fn);
 	tr->skel = gilstat_bpf__open();
@@ -226,8 +223,6 @@ int tracer_open(struct tracer *tr, const struct options *o, const struct traced 
 
 int tracer_open_fleet(struct tracer *tr, const struct options *o)
 {
-	const char *multi[] = {"py_cond_init", "py_cond_signal", "py_cond_wait",
-			       "py_cond_wait_return"};
 	int err = open_object(tr, o);
 
 	if (err)
@@ -238,9 +233,16 @@ int tracer_open_fleet(struct tracer *tr, const struct options *o)
 	tr->skel->rodata->targ_group = GROUP_PROCESS | (o->report.group & GROUP_GIL);
 	tr->skel->rodata->targ_py_cond_offset = PY_GIL_COND_OFFSET;
 	tr->modes |= 1u << TRACER_LIBGIL | 1u << TRACER_PY_CONDVAR;
-	/* the condition-variable programs as uprobe_multi ones */
-	for (size_t i = 0; i < sizeof(multi) / sizeof(multi[0]); i++)
-		bpf_program__set_expected_attach_type(prog_of(tr, multi[i]), ATTACH_UPROBE_MULTI);
+	/*
+	 * Every process's links are uprobe_multi ones, so that no detach holds up an attach
+	 * (umulti.h); libgil's, then, only in files whose probes have their arguments in registers.
+	 */
+	if (!tr->multi) {
+		fprintf(stderr, "gilstat: -a needs uprobe_multi links (Linux 6.6 or later)\n");
+		gilstat_bpf__destroy(tr->skel), tr->skel = NULL;
+		return -EOPNOTSUPP;
+	}
+	tr->skel->rodata->targ_args_in_regs = true;
 	err = load_object(tr);
 	if (err)
 		gilstat_bpf__destroy(tr->skel), tr->skel = NULL;
@@ -264,8 +266,8 @@ static int attach_tracepoint(struct tracer *tr, const char *prog, const char *wh
 
 	if (err)
 		return err;
-	tr->links[tr->nr_links] = bpf_program__attach(prog_of(tr, prog));
-	if (!tr->links[tr->nr_links]) {
+	tr->links[tr->nr_links].bpf = bpf_program__attach(prog_of(tr, prog));
+	if (!tr->links[tr->nr_links].bpf) {
 		err = -errno;
 		fprintf(stderr, "gilstat: cannot attach to the %s: %s\n", what, strerror(-err));
 		return err;
@@ -288,18 +290,70 @@ static int attach_usdt(struct bpf_program *prog, pid_t pid, const char *path, co
 	return 0;
 }
 
+/* libgil's probe i at its sites in path, in pid (0: every process), as one uprobe_multi link. */
+static int attach_libgil_multi(struct tracer *tr, int i, pid_t pid, const char *path,
+			       struct probe_link *link)
+{
+	const struct tracer_mode_desc *m = &modes[TRACER_LIBGIL];
+	__u64 offsets[MAX_LIBGIL_SITES], semas[MAX_LIBGIL_SITES];
+	int nr, fd;
+
+	nr = target_gil_sites(path, m->sites[i], offsets, semas, MAX_LIBGIL_SITES);
+	fd = nr < 0 ? nr
+		    : umulti_attach(bpf_program__fd(prog_of(tr, m->progs[i])), pid, path, offsets,
+				    semas, nr, false);
+	if (fd < 0) {
+		fprintf(stderr, "gilstat: cannot attach to gil:%s in %s: %s\n", m->sites[i], path,
+			fd == -EOPNOTSUPP ? "its probes' arguments are not all in registers"
+					  : strerror(-fd));
+		return fd;
+	}
+	link->fd = fd;
+	return 0;
+}
+
 static int attach_libgil(struct tracer *tr, pid_t pid, const char *path)
 {
 	const struct tracer_mode_desc *m = &modes[TRACER_LIBGIL];
+	struct probe_link *link;
 	int err;
 
 	for (int i = 0; i < NR_LIBGIL_PROBES; i++) {
-		err = links_room(tr) ?: attach_usdt(prog_of(tr, m->progs[i]), pid, path, m->sites[i],
-						    &tr->links[tr->nr_links]);
+		err = links_room(tr);
+		if (err)
+			return err;
+		link = &tr->links[tr->nr_links];
+		err = multi_mode(tr, TRACER_LIBGIL)
+			      ? attach_libgil_multi(tr, i, pid, path, link)
+			      : attach_usdt(prog_of(tr, m->progs[i]), pid, path, m->sites[i], &link->bpf);
 		if (err)
 			return err;
 		tr->nr_links++;
 	}
+	return 0;
+}
+
+/* prog at sites of path, in pid, as one uprobe_multi link. */
+static int attach_uprobes_multi(struct tracer *tr, const char *prog, pid_t pid, const char *path,
+				const struct py_probe *sites, int nr_sites, bool retprobe)
+{
+	__u64 offsets[PY_MAX_PROBES];
+	int fd, err = links_room(tr);
+
+	if (err)
+		return err;
+	if (nr_sites > PY_MAX_PROBES)
+		return -E2BIG;
+	for (int i = 0; i < nr_sites; i++)
+		offsets[i] = sites[i].offset;
+	fd = umulti_attach(bpf_program__fd(prog_of(tr, prog)), pid, path, offsets, NULL, nr_sites,
+			   retprobe);
+	if (fd < 0) {
+		fprintf(stderr, "gilstat: cannot attach to %s%s in %s: %s\n", sites[0].name,
+			retprobe ? " (return)" : "", path, strerror(-fd));
+		return fd;
+	}
+	tr->links[tr->nr_links++].fd = fd;
 	return 0;
 }
 
@@ -308,14 +362,18 @@ static int attach_uprobes(struct tracer *tr, const char *prog, pid_t pid, const 
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
 
+	if (!nr_sites)
+		return 0;
+	if (tr->multi)
+		return attach_uprobes_multi(tr, prog, pid, path, sites, nr_sites, retprobe);
 	for (int i = 0; i < nr_sites; i++) {
 		int err = links_room(tr);
 
 		if (err)
 			return err;
-		tr->links[tr->nr_links] = bpf_program__attach_uprobe_opts(
+		tr->links[tr->nr_links].bpf = bpf_program__attach_uprobe_opts(
 			prog_of(tr, prog), pid, path, sites[i].offset, &opts);
-		if (!tr->links[tr->nr_links]) {
+		if (!tr->links[tr->nr_links].bpf) {
 			err = -errno;
 			fprintf(stderr, "gilstat: cannot attach to %s%s in %s: %s\n", sites[i].name,
 				retprobe ? " (return)" : "", path, strerror(-err));
@@ -465,18 +523,13 @@ int tracer_attach_fleet(struct tracer *tr)
 	       attach_tracepoint(tr, "gil_fork", "task_newtask tracepoint");
 }
 
-int tracer_attach_libgil_file(struct tracer *tr, const char *path, struct bpf_link *links[3])
+int tracer_attach_libgil_file(struct tracer *tr, const char *path, struct probe_link links[3])
 {
-	const struct tracer_mode_desc *m = &modes[TRACER_LIBGIL];
-
 	for (int i = 0; i < NR_LIBGIL_PROBES; i++) {
-		links[i] = bpf_program__attach_usdt(prog_of(tr, m->progs[i]), -1, path, "gil",
-						    m->sites[i], NULL);
-		if (!links[i]) {
-			int err = -errno;
+		int err = attach_libgil_multi(tr, i, 0, path, &links[i]);
 
-			while (i--)
-				bpf_link__destroy(links[i]);
+		if (err) {
+			links_destroy(links, i);
 			return err;
 		}
 	}
@@ -488,21 +541,11 @@ static int attach_uprobe_multi(struct tracer *tr, const struct condvar_sites *cs
 			       const char *path)
 {
 	__u64 offsets[2];
-	struct link_create_uprobe_multi attr = {
-		.prog_fd = bpf_program__fd(prog_of(tr, cs->prog)),
-		.attach_type = ATTACH_UPROBE_MULTI,
-		.path = (__u64)(unsigned long)path,
-		.offsets = (__u64)(unsigned long)offsets,
-		.cnt = cs->nr,
-		.multi_flags = cs->retprobe ? UPROBE_MULTI_RETURN : 0,
-		.pid = pid,
-	};
-	int fd;
 
 	for (int i = 0; i < cs->nr; i++)
 		offsets[i] = cs->sites[i].offset;
-	fd = syscall(SYS_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
-	return fd < 0 ? -errno : fd;
+	return umulti_attach(bpf_program__fd(prog_of(tr, cs->prog)), pid, path, offsets, NULL,
+			     cs->nr, cs->retprobe);
 }
 
 int tracer_attach_condvar_multi(struct tracer *tr, pid_t pid, const struct py_libc *c, int *fds,
@@ -528,8 +571,7 @@ int tracer_attach_condvar_multi(struct tracer *tr, pid_t pid, const struct py_li
 
 void tracer_free(struct tracer *tr)
 {
-	for (int i = 0; i < tr->nr_links; i++)
-		bpf_link__destroy(tr->links[i]);
+	links_destroy(tr->links, tr->nr_links);
 	tr->nr_links = 0;
 	gilstat_bpf__destroy(tr->skel);
 	tr->skel = NULL;

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <linux/types.h>
 #include "pygil.h"
+#include "reaper.h"
 #include "python.h"
 
 struct options;
@@ -38,8 +39,9 @@ struct tracer {
 	const struct options *opts;
 	struct gilstat_bpf *skel;
 	unsigned int modes; /* 1 << TRACER_*: the modes whose programs are loaded */
-	struct bpf_link *links[TRACER_MAX_LINKS];
+	struct probe_link links[TRACER_MAX_LINKS];
 	int nr_links;
+	bool multi; /* the kernel makes uprobe_multi links: the uprobes are such links */
 	/* the maps the reports read */
 	int nr_cpus, cpu_fd, key_fd, comm_fd;
 	/* --stacks: CPython's frame layout, when py_frames */
@@ -56,7 +58,7 @@ int tracer_attach(struct tracer *tr, const struct traced *t);
 /* -a: the scheduler's programs, the exec and fork events. */
 int tracer_attach_fleet(struct tracer *tr);
 /* -a: libgil's probes in path for every process, into links[3]. 0 or -errno. */
-int tracer_attach_libgil_file(struct tracer *tr, const char *path, struct bpf_link *links[3]);
+int tracer_attach_libgil_file(struct tracer *tr, const char *path, struct probe_link links[3]);
 /*
  * -a: libc's condition-variable programs in pid only, as uprobe_multi link descriptors appended
  * to fds (*nr of them, at most TRACER_MAX_MULTI_LINKS), also when it fails. 0 or -errno.
