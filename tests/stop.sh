@@ -4,8 +4,8 @@
 # gilstat -a's look at a new process reads files that process's owner chose. Here the owner maps
 # a stripped "libpython3.7m" whose .gnu_debuglink names 1 GiB files beside it and in .debug/, and
 # keeps starting such processes: each look hashes up to 2 GiB. Checked: a look that runs past its
-# budget gives its process up with one line; SIGTERM and SIGINT, sent while such looks run, end
-# gilstat with its final report. The times from the signal to the report and to the exit are
+# budget gives its process up with one line; SIGTERM and SIGINT, sent while such looks run and a
+# libgil program and a CPython are traced, end gilstat with its final report. The times from the signal to the report and to the exit are
 # printed; the report must come within STOP_LIMIT_MS (1000: tens of ms here, on a busy machine),
 # the exit within EXIT_LIMIT_MS (10000: the kernel's uprobe removal takes what it takes).
 set -u
@@ -40,9 +40,22 @@ spawn() {
 	done
 }
 
+# both_traced ERR: gilstat -a's log ERR says libgil's probes and a CPython are attached
+both_traced() {
+	grep -q "libgil's probes in .* attached for every process" "$1" &&
+		grep -q "^gilstat: PID [0-9]* (python3[.0-9]*) traced: " "$1"
+}
+
 # stop_run SIGNAL N: gilstat -a, the mappers, SIGNAL once a look has been given up
 stop_run() {
-	local sig=$1 n=$2 pid spawner start end rc report report_ms exit_ms
+	local sig=$1 n=$2 pid spawner start end rc report report_ms exit_ms traced
+	# traced programs, so that the exit takes their links down: libgil's and a CPython's
+	$GILWORK convoy --seconds 120 >/dev/null 2>&1 &
+	traced=$!
+	/usr/bin/python3 -c 'import threading, time
+threading.Thread(target=time.sleep, args=(120,)).start()
+time.sleep(120)' &
+	traced="$traced $!"
 	$GILSTAT -a -v >"$tmp/out.$n" 2>"$tmp/err.$n" &
 	pid=$!
 	if ! wait_attached "$tmp/err.$n"; then
@@ -53,6 +66,8 @@ stop_run() {
 	spawn "$n" &
 	spawner=$!
 	wait_for 60 grep -q 'given up: reading its files took more than' "$tmp/err.$n"
+	check "$sig $n: the libgil program and the CPython are traced meanwhile" \
+		wait_for 30 both_traced "$tmp/err.$n"
 	check "$sig $n: a look past its budget gives its process up, in one line" \
 		grep -q "^gilstat: PID [0-9]* given up: reading its files took more than 500 ms$" \
 		"$tmp/err.$n"
@@ -72,6 +87,8 @@ stop_run() {
 	kill $spawner
 	wait $spawner 2>/dev/null
 	xargs kill -KILL <"$tmp/mappers.$n" 2>/dev/null
+	kill $traced 2>/dev/null
+	wait $traced 2>/dev/null
 	report_ms=$(((report - start) / 1000000))
 	exit_ms=$(((end - start) / 1000000))
 	echo "# $sig $n: the final report $report_ms ms after the signal, the exit $exit_ms ms after it"
