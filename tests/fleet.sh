@@ -6,8 +6,9 @@
 # (1 s interval): a libgil program and
 # CPythons started after gilstat are found and attached; each one's series equals its ground truth
 # (GIL_STATS=1 for libgil; for CPython, N os.read calls make exactly N - 1 more acquisitions than
-# one); a killed process's series end after the grace period; 100 short-lived CPythons leave no
-# links, map entries or memory behind. Everything listens on 127.0.0.1, every wait is bounded.
+# one); 200 short-lived libgil programs after the first of their file, each counted exactly from
+# its first cycle; a killed process's series end after the grace period; 100 short-lived CPythons
+# leave no links, map entries or memory behind. Everything listens on 127.0.0.1, every wait is bounded.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../scripts/lib.sh"
@@ -160,6 +161,24 @@ for pid in kids:
     os.waitpid(pid, 0)' "$tmp/parent" "$tmp/child" >"$tmp/kids"
 }
 have_kids() { [ -s "$tmp/kids" ]; }
+# churn: NR_CHURN short-lived libgil programs, four at a time, each cycling its GIL from its first
+# instruction to its exit; libgil's counts of each, one JSON line a process, in $tmp/churn.truth.
+NR_CHURN=200
+churn() {
+	local i j pids
+	for ((i = 0; i < NR_CHURN; i += 4)); do
+		pids=()
+		for j in 1 2 3 4; do
+			$GILWORK cpu --seconds 0.01 --interval-us 10 --json >"$tmp/churn.$j" &
+			pids+=($!)
+		done
+		wait "${pids[@]}"
+		for j in 1 2 3 4; do
+			tr -d '\n' <"$tmp/churn.$j" >>"$tmp/churn.truth"
+			echo >>"$tmp/churn.truth"
+		done
+	done
+}
 $GILSTAT -a -j -v >"$tmp/all.json" 2>"$tmp/all.err" &
 all=$!
 if wait_attached "$tmp/all.err" && wait_for 5 traced $r1 && wait_for 5 traced $rn; then
@@ -169,6 +188,7 @@ if wait_attached "$tmp/all.err" && wait_for 5 traced $r1 && wait_for 5 traced $r
 	$GILWORK convoy --seconds 1 --json >"$tmp/all.truth" &
 	gw=$!
 	wait $gw
+	churn
 	forker &
 	fk=$!
 	if wait_for 5 traced $fk; then
@@ -198,6 +218,24 @@ truth=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["gil_st
 got=$(acq_of ${gw:-0} 2>/dev/null)
 check "-a report: gilwork's sections equal libgil's ground truth ($got = $truth)" \
 	[ -n "$truth" -a "$got" = "$truth" ]
+# Every process of a libgil file gilstat has attached to is counted from its first cycle: the
+# file's probes serve every process, gated in the kernel by nothing but the file.
+read -r nr_churn churn_truth churn_got churn_missed <<<"$(python3 -c 'import json, sys
+truth = {}
+for line in open(sys.argv[2]):
+    if line.strip():
+        d = json.loads(line)
+        truth[d["pid"]] = d["gil_stats"]["acquisitions"]
+got = dict.fromkeys(truth, 0)
+for g in json.load(open(sys.argv[1]))["groups"]:
+    if g["pid"] in got:
+        got[g["pid"]] += g["acquisitions"]
+print(len(truth), sum(truth.values()), sum(got.values()),
+      sum(1 for p in truth if got[p] != truth[p]))' "$tmp/all.json" "$tmp/churn.truth" 2>/dev/null)"
+echo "# churn: $nr_churn processes, $churn_truth acquisitions, $churn_got counted," \
+	"${churn_missed:-?} processes with a miss"
+check "-a report: $NR_CHURN short-lived libgil programs, each counted from its first cycle ($churn_got = $churn_truth)" \
+	[ "${nr_churn:-0}" = $NR_CHURN -a "${churn_missed:-1}" = 0 -a -n "$churn_truth" -a "$churn_got" = "$churn_truth" ]
 a1=$(acq_of $r1 2>/dev/null) an=$(acq_of $rn 2>/dev/null)
 check "-a report: CPython's 1001 reads make exactly 1000 more acquisitions than 1 ($an - $a1)" \
 	[ -n "$a1" -a -n "$an" -a "$((an - a1))" = 1000 ]
