@@ -73,11 +73,12 @@ check "--help exits 0 and lists every scenario and an example" \
 # cpu: one GIL, two CPU-bound threads. A short interval makes hundreds of switches quickly on a
 # quiet machine; on a busy one each switch also waits for the scheduler to run the thread that
 # was asked to drop (beside `stress-ng --cpu 2`: 19 to 36 in the phase), so the count asked for
-# is one that shows the turns, and the share made on request is the property.
+# is one that shows the turns, and the property is that every switch is made on request but the
+# one at each thread's end (with 19 switches, a share of 90% failed on those two alone).
 run cpu cpu --seconds 0.5 --interval-us 100
-jcheck "the holder changes again and again (10 times at least), nearly always on request" cpu \
+jcheck "the holder changes again and again (10 times at least), on request but at a thread's end" cpu \
 	's["threads"]["switches"] >= 10 and
-	 s["threads"]["forced_switches"] * 10 >= s["threads"]["switches"] * 9'
+	 s["threads"]["switches"] - s["threads"]["forced_switches"] <= r["threads"]["threads"]'
 # The phase's clock starts and stops in the main thread, the holds' in the workers: a loaded
 # machine can keep either off a CPU between the two readings, hence 50 ms of slack; no update
 # lost is the proof of exclusion.
