@@ -47,28 +47,34 @@ fi
 
 # --stacks against a known culprit: culprit() holds the GIL ~20 ms per call; the I/O thread's
 # long waits are all its doing. The top row names it and its file:line (the function's first
-# line); the wait charged to it is within 5% of the I/O thread's wait in gilstat's own -L
-# histogram (its total: its waits under 1 ms add microseconds, which the check prints).
+# line); the wait charged to it is at least the I/O thread's long waits in gilstat's own -L
+# histogram (its total less its waits under 1 ms, which the check prints), and at most the long
+# waits of every thread but the culprit's own, 5% either way: the main and idle threads wait
+# behind it too when they wake, and on a loaded machine each such wait is longer.
 stack_check() { # NAME PYTHON [ENV...]
 	local name=$1 py=$2 out=$tmp/stacks-$1
 	shift 2
 	env "$@" "$GILSTAT" --python -L -j -o "$out.json" --folded "$out.folded" \
 		--flamegraph "$out.svg" -- "$py" "$PROGS/culprit.py" 3 >/dev/null 2>"$out.err"
-	check "$name: --stacks: culprit (culprit.py:15) first, charged within 5% of the I/O waits" \
+	check "$name: --stacks: culprit (culprit.py:15) first, charged the I/O thread's long waits" \
 		python3 - "$out.json" <<-'PYEOF'
 	import json, sys
 	r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 	h, w = r["stacks"]["holders"], r["stacks"]["waiters"]
 	top = h[0]
 	io_tid = [x for x in w if x["function"] == "io"][0]["tid"]
-	g = [x for x in r["groups"] if x["tid"] == io_tid][0]["wait_ns"]
-	short = sum(b["count"] * b["high"] for b in g["buckets"] if b["high"] < 1000000)
-	io_long = g["total"] - short
-	print("# top: %s %s:%d charged %.1f ms; I/O thread waited %.1f ms (%.3f ms in waits < 1 ms)"
+	def long_waits(tid):
+	    g = [x for x in r["groups"] if x["tid"] == tid][0]["wait_ns"]
+	    short = sum(b["count"] * b["high"] for b in g["buckets"] if b["high"] < 1000000)
+	    return g["total"] - short, short
+	io_long, short = long_waits(io_tid)
+	others_long = sum(long_waits(g["tid"])[0] for g in r["groups"] if g["tid"] != top["tid"])
+	print("# top: %s %s:%d charged %.1f ms; I/O thread's long waits %.1f ms (%.3f ms in waits"
+	      " < 1 ms), every other thread's %.1f ms"
 	      % (top["function"], top["file"].rsplit("/", 1)[-1], top["line"], top["total_ns"] / 1e6,
-	         g["total"] / 1e6, short / 1e6))
+	         io_long / 1e6, short / 1e6, others_long / 1e6))
 	ok = (top["function"] == "culprit" and top["file"].endswith("culprit.py") and top["line"] == 15
-	      and abs(top["total_ns"] - io_long) <= 0.05 * io_long)
+	      and 0.95 * io_long <= top["total_ns"] <= 1.05 * others_long)
 	sys.exit(not ok)
 	PYEOF
 }
