@@ -369,6 +369,22 @@ dt=$((t1 - t0))
 check "100 short-lived CPythons: gilstat's heap in use back to before ($h0 -> $h1 B)" \
 	[ "$((${h1:-1 << 40} - ${h0:-0}))" -le "$((65536 + 65536 * (dt > 0 ? dt : 0)))" ]
 
+# The stop signals reach the thread that sleeps in ppoll(): every other thread (the exporter's,
+# the reapers of the ended processes' links) blocks them, else one of those could take a signal
+# and the loop would sleep on.
+others_block_stops() {
+	local t mask n=0
+	for t in /proc/$1/task/*; do
+		[ "${t##*/}" = "$1" ] && continue
+		mask=$(awk '/^SigBlk:/ { print $2 }' "$t/status")
+		(((16#$mask & 0x4002) == 0x4002)) || return 1 # SIGINT, SIGTERM
+		n=$((n + 1))
+	done
+	echo "# $n threads besides the main one, all blocking SIGINT and SIGTERM"
+	[ $n -ge 2 ]
+}
+check "every thread but the one that waits for signals blocks SIGINT and SIGTERM" \
+	others_block_stops $gs
 kill -TERM $gs
 check "SIGTERM: gilstat -a exits 0" wait $gs
 done_testing

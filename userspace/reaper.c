@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Threads that close BPF link descriptors, so that their grace periods are waited for together. */
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -12,6 +13,22 @@ void reaper_init(struct reaper *r)
 	*r = (struct reaper){};
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->more, NULL);
+}
+
+/*
+ * A thread with every signal blocked: the stop signals must reach the thread that sleeps in
+ * ppoll() (session.c), which a thread made while they are open could otherwise take and keep.
+ */
+static int spawn(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(thread, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err;
 }
 
 static void *reap(void *arg)
@@ -43,7 +60,7 @@ void reaper_add(struct reaper *r, int link)
 
 	pthread_mutex_lock(&r->lock);
 	if (r->nr_threads < NR_REAPERS &&
-	    !pthread_create(&r->threads[r->nr_threads], NULL, reap, r))
+	    !spawn(&r->threads[r->nr_threads], reap, r))
 		r->nr_threads++;
 	if (r->nr == r->cap) {
 		grown = realloc(r->queue, (r->cap = r->cap ? 2 * r->cap : 64) * sizeof(*grown));
@@ -106,7 +123,7 @@ void links_destroy(struct probe_link *links, size_t nr)
 		if (!links[i].bpf && links[i].fd < 0)
 			continue;
 		/* without a thread (or the memory for one), at once: slower, never left attached */
-		if (threads && started && !pthread_create(&threads[i], NULL, destroy_one, &links[i]))
+		if (threads && started && !spawn(&threads[i], destroy_one, &links[i]))
 			started[i] = true;
 		else
 			destroy_one(&links[i]);
