@@ -131,6 +131,7 @@ bench: deps
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench-python.sh
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench-fleet.sh
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench-detach.sh
+	$(Q)OUTPUT=$(OUTPUT) scripts/bench-start-miss.sh
 	$(Q)OUTPUT=$(OUTPUT) scripts/bench-tachyon.sh
 
 .PHONY: tests
