@@ -334,20 +334,28 @@ static int attach_libgil(struct tracer *tr, pid_t pid, const char *path)
 }
 
 /* prog at sites of path, in pid, as one uprobe_multi link. */
-static int attach_uprobes_multi(struct tracer *tr, const char *prog, pid_t pid, const char *path,
-				const struct py_probe *sites, int nr_sites, bool retprobe)
+/* prog at sites of path, in pid only: one uprobe_multi link's descriptor, or -errno. */
+static int sites_link(struct tracer *tr, const char *prog, pid_t pid, const char *path,
+		      const struct py_probe *sites, int nr_sites, bool retprobe)
 {
 	__u64 offsets[PY_MAX_PROBES];
-	int fd, err = links_room(tr);
 
-	if (err)
-		return err;
 	if (nr_sites > PY_MAX_PROBES)
 		return -E2BIG;
 	for (int i = 0; i < nr_sites; i++)
 		offsets[i] = sites[i].offset;
-	fd = umulti_attach(bpf_program__fd(prog_of(tr, prog)), pid, path, offsets, NULL, nr_sites,
-			   retprobe);
+	return umulti_attach(bpf_program__fd(prog_of(tr, prog)), pid, path, offsets, NULL, nr_sites,
+			     retprobe);
+}
+
+static int attach_uprobes_multi(struct tracer *tr, const char *prog, pid_t pid, const char *path,
+				const struct py_probe *sites, int nr_sites, bool retprobe)
+{
+	int fd, err = links_room(tr);
+
+	if (err)
+		return err;
+	fd = sites_link(tr, prog, pid, path, sites, nr_sites, retprobe);
 	if (fd < 0) {
 		fprintf(stderr, "gilstat: cannot attach to %s%s in %s: %s\n", sites[0].name,
 			retprobe ? " (return)" : "", path, strerror(-fd));
@@ -536,18 +544,6 @@ int tracer_attach_libgil_file(struct tracer *tr, const char *path, struct probe_
 	return 0;
 }
 
-/* prog at the non-zero offsets of path, in pid only: one uprobe_multi link, or -errno. */
-static int attach_uprobe_multi(struct tracer *tr, const struct condvar_sites *cs, pid_t pid,
-			       const char *path)
-{
-	__u64 offsets[2];
-
-	for (int i = 0; i < cs->nr; i++)
-		offsets[i] = cs->sites[i].offset;
-	return umulti_attach(bpf_program__fd(prog_of(tr, cs->prog)), pid, path, offsets, NULL,
-			     cs->nr, cs->retprobe);
-}
-
 int tracer_attach_condvar_multi(struct tracer *tr, pid_t pid, const struct py_libc *c, int *fds,
 				int *nr)
 {
@@ -561,7 +557,7 @@ int tracer_attach_condvar_multi(struct tracer *tr, pid_t pid, const struct py_li
 			continue;
 		if (*nr == TRACER_MAX_MULTI_LINKS)
 			return -E2BIG;
-		fd = attach_uprobe_multi(tr, &cs[i], pid, c->path);
+		fd = sites_link(tr, cs[i].prog, pid, c->path, cs[i].sites, cs[i].nr, cs[i].retprobe);
 		if (fd < 0)
 			return fd;
 		fds[(*nr)++] = fd;
