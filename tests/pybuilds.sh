@@ -174,11 +174,13 @@ max(u) <= 100 and u[1] >= 25))' "${gils:-[]}"
 	check "$name: no utilisation summed over the GILs" \
 		[ -n "$(field "$tmp/$name-sub.json" "r['utilisation_unavailable']")" ]
 	# created before -p attached, the sub-interpreters' GILs are found by the BPF side
-	ARGS=("$PROGS/subinterp.py" 3 io)
+	# (busy until gilstat is done: under load the attach may take longer than any fixed time)
+	ARGS=("$PROGS/subinterp.py" 60 io "$tmp/$name-sub.stop")
 	with_env "$name" "$tmp/$name-sub.out"
-	for _ in $(seq 50); do grep -q ready "$tmp/$name-sub.out" && break; sleep 0.1; done
+	for _ in $(seq 300); do grep -q ready "$tmp/$name-sub.out" && break; sleep 0.1; done
 	sleep 0.5
 	$GILSTAT --python -p $target -G -d 1 -j -o "$tmp/$name-subp.json" 2>/dev/null
+	touch "$tmp/$name-sub.stop"
 	wait $target
 	busy=$(field "$tmp/$name-subp.json" "sum(g['acquisitions'] >= 1000 for g in r['groups'])")
 	check "$name -p: two sub-interpreters' GILs that existed before the attach ($busy busy)" \
