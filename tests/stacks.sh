@@ -32,7 +32,8 @@ sys.exit(r["groups"][0]["comm"] != "gilwork")' "$tmp/proc.json"
 # CPython 3.14 gives threading.Thread.name to the kernel: sid's build, when it is in the cache.
 sid14=
 if scripts/sid-python.sh >/dev/null 2>"$tmp/sid.err"; then
-	sid14=$(scripts/sid-python.sh --print | awk '$1 ~ /^3\.14/ { print $2 }')
+	scripts/sid-python.sh --print >"$tmp/sid.list"
+	sid14=$(awk '$1 ~ /^3\.14/ { print $2 }' "$tmp/sid.list")
 fi
 if [ -n "$sid14" ]; then
 	PYTHONHOME=$(dirname "$(dirname "$sid14")")/usr "$GILSTAT" --python -L -j \
@@ -55,7 +56,7 @@ stack_check() { # NAME PYTHON [ENV...]
 	local name=$1 py=$2 out=$tmp/stacks-$1
 	shift 2
 	env "$@" "$GILSTAT" --python -L -j -o "$out.json" --folded "$out.folded" \
-		--flamegraph "$out.svg" -- "$py" "$PROGS/culprit.py" 3 >/dev/null 2>"$out.err"
+		--flamegraph "$out.svg" -- "$py" "$PROGS/culprit.py" 3 </dev/null >/dev/null 2>"$out.err"
 	check "$name: --stacks: culprit (culprit.py:15) first, charged the I/O thread's long waits" \
 		python3 - "$out.json" <<-'PYEOF'
 	import json, sys
@@ -77,6 +78,16 @@ stack_check() { # NAME PYTHON [ENV...]
 	      and 0.95 * io_long <= top["total_ns"] <= 1.05 * others_long)
 	sys.exit(not ok)
 	PYEOF
+	check "$name: --stacks: the waiter that waited longest is io (culprit.py:24)" \
+		python3 - "$out.json" <<-'PYEOF'
+	import json, sys
+	r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+	top = r["stacks"]["waiters"][0]
+	print("# top waiter: %s %s:%d, %.1f ms" % (top["function"], top["file"].rsplit("/", 1)[-1],
+	      top["line"], top["total_ns"] / 1e6))
+	sys.exit(not (top["function"] == "io" and top["file"].endswith("culprit.py")
+		      and top["line"] == 24))
+	PYEOF
 }
 for v in 3.9 3.11 3.12 3.13; do
 	py=$(ls -d "$PYENV_VERSIONS/$v".*/bin/python3 2>/dev/null | head -1)
@@ -87,12 +98,15 @@ if [ -x /usr/bin/python3.11 ]; then
 else
 	skip "Debian's python3.11 --stacks" "/usr/bin/python3.11 is not installed"
 fi
-# 3.14 through its _Py_DebugOffsets, whose frames hold tagged references (sid's stripped build)
-if [ -n "$sid14" ]; then
-	stack_check "sid's stripped python3.14" "$sid14" \
-		PYTHONHOME="$(dirname "$(dirname "$sid14")")/usr"
+# 3.13 and later through their _Py_DebugOffsets (3.14's frames hold tagged references): sid's
+# stripped builds
+if [ -s "$tmp/sid.list" ]; then
+	while read -r version sidpy; do
+		stack_check "sid's stripped python${version%.*}" "$sidpy" \
+			PYTHONHOME="$(dirname "$(dirname "$sidpy")")/usr"
+	done <"$tmp/sid.list"
 else
-	skip_cannot "sid's python3.14 --stacks" "scripts/sid-python.sh: $(tail -1 "$tmp/sid.err")"
+	skip_cannot "sid's python3.13-3.15 --stacks" "scripts/sid-python.sh: $(tail -1 "$tmp/sid.err")"
 fi
 
 # The folded stacks and the flame graph of the last run: the culprit's frame is the widest frame

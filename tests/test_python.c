@@ -810,6 +810,51 @@ static void test_gil_setting_precedence(void **state)
 	assert_true(python_gil_disabled(NULL, after_c));
 }
 
+/*
+ * The frame layout from _Py_DebugOffsets, found by what CPython's structs make true and not by
+ * index: sid's 3.15.2, as its _PyRuntime starts (the cookie as 0), read and then doctored.
+ */
+static const __u64 debug_offsets_3_15[] = {
+	0, 51315440, 0, 346568, 912, 936, 226240, 7272, 7264, 7336, 7352, 7400, 7592, 7576, 7584,
+	16, 7736, 0, 7752, 7744, 7944, 0, 888, 0, 8, 16, 72, 80, 88, 96, 176, 184, 256, 32, 36,
+	40, 136, 288, 0, 88, 8, 0, 56, 80, 74, 64, 0, 216, 112, 120, 128, 136, 68, 52, 96, 104,
+	208, 0, 16, 8, 424, 24, 88, 168, 32, 288, 944, 888, 40, 32, 16, 40, 24, 16, 200, 24, 40,
+	32, 48, 32, 40, 24, 16, 32, 16, 24, 40, 16, 32, 64, 32, 16, 40, 56, 176, 112, 120, 1120,
+	104, 160, 24, 72, 67, 0, 8, 24, 344, 8028, 0, 4, 512,
+};
+
+static void test_frame_layout_from_debug_offsets(void **state)
+{
+	__u64 dbg[sizeof(debug_offsets_3_15) / sizeof(__u64)];
+	const int len = sizeof(dbg) / sizeof(dbg[0]);
+	struct py_layout l;
+
+	memcpy(dbg, debug_offsets_3_15, sizeof(dbg));
+	assert_int_equal(pygil_layout_from_debug(dbg, len, &l, err, sizeof(err)), 0);
+	assert_int_equal(l.frames.tstate_frame, 72);
+	assert_int_equal(l.frames.frame_back, 8);
+	assert_int_equal(l.frames.frame_code, 0);
+	assert_int_equal(l.code.filename, 112);
+	assert_int_equal(l.code.name, 120);
+	assert_int_equal(l.code.qualname, 128);
+	assert_int_equal(l.code.firstlineno, 68);
+	assert_int_equal(l.code.str_state, 32);
+	assert_int_equal(l.code.ascii_data, 40);
+	/* a thread state whose next is not where CPython's is: refused, not misread */
+	dbg[24] = 12;
+	assert_int_equal(pygil_layout_from_debug(dbg, len, &l, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "thread state"));
+	/* a second section that looks like the code object's: ambiguous, refused */
+	memcpy(dbg, debug_offsets_3_15, sizeof(dbg));
+	memcpy(dbg + 60, dbg + 47, 6 * sizeof(__u64));
+	assert_int_equal(pygil_layout_from_debug(dbg, len, &l, err, sizeof(err)), -ENOTSUP);
+	assert_non_null(strstr(err, "code object"));
+	/* cut before the strings' section */
+	assert_int_equal(pygil_layout_from_debug(debug_offsets_3_15, 80, &l, err, sizeof(err)),
+			 -ENOTSUP);
+	assert_non_null(strstr(err, "string"));
+}
+
 static int restore_env(void **state)
 {
 	stop_spawned();
@@ -873,6 +918,7 @@ int main(void)
 		TEST(test_free_threaded_from_debug_offsets),
 		TEST(test_c_api_with_inlined_drop_gil_is_probed),
 		TEST(test_gil_setting_precedence),
+		TEST(test_frame_layout_from_debug_offsets),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

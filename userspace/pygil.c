@@ -330,24 +330,125 @@ static const struct {
 };
 
 /*
- * _Py_DebugOffsets is an array of u64 whose order changes between versions (3.14 added fields to
- * the interpreter state and the frame): where each value the walk needs sits, as an index, and
- * values that must be found at their places (thread_state.next, .interp, interpreter_frame
- * .previous, .executable), so that a build laid out otherwise is refused rather than misread.
- * Read off sid's 3.13.18, 3.14.10 and pyenv's 3.13.0.
+ * _Py_DebugOffsets is an array of u64 whose order changes with every minor version (3.14 and 3.15
+ * added fields to the interpreter and thread states and the frame), so the sections the walk
+ * needs are found by what CPython's own structs make true of them, not by index: a new minor
+ * version needs no table. Each section starts with its struct's size. Read as found in sid's
+ * 3.13.18, 3.14.10, 3.15.2 and pyenv's 3.13.0:
+ * - thread_state: size, prev 0, next 8, interp 16, current_frame;
+ * - interpreter_frame: size, previous 8, executable 0 (the first two members since 3.13);
+ * - code_object: size, filename, name, qualname, linetable (four pointers in a row), firstlineno;
+ * - unicode_object: size, state, length, asciiobject_size, where length follows the object
+ *   header (16), the hash the length, the state the hash, and the data the state's word.
+ * A section that is not found exactly once refuses the layout rather than misread a frame.
  */
-static const struct {
-	int minor;
-	int thread_next, thread_interp, thread_current_frame;
-	int frame_previous, frame_executable;
-	int code_filename, code_name, code_qualname, code_firstlineno;
-	int unicode_state, unicode_ascii_size;
-} dbg_layouts[] = {
-	{13, 21, 22, 23, 29, 30, 35, 36, 37, 39, 68, 70},
-	{14, 24, 25, 26, 32, 33, 40, 41, 42, 44, 78, 80},
-};
+#define DBG_FIRST_SECTION 3 /* after the cookie, the version and free_threaded */
 
-#define DBG_MAX_INDEX 81
+/* The index after 'from' where the n values of want[] start (~0: any), or -1 if not exactly one. */
+static int dbg_find(const __u64 *dbg, int len, int from, const __u64 *want, int n,
+		    bool (*ok)(const __u64 *at))
+{
+	int found = -1;
+
+	for (int i = from; i + n <= len; i++) {
+		bool match = true;
+
+		for (int j = 0; j < n && match; j++)
+			match = want[j] == ~0ull || dbg[i + j] == want[j];
+		if (!match || (ok && !ok(dbg + i)))
+			continue;
+		if (found >= 0)
+			return -1;
+		found = i;
+	}
+	return found;
+}
+
+static bool dbg_thread_ok(const __u64 *at)
+{
+	return at[0] >= 64 && at[0] <= 65536 && at[4] >= 24 && at[4] < at[0] && !(at[4] % 8);
+}
+
+static bool dbg_frame_ok(const __u64 *at)
+{
+	return at[0] >= 16 && at[0] <= 1024;
+}
+
+static bool dbg_code_ok(const __u64 *at)
+{
+	return at[2] == at[1] + 8 && at[3] == at[2] + 8 && at[4] == at[3] + 8 && at[0] > at[4] &&
+	       at[0] <= 4096 && at[5] + 4 <= at[0];
+}
+
+static bool dbg_unicode_ok(const __u64 *at)
+{
+	/* PyUnicodeObject extends the compact object, which adds utf8_length and utf8 */
+	return at[0] >= at[3] + 16 && at[0] <= 256;
+}
+
+int pygil_layout_from_debug(const __u64 *dbg, int len, struct py_layout *l, char *why,
+			    size_t why_len)
+{
+	static const __u64 thread[] = {~0ull, 0, 8, 16, ~0ull};
+	static const __u64 frame[] = {~0ull, 8, 0};
+	static const __u64 code[] = {~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull};
+	/* sizeof(PyObject) 16, then the length, the hash, the state's word, the data */
+	static const __u64 unicode[] = {~0ull, 32, 16, 40};
+	int t, f, c, u;
+
+	memset(l, 0, sizeof(*l));
+	t = dbg_find(dbg, len, DBG_FIRST_SECTION, thread, 5, dbg_thread_ok);
+	f = t < 0 ? -1 : dbg_find(dbg, len, t + 5, frame, 3, dbg_frame_ok);
+	c = f < 0 ? -1 : dbg_find(dbg, len, f + 3, code, 6, dbg_code_ok);
+	u = c < 0 ? -1 : dbg_find(dbg, len, c + 6, unicode, 4, dbg_unicode_ok);
+	if (u < 0) {
+		snprintf(why, why_len, "Python frames: no %s section in _Py_DebugOffsets laid out as "
+				       "gilstat reads it",
+			 t < 0 ? "thread state" : f < 0 ? "frame" : c < 0 ? "code object" : "string");
+		return -ENOTSUP;
+	}
+	l->frames.tstate_frame = dbg[t + 4];
+	l->frames.cframe_current = -1;
+	l->frames.frame_back = 8;
+	l->frames.frame_code = 0;
+	l->frames.gil_last_holder = PY_GIL_LAST_HOLDER_OFFSET;
+	l->code.filename = dbg[c + 1];
+	l->code.name = dbg[c + 2];
+	l->code.qualname = dbg[c + 3];
+	l->code.firstlineno = dbg[c + 5];
+	l->code.str_state = dbg[u + 1];
+	l->code.ascii_data = dbg[u + 3];
+	return 0;
+}
+
+/* Enough of _Py_DebugOffsets for the sections the walk needs, with room for versions to grow. */
+#define DBG_LEN 256
+
+/* The layout from the _Py_DebugOffsets of the file at path, which must be of major.minor. */
+static int layout_from_file(int major, int minor, const char *path, struct py_layout *l,
+			    char *why, size_t why_len)
+{
+	__u64 dbg[DBG_LEN], version, want = (__u64)major << 24 | (__u64)minor << 16;
+
+	if (pygil_debug_offsets_read(path, dbg, sizeof(dbg))) {
+		snprintf(why, why_len, "Python frames: %s has no _Py_DebugOffsets (CPython %d.%d)",
+			 path, major, minor);
+		return -ENOTSUP;
+	}
+	version = dbg[DEBUG_VERSION / 8];
+	if ((version & 0xffff0000) != want) {
+		snprintf(why, why_len, "Python frames: %s's _Py_DebugOffsets are of CPython %d.%d, "
+				       "not %d.%d", path, (int)(version >> 24 & 0xff),
+			 (int)(version >> 16 & 0xff), major, minor);
+		return -ENOTSUP;
+	}
+	if (dbg[DEBUG_FREE_THREADED / 8]) {
+		snprintf(why, why_len, "Python frames: a free-threaded build's objects are not read "
+				       "(CPython %d.%dt)", major, minor);
+		return -ENOTSUP;
+	}
+	return pygil_layout_from_debug(dbg, DBG_LEN, l, why, why_len);
+}
 
 int pygil_layout_for(int major, int minor, const char *path, struct py_layout *l, char *why,
 		  size_t why_len)
@@ -355,7 +456,7 @@ int pygil_layout_for(int major, int minor, const char *path, struct py_layout *l
 	memset(l, 0, sizeof(*l));
 	if (major != 3 || minor < 8) {
 		snprintf(why, why_len, "Python frames: CPython %d.%d has no layout gilstat knows "
-				       "(3.8 to 3.14)", major, minor);
+				       "(3.8 and later)", major, minor);
 		return -ENOTSUP;
 	}
 	for (size_t i = 0; i < sizeof(py_layouts) / sizeof(py_layouts[0]); i++) {
@@ -364,38 +465,5 @@ int pygil_layout_for(int major, int minor, const char *path, struct py_layout *l
 			return 0;
 		}
 	}
-	for (size_t i = 0; i < sizeof(dbg_layouts) / sizeof(dbg_layouts[0]); i++) {
-		__u64 dbg[DBG_MAX_INDEX];
-
-		if (dbg_layouts[i].minor != minor)
-			continue;
-		if (pygil_debug_offsets_read(path, dbg, sizeof(dbg)) ||
-		    dbg[dbg_layouts[i].thread_next] != 8 || dbg[dbg_layouts[i].thread_interp] != 16 ||
-		    dbg[dbg_layouts[i].frame_previous] != 8 ||
-		    dbg[dbg_layouts[i].frame_executable] != 0) {
-			snprintf(why, why_len, "Python frames: %s's _Py_DebugOffsets are not laid out "
-					       "as CPython %d.%d's known ones", path, major, minor);
-			return -ENOTSUP;
-		}
-		l->frames.tstate_frame = dbg[dbg_layouts[i].thread_current_frame];
-		l->frames.cframe_current = -1;
-		l->frames.frame_back = dbg[dbg_layouts[i].frame_previous];
-		l->frames.frame_code = dbg[dbg_layouts[i].frame_executable];
-		l->frames.gil_last_holder = PY_GIL_LAST_HOLDER_OFFSET;
-		l->code.name = dbg[dbg_layouts[i].code_name];
-		l->code.qualname = dbg[dbg_layouts[i].code_qualname];
-		l->code.filename = dbg[dbg_layouts[i].code_filename];
-		l->code.firstlineno = dbg[dbg_layouts[i].code_firstlineno];
-		l->code.ascii_data = dbg[dbg_layouts[i].unicode_ascii_size];
-		l->code.str_state = dbg[dbg_layouts[i].unicode_state];
-		if (!l->frames.tstate_frame || l->code.ascii_data > 64) {
-			snprintf(why, why_len, "Python frames: %s's _Py_DebugOffsets look wrong",
-				 path);
-			return -ENOTSUP;
-		}
-		return 0;
-	}
-	snprintf(why, why_len, "Python frames: CPython %d.%d's _Py_DebugOffsets layout is not one "
-			       "gilstat knows (3.13's and 3.14's)", major, minor);
-	return -ENOTSUP;
+	return layout_from_file(major, minor, path, l, why, why_len);
 }

@@ -83,10 +83,15 @@ struct py_layout {
 };
 
 /*
- * The frame layout of CPython major.minor at path (3.8-3.12 by version, 3.13 from the
- * _Py_DebugOffsets the file carries). 0, or -ENOTSUP and one line in why.
+ * The frame layout of CPython major.minor at path (3.8-3.12 by version, 3.13 and later from the
+ * _Py_DebugOffsets the file carries, whose version must be major.minor). 0, or -ENOTSUP and one
+ * line in why.
  */
 int pygil_layout_for(int major, int minor, const char *path, struct py_layout *l, char *why,
 		  size_t why_len);
+
+/* The frame layout that the len u64 of a _Py_DebugOffsets describe. 0, or -ENOTSUP and why. */
+int pygil_layout_from_debug(const __u64 *dbg, int len, struct py_layout *l, char *why,
+			    size_t why_len);
 
 #endif
