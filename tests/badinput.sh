@@ -87,7 +87,7 @@ expect "a process without gil probes (sleep)" 1 \
 	"gilstat: PID $sleeper has no gil probes (libgil is not loaded in $(readlink /proc/$sleeper/exe))" \
 	$GILSTAT -p $sleeper
 # A child of kthreadd (PID 2), when this PID namespace shows the kernel's threads.
-kthread=$(awk '$4 == 2 { print $1; exit }' /proc/[0-9]*/stat 2>/dev/null)
+kthread=$(children_of 2 | head -1)
 if [ -n "$kthread" ] && ! readlink /proc/$kthread/exe >/dev/null 2>&1; then
 	expect "a kernel thread" 1 \
 		"gilstat: PID $kthread has no executable (a kernel thread, or exiting)" \

@@ -91,18 +91,16 @@ check "command crashes: the final report has what happened before" \
 	[ "$($CHECK get "$tmp/segv.json" final)" = True \
 	  -a "$($CHECK get "$tmp/segv.json" acquisitions)" -gt 0 ]
 
-# child_of PID: PID's children
-child_of() { awk -v g="$1" '$4 == g { print $1 }' /proc/[0-9]*/stat 2>/dev/null; }
-has_child() { [ -n "$(child_of "$1")" ]; }
+has_child() { [ -n "$(children_of "$1")" ]; }
 $GILSTAT -j -o "$tmp/kill.json" -- $SPIN 2 0 >/dev/null 2>"$tmp/kill.err" &
 g=$!
 # The command spins until killed: on a loaded machine gilstat's start can outlast any wait, so
 # the kill waits for the traced command itself, and gilstat is ended if it never comes.
 if wait_for 60 has_child $g && wait_for 60 grep -q '^Tracing the GIL' "$tmp/kill.err"; then
 	sleep 0.3
-	kill -KILL $(child_of $g)
+	kill -KILL $(children_of $g)
 fi
-timeout 10 tail --pid=$g -f /dev/null || kill -KILL $g $(child_of $g) 2>/dev/null
+timeout 10 tail --pid=$g -f /dev/null || kill -KILL $g $(children_of $g) 2>/dev/null
 wait $g
 check "command killed (SIGKILL): gilstat exits 137" [ $? -eq 137 ]
 check "command killed: the final report is printed" \

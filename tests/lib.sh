@@ -76,6 +76,20 @@ in_parallel() {
 # The script's exit status: non-zero when any test failed.
 done_testing() { echo "1..$tap_n"; exit $tap_failed; }
 
+# children_of PID: the processes whose parent is PID, one a line. Each /proc/N/stat is read on
+# its own: a process that ends while they are read is passed over (awk, given them all, stops at
+# the first it cannot open), and its comm may hold spaces and parentheses.
+children_of() {
+	local f line fields
+	for f in /proc/[0-9]*/stat; do
+		{ read -r line <"$f"; } 2>/dev/null || continue
+		# shellcheck disable=SC2206 # split on purpose: the fields after the comm
+		fields=(${line##*) })
+		[ "${fields[1]:-}" = "$1" ] && echo "${f//[^0-9]/}"
+	done
+	return 0
+}
+
 # need_root WHAT: unless this runs as root, which loading BPF programs needs, WHAT is skipped and
 # the script ends.
 need_root() {
