@@ -42,6 +42,8 @@ const volatile bool targ_args_in_regs = false;
  * per CPU only go to the process's breakdown entry too, and exec events go to the collector.
  */
 const volatile bool targ_fleet = false;
+/* --timeline: one timeline_event per cycle into the timeline ring buffer */
+const volatile bool targ_timeline = false;
 
 /* What one GIL looked like at its latest event; only its holder writes most of it. */
 struct gil_state {
@@ -63,6 +65,14 @@ struct gil_state {
 	__u64 release_hold_ns;
 	__u32 tgid; /* with targ_fleet: the process the GIL belongs to */
 	__u32 held; /* taken and not yet released, as far as the probes saw */
+	/* --timeline: the current hold's acquisition, as its holder's release will send it */
+	__u64 hold_request_ns;
+	__u64 hold_acquired_ns;
+	__u64 hold_py;
+	__u32 hold_tid;
+	__u32 hold_prev_tid;
+	__u32 hold_acq_flags;
+	__u32 hold_drop_requests;
 };
 
 /*
@@ -369,6 +379,8 @@ static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 		st->contended_since_ns = request_ns ? request_ns : bpf_ktime_get_ns();
 }
 
+#include "timeline.bpf.h"
+
 /* The GIL's state st, if the caller has it already, else NULL; returned for the caller's use. */
 static __always_inline struct gil_state *on_acquire(__u64 gil, __u64 request_ns, __u64 acquired_ns,
 						    __u32 flags, __u64 drop_requests,
@@ -421,6 +433,8 @@ static __always_inline struct gil_state *on_acquire(__u64 gil, __u64 request_ns,
 	if (ks)
 		count_handoff(ks, handoff_ns, contended_ns);
 	st->holder_tid = tid;
+	if (targ_timeline)
+		timeline_on_acquire(st, tid, request_ns, acquired_ns, flags, drop_requests);
 	if (!st->held) {
 		st->held = 1;
 		if (__sync_fetch_and_add(&gils_held, 1) > 0)
@@ -475,6 +489,8 @@ static __always_inline struct gil_state *on_release(__u64 gil, __u64 acquired_ns
 		st = find_gil(cs, gil, true);
 	if (!st)
 		return NULL;
+	if (targ_timeline)
+		timeline_on_release(st, id, acquired_ns, released_ns, flags);
 	st->last_release_ns = released_ns;
 	st->last_release_tid = (__u32)id;
 	st->release_cpu = bpf_get_smp_processor_id();

@@ -250,4 +250,23 @@ struct fleet_event {
 	__u32 kind;
 };
 
+/*
+ * --timeline: one event per GIL cycle of the target, sent at the release: the request, the
+ * acquisition and the release of one hold, so that the collector's spans are the very deltas the
+ * histograms counted. The timeline ring buffer takes them; what it cannot take is counted.
+ */
+struct timeline_event {
+	__u64 request_ns;  /* 0: the wait before this hold was not seen */
+	__u64 acquired_ns; /* 0: the hold began before the probes were attached */
+	__u64 released_ns;
+	__u64 waiter_py;   /* with --stacks: the holder's Python stack when it asked, 0: none */
+	__u32 tgid;
+	__u32 tid;
+	__u32 prev_tid;	   /* who released the GIL before this acquisition, 0: unknown */
+	__u16 acq_flags;   /* GIL_ACQ_* */
+	__u16 rel_flags;   /* GIL_REL_* */
+	__u32 drop_requests; /* made by this thread during the wait */
+	__u32 pad;
+};
+
 #endif /* GILSTAT_H */

@@ -170,6 +170,8 @@ static __always_inline void stacks_on_acquire(void *ctx, struct gil_state *st, _
 	}
 	key.waiter_stack = native_stack(ctx);
 	key.waiter_py = python ? py_stack_record(py_last_holder(gil)) : 0;
+	if (targ_timeline)
+		st->hold_py = key.waiter_py;
 	record_comm(id);
 	ss = bpf_map_lookup_elem(&stack_waits, &key);
 	if (!ss) {

@@ -30,6 +30,9 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 # make example loads the tutorial's FastAPI service (examples/fastapi) with wrk, and so do
 # tests/example.sh and bench-python.sh.
 pkgs+=(wrk python3-fastapi python3-uvicorn python3-yaml)
+# npm fetches speedscope, the profile viewer tests/timeline.sh opens a --timeline in
+# (scripts/speedscope.sh).
+pkgs+=(npm)
 # patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.
 # systemd-analyze verifies examples/gilstat.service (tests/fleet.sh): a Debian 12 machine has
 # systemd, a minimal root or a container may not.
@@ -45,7 +48,7 @@ declare -A uses=(
 	[python3-jsonschema]="module jsonschema" [valgrind]="command valgrind"
 	[bpftrace]="command bpftrace" [stress-ng]="command stress-ng"
 	[wrk]="command wrk" [python3-fastapi]="module fastapi" [python3-uvicorn]="module uvicorn"
-	[python3-yaml]="module yaml" [systemd]="command systemd-analyze"
+	[python3-yaml]="module yaml" [systemd]="command systemd-analyze" [npm]="command npm"
 )
 
 # present PACKAGE: installed, or what gilstat uses of it is there.

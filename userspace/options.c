@@ -52,6 +52,8 @@ enum {
 	OPT_STACK_DEPTH,
 	OPT_FOLDED,
 	OPT_FLAMEGRAPH,
+	OPT_TIMELINE,
+	OPT_TIMELINE_LIMIT,
 };
 
 static const struct argp_option opts[] = {
@@ -105,6 +107,11 @@ static const struct argp_option opts[] = {
 	 "Write the holders' stacks as folded stacks, weighted by wait in us (implies --stacks)", 0},
 	{"flamegraph", OPT_FLAMEGRAPH, "FILE", 0,
 	 "Write them as an SVG flame graph (implies --stacks)", 0},
+	{"timeline", OPT_TIMELINE, "FILE", 0,
+	 "Write who held and who waited for the GIL, cycle by cycle, as a Chrome trace (JSON: "
+	 "Perfetto, chrome://tracing, speedscope)", 0},
+	{"timeline-limit", OPT_TIMELINE_LIMIT, "N", 0,
+	 "With --timeline: events written at most, later ones counted (default 1000000)", 0},
 	{"verbose", 'v', NULL, 0, "Print libbpf debug output", 0},
 	{NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0},
 	{},
@@ -226,6 +233,17 @@ static error_t parse_long_option(struct options *o, int key, char *arg, struct a
 		if (key == OPT_FLAMEGRAPH)
 			o->flamegraph_path = arg;
 		break;
+	case OPT_TIMELINE:
+		o->timeline = fopen(arg, "we");
+		if (!o->timeline) {
+			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
+			exit(2);
+		}
+		o->timeline_path = arg;
+		break;
+	case OPT_TIMELINE_LIMIT:
+		o->timeline_limit = parse_long(state, "--timeline-limit", arg, 1, 100000000);
+		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -319,6 +337,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 static const struct options defaults = {
 	.min_wait_ms = 1,
 	.stack_depth = 32,
+	.timeline_limit = 1000000,
 	.report = {.unit_ns = 1000, .unit_name = "usecs", .sched = true},
 	.grace_sec = EXPORTER_DEFAULT_GRACE_SEC,
 	.max_series = EXPORTER_DEFAULT_MAX_SERIES,
@@ -412,6 +431,8 @@ int options_check(struct options *o)
 	if (o->heatmap_file && o->heatmap_of == HIST_SCHED_DELAY && !o->report.sched)
 		return refuse("--heatmap-of sched-delay needs the scheduler, which --no-sched turns "
 			      "off");
+	if (o->timeline && o->all)
+		return refuse("--timeline follows one target's threads, not every process (-a)");
 	/* The exporter's per-GIL series are labelled with their process too. */
 	if (options_exports(o) && (o->report.group & GROUP_GIL))
 		o->report.group |= GROUP_PROCESS;

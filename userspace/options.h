@@ -47,11 +47,16 @@ struct options {
 	long stack_depth;
 	FILE *folded, *flamegraph;
 	const char *flamegraph_path;
+	/* --timeline, --timeline-limit */
+	FILE *timeline;
+	const char *timeline_path;
+	long timeline_limit;
 };
 
 /*
  * argv into o. 0, or the exit status of a usage error, said in one line. What follows "--" is the
- * command, untouched; files named by -o, --heatmap, --folded and --flamegraph are opened here, so
+ * command, untouched; files named by -o, --heatmap, --folded, --flamegraph and --timeline are
+ * opened here, so
  * that one that cannot be written is a usage error told before anything is loaded.
  */
 int options_parse(struct options *o, int argc, char **argv);

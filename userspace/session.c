@@ -23,6 +23,7 @@
 #include "safeio.h"
 #include "session.h"
 #include "stacks.h"
+#include "timeline.h"
 #include "traced.h"
 #include "tracer.h"
 
@@ -261,6 +262,8 @@ static __u64 next_deadline(const struct session *s, const struct due *d)
 		deadline = fleet_next_ns(s->fleet);
 	if (s->stacks && !s->target_gone && now_ns() + STACKS_REFRESH_NS < deadline)
 		deadline = now_ns() + STACKS_REFRESH_NS;
+	if (s->timeline && now_ns() + TIMELINE_DRAIN_NS < deadline)
+		deadline = now_ns() + TIMELINE_DRAIN_NS;
 	if (s->end_ns < deadline)
 		deadline = s->end_ns;
 	return deadline;
@@ -289,6 +292,8 @@ static bool session_wait(struct session *s, __u64 deadline, bool reports)
 	/* --stacks: the target's maps and code names, kept for after its exit */
 	if (s->stacks && !s->target_gone)
 		stacks_refresh(s->stacks);
+	if (s->timeline)
+		timeline_drain(s->timeline);
 	return !(reports && s->target_gone);
 }
 
@@ -364,6 +369,24 @@ static int start_stacks(struct session *s)
 }
 
 /* --folded and --flamegraph, of everything since tracing began. */
+static int start_timeline(struct session *s)
+{
+	struct timeline_opts to = {
+		.f = s->o->timeline,
+		.limit = s->o->timeline_limit,
+		.ring_fd = bpf_map__fd(s->tr->skel->maps.timeline),
+		.comm_fd = s->tr->comm_fd,
+		.stacks = s->stacks,
+	};
+
+	s->timeline = timeline_new(&to);
+	if (!s->timeline) {
+		fprintf(stderr, "gilstat: out of memory\n");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int write_stack_files(const struct session *s)
 {
 	const struct options *o = s->o;
@@ -470,19 +493,34 @@ static int start_target(struct session *s, struct traced *t)
 	return 0;
 }
 
-/* After one target's loop: the files of --stacks and --heatmap. */
+/* --timeline: the file, and one line of what is in it after the report (stderr with -j). */
+static int write_timeline(struct session *s)
+{
+	const struct options *o = s->o;
+	int err = timeline_write(s->timeline, s->tr->skel->bss->timeline_lost);
+
+	if (fclose(o->timeline) || err) {
+		fprintf(stderr, "gilstat: cannot write %s: %s\n", o->timeline_path,
+			strerror(errno ?: EIO));
+		return -EIO;
+	}
+	timeline_print_summary(s->timeline, o->report.json ? stderr : o->out, o->timeline_path);
+	return 0;
+}
+
+/* After one target's loop: the files of --stacks, --timeline and --heatmap. */
 static int finish_target(struct session *s, const struct traced *t)
 {
-	int err = 0;
+	int err = s->timeline ? write_timeline(s) : 0;
 
 	if (options_exports(s->o)) {
 		/* A report only when one was asked for: a service's log is no place for it. */
 		if (s->o->out_given || s->o->report.json)
-			err = session_report(s, true);
+			err = session_report(s, true) ?: err;
 		return err;
 	}
 	if (s->stacks)
-		err = write_stack_files(s);
+		err = write_stack_files(s) ?: err;
 	if (s->target_gone && !t->child.pid)
 		fprintf(stderr, "gilstat: PID %d exited\n", s->pid);
 	if (s->heatmap) {
@@ -502,6 +540,8 @@ static void stop_run(struct session *s)
 	s->events = NULL;
 	fleet_free(s->fleet);
 	s->fleet = NULL;
+	timeline_free(s->timeline);
+	s->timeline = NULL;
 	stacks_free(s->stacks);
 	s->stacks = NULL;
 	snapshot_free(&s->prev);
@@ -530,7 +570,7 @@ int session_run(struct session *s, struct tracer *tr, struct traced *t)
 	s->meta.pid = s->pid;
 	s->meta.comm = s->comm;
 	s->meta.probe_path = t->probe_path;
-	err = (o->stacks ? start_stacks(s) : 0) ?:
+	err = (o->stacks ? start_stacks(s) : 0) ?: (o->timeline ? start_timeline(s) : 0) ?:
 	      (options_exports(o) ? start_exporter(s, t->python_version) : 0) ?:
 	      session_loop(s) ?: finish_target(s, t);
 	code = err ? 1 : 0;

@@ -22,6 +22,7 @@ struct stacks;
 struct exporter;
 struct fleet;
 struct ring_buffer;
+struct timeline;
 
 struct session {
 	const struct options *o;
@@ -36,6 +37,7 @@ struct session {
 	struct exporter *ex;	 /* --prometheus, --textfile, -a; or NULL */
 	struct fleet *fleet;	 /* -a, or NULL */
 	struct ring_buffer *events; /* -a: the exec and fork events, for the fleet */
+	struct timeline *timeline;  /* --timeline, or NULL */
 	int pidfd;		 /* one target's, or -1 */
 	pid_t pid;		 /* one target's, or 0 */
 	bool target_gone;

@@ -42,7 +42,7 @@ struct py_code {
 	char func[128];
 	char file[MAX_FRAME_LEN];
 	int line;
-	bool ok; /* false: func says why it could not be read */
+	const char *why; /* NULL, or why it could not be named: func is then [unknown] */
 };
 
 /* One row of a table: a holder (or a waiter) and the place it was at. */
@@ -68,6 +68,7 @@ struct stacks {
 	Dwfl *dwfl;	  /* built from maps */
 	int mem_fd;	  /* /proc/PID/mem, while the target runs */
 	__u64 read_errors, stack_errors;
+	size_t nr_unknown; /* code objects that could not be named */
 };
 
 struct stacks *stacks_new(const struct stacks_opts *o)
@@ -143,11 +144,28 @@ static int read_mem(struct stacks *s, __u64 addr, void *buf, size_t len)
 	return pread(s->mem_fd, buf, len, addr) == (ssize_t)len ? 0 : -EFAULT;
 }
 
+/* Why a code object could not be named: the reasons the reports count. */
+static const char *const unknown_reasons[] = {
+	"code object unreadable",
+	"name unreadable",
+	"name not compact ASCII",
+};
+#define NR_UNKNOWN_REASONS (sizeof(unknown_reasons) / sizeof(unknown_reasons[0]))
+
+static size_t unknown_count(const struct stacks *s, const char *why)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nr_codes; i++)
+		n += s->codes[i].why && !strcmp(s->codes[i].why, why);
+	return n;
+}
+
 /*
  * A str object's characters, when it is a compact ASCII one (what the compiler makes of names
- * and file names as a rule); otherwise -EINVAL and out says why.
+ * and file names as a rule); otherwise why not.
  */
-static int read_py_str(struct stacks *s, __u64 str, char *out, size_t out_len)
+static const char *read_py_str(struct stacks *s, __u64 str, char *out, size_t out_len)
 {
 	const struct py_code_offsets *c = &s->o.py->code;
 	__u64 length = 0;
@@ -155,22 +173,16 @@ static int read_py_str(struct stacks *s, __u64 str, char *out, size_t out_len)
 	size_t n;
 
 	if (read_mem(s, str + PY_STR_LENGTH, &length, sizeof(length)) ||
-	    read_mem(s, str + c->str_state, &state, sizeof(state))) {
-		snprintf(out, out_len, "[name unreadable]");
-		return -EFAULT;
-	}
+	    read_mem(s, str + c->str_state, &state, sizeof(state)))
+		return unknown_reasons[1];
 	/* state: interned:2, kind:3, compact:1, ascii:1 */
-	if (!(state >> 5 & 1) || !(state >> 6 & 1)) {
-		snprintf(out, out_len, "[name not compact ASCII]");
-		return -EINVAL;
-	}
+	if (!(state >> 5 & 1) || !(state >> 6 & 1))
+		return unknown_reasons[2];
 	n = length < out_len - 1 ? length : out_len - 1;
-	if (read_mem(s, str + c->ascii_data, out, n)) {
-		snprintf(out, out_len, "[name unreadable]");
-		return -EFAULT;
-	}
+	if (read_mem(s, str + c->ascii_data, out, n))
+		return unknown_reasons[1];
 	out[n] = '\0';
-	return 0;
+	return NULL;
 }
 
 /*
@@ -205,12 +217,18 @@ static struct py_code *py_code_of(struct stacks *s, __u64 tagged, bool read)
 	pc->addr = addr;
 	if (read_mem(s, addr + (c->qualname >= 0 ? c->qualname : c->name), &name, sizeof(name)) ||
 	    read_mem(s, addr + c->filename, &file, sizeof(file)) ||
-	    read_mem(s, addr + c->firstlineno, &line, sizeof(line))) {
-		snprintf(pc->func, sizeof(pc->func), "[code object unreadable]");
+	    read_mem(s, addr + c->firstlineno, &line, sizeof(line)))
+		pc->why = unknown_reasons[0];
+	else
+		pc->why = read_py_str(s, name, pc->func, sizeof(pc->func));
+	if (pc->why) {
+		/* shown as [unknown], its reason counted once per code object */
+		snprintf(pc->func, sizeof(pc->func), "[unknown]");
+		s->nr_unknown++;
 		return pc;
 	}
-	pc->ok = !read_py_str(s, name, pc->func, sizeof(pc->func));
-	read_py_str(s, file, pc->file, sizeof(pc->file));
+	if (read_py_str(s, file, pc->file, sizeof(pc->file)))
+		snprintf(pc->file, sizeof(pc->file), "[unknown]");
 	pc->line = line;
 	return pc;
 }
@@ -237,6 +255,25 @@ static void name_new_codes(struct stacks *s)
 		key = next;
 		prev = &key;
 	}
+}
+
+bool stacks_python_place(struct stacks *s, __u64 py_key, char *buf, size_t len)
+{
+	struct py_stack ps;
+	struct py_code *pc;
+	const char *base;
+
+	if (!py_stack_of(s, py_key, &ps) || !ps.depth)
+		return false;
+	pc = py_code_of(s, ps.code[0], true);
+	if (!pc)
+		return false;
+	base = strrchr(pc->file, '/') ? strrchr(pc->file, '/') + 1 : pc->file;
+	if (pc->why)
+		snprintf(buf, len, "[unknown] (%s)", pc->why);
+	else
+		snprintf(buf, len, "%s (%s:%d)", pc->func, base, pc->line);
+	return true;
 }
 
 void stacks_refresh(struct stacks *s)
@@ -544,6 +581,20 @@ void stacks_print_text(struct stacks *s, FILE *f, const char *unit_name)
 		fprintf(f, "\nWho waited (where each asked for the GIL):\n");
 		print_rows(s, f, s->waiters, s->nr_waiters, false);
 	}
+	if (s->nr_unknown) {
+		fprintf(f, "note: %zu Python functions could not be named and are shown as [unknown]:",
+			s->nr_unknown);
+		const char *sep = " ";
+
+		for (size_t i = 0; i < NR_UNKNOWN_REASONS; i++) {
+			if (!unknown_count(s, unknown_reasons[i]))
+				continue;
+			fprintf(f, "%s%zu %s", sep, unknown_count(s, unknown_reasons[i]),
+				unknown_reasons[i]);
+			sep = ", ";
+		}
+		fputc('\n', f);
+	}
 	if (s->read_errors)
 		fprintf(f, "note: %llu Python stacks ended at a frame that could not be read (freed "
 			   "memory, a chain changing under the reader): they are cut there\n",
@@ -588,6 +639,10 @@ void stacks_print_json(struct stacks *s, struct json *j)
 	json_rows(s, j, "holders", s->holders, s->nr_holders, true);
 	json_rows(s, j, "waiters", s->waiters, s->nr_waiters, false);
 	json_u64(j, "frame_read_errors", s->read_errors);
+	json_object_begin(j, "unknown_functions");
+	for (size_t i = 0; i < NR_UNKNOWN_REASONS; i++)
+		json_u64(j, unknown_reasons[i], unknown_count(s, unknown_reasons[i]));
+	json_object_end(j);
 	json_u64(j, "stack_errors", s->stack_errors);
 	json_object_end(j);
 }

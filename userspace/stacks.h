@@ -33,6 +33,8 @@ struct stacks *stacks_new(const struct stacks_opts *o);
 void stacks_free(struct stacks *s);
 /* While the target runs: keeps its maps and names its new code objects, for after its exit. */
 void stacks_refresh(struct stacks *s);
+/* The innermost frame of the Python stack py_key as "function (file:line)", or false. */
+bool stacks_python_place(struct stacks *s, __u64 py_key, char *buf, size_t len);
 /* Reads the maps: the next print covers the waits since the previous read. */
 int stacks_read(struct stacks *s);
 /* What the BPF side could not record: frames that could not be read, stacks not recorded. */

@@ -18,6 +18,7 @@
 #include "target.h"
 #include "traced.h"
 #include "reaper.h"
+#include "timeline.h"
 #include "tracer.h"
 #include "umulti.h"
 
@@ -202,6 +203,12 @@ int tracer_open(struct tracer *tr, const struct options *o, const struct traced 
 	tr->skel->rodata->targ_comms = !!(o->report.group & (GROUP_THREAD | GROUP_PROCESS));
 	if (o->stacks)
 		setup_stacks(tr, t);
+	if (o->timeline) {
+		tr->skel->rodata->targ_timeline = true;
+		/* the spans' threads are named by their releases */
+		tr->skel->rodata->targ_comms = true;
+		bpf_map__set_max_entries(tr->skel->maps.timeline, TIMELINE_RING_BYTES);
+	}
 	tr->skel->rodata->targ_args_in_regs = !o->python && target_gil_args_in_regs(t->probe_path);
 	if (o->verbose && !o->python)
 		fprintf(stderr, "gilstat: probe arguments read %s\n",
