@@ -14,8 +14,8 @@
 struct stacks;
 struct timeline;
 
-/* The ring buffer's size with --timeline: about 600,000 cycles, 0.3 s of the busiest GIL. */
-#define TIMELINE_RING_BYTES (32u << 20)
+/* The ring buffer's size with --timeline: 150,000 cycles, a quarter of a second of the busiest traced GIL. */
+#define TIMELINE_RING_BYTES (8u << 20)
 /* How often the collector empties it. */
 #define TIMELINE_DRAIN_NS 20000000ull
 
