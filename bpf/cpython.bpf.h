@@ -132,7 +132,11 @@ static __always_inline void py_gil_add(__u32 tgid, __u64 cond)
 {
 	struct py_cond_key key = { .tgid = tgid, .addr = cond };
 	struct py_cond val = { .gil = cond - targ_py_cond_offset, .role = PY_COND_GIL };
+	struct gil_state *st = find_gil(NULL, val.gil, false);
 
+	/* a GIL made again where a destroyed one was */
+	if (st)
+		st->cond_gone = 0;
 	bpf_map_update_elem(&py_conds, &key, &val, BPF_ANY);
 	bpf_map_delete_elem(&py_other_conds, &key);
 	key.addr = cond + PY_SWITCH_COND_OFFSET;
@@ -196,20 +200,49 @@ static __always_inline struct py_cond *py_cond_of(__u64 id, __u64 addr)
 	return bpf_map_lookup_elem(&py_conds, &key);
 }
 
-static __always_inline void py_cond_acquired(void *ctx, __u64 id, __u64 gil, __u64 now)
+/*
+ * The GIL whose cond (a release signals it) or switch_cond (an acquisition does) is at addr, from
+ * the GILs' own table: the path every cycle takes looks nothing up in a hash map. NULL for a
+ * cond that is not a known GIL's yet.
+ */
+static __always_inline struct gil_state *py_gil_of_cond(__u64 addr, bool *acquisition)
+{
+	struct gil_state *st = find_gil(NULL, addr - targ_py_cond_offset, false);
+
+	if (st && !st->cond_gone) {
+		*acquisition = false;
+		return st;
+	}
+	st = find_gil(NULL, addr - targ_py_cond_offset - PY_SWITCH_COND_OFFSET, false);
+	if (st && !st->cond_gone) {
+		*acquisition = true;
+		return st;
+	}
+	return NULL;
+}
+
+static __always_inline void py_cond_acquired(void *ctx, __u64 id, __u64 gil, __u64 now,
+					     struct gil_state *st)
 {
 	__u32 tid = (__u32)id, flags = 0;
-	struct py_thread *pt = py_thread_of(tid);
 	struct gil_stats *cs = this_cpu_stats();
-	struct gil_state *st;
+	struct py_thread *pt = NULL;
 	__u64 request_ns = now;
 
-	if (!pt || !cs)
+	if (!cs)
 		return;
-	st = find_gil(cs, gil, true);
-	if (pt->request_ns) {
+	if (!st)
+		st = find_gil(cs, gil, true);
+	/*
+	 * Only a thread that slept in pthread_cond_timedwait() waited, and it counts itself in
+	 * nr_waiting until now: with nobody waiting this one did not, and its entry is not read.
+	 */
+	if (!st || st->nr_waiting > 0)
+		pt = bpf_map_lookup_elem(&py_threads, &tid);
+	if (pt && pt->request_ns) {
 		request_ns = pt->request_ns;
 		flags |= GIL_ACQ_WAITED;
+		pt->request_ns = 0;
 	}
 	if (st && st->holder_tid != tid) {
 		flags |= GIL_ACQ_SWITCH;
@@ -223,24 +256,25 @@ static __always_inline void py_cond_acquired(void *ctx, __u64 id, __u64 gil, __u
 			st->switch_count++;
 		/* take_gil() resets a pending drop request once it holds the GIL */
 		st->drop_requested = 0;
+		st->acquired_ns = now;
 	}
 	/* take_gil() has set gil->last_holder to this thread's state before the signal */
 	if (targ_stacks)
 		stacks_on_acquire(ctx, st, gil, request_ns, now, flags, true);
-	pt->request_ns = 0;
-	pt->acquired_ns = now;
 }
 
-static __always_inline void py_cond_released(void *ctx, __u64 id, __u64 gil, __u64 now)
+static __always_inline void py_cond_released(void *ctx, __u64 id, __u64 gil, __u64 now,
+					     struct gil_state *st)
 {
-	struct py_thread *pt = bpf_map_lookup_elem(&py_threads, &(__u32){ (__u32)id });
-	struct gil_state *st = find_gil(NULL, gil, false);
 	__u64 acquired_ns = 0;
 	__u32 flags;
 
-	if (pt) {
-		acquired_ns = pt->acquired_ns;
-		pt->acquired_ns = 0;
+	if (!st)
+		st = find_gil(NULL, gil, false);
+	/* the hold's start, if this thread's acquisition was seen */
+	if (st && st->holder_tid == (__u32)id) {
+		acquired_ns = st->acquired_ns;
+		st->acquired_ns = 0;
 	}
 	flags = st && st->drop_requested ? GIL_REL_REQUESTED : 0;
 	st = on_release(gil, acquired_ns, now, flags, st);
@@ -252,18 +286,28 @@ static __always_inline void py_cond_released(void *ctx, __u64 id, __u64 gil, __u
 SEC("uprobe")
 int BPF_KPROBE(py_cond_signal, void *cond)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = bpf_get_current_pid_tgid(), gil;
+	struct gil_state *st;
+	bool acquisition;
 	struct py_cond *c;
 
 	if (!wanted(id >> 32))
 		return 0;
-	c = py_cond_of(id, (__u64)cond);
-	if (!c)
-		return 0;
-	if (c->role == PY_COND_SWITCH)
-		py_cond_acquired(ctx, id, c->gil, bpf_ktime_get_ns());
+	st = py_gil_of_cond((__u64)cond, &acquisition);
+	if (st) {
+		gil = st->gil;
+	} else {
+		/* a GIL's cond seen for the first time, or another cond */
+		c = py_cond_of(id, (__u64)cond);
+		if (!c)
+			return 0;
+		gil = c->gil;
+		acquisition = c->role == PY_COND_SWITCH;
+	}
+	if (acquisition)
+		py_cond_acquired(ctx, id, gil, bpf_ktime_get_ns(), st);
 	else
-		py_cond_released(ctx, id, c->gil, bpf_ktime_get_ns());
+		py_cond_released(ctx, id, gil, bpf_ktime_get_ns(), st);
 	return 0;
 }
 
@@ -289,10 +333,11 @@ int BPF_KPROBE(py_cond_wait, void *cond)
 	st = find_gil(cs, c->gil, true);
 	if (!st)
 		return 0;
+	/* a wait that is not counted must not leave a start for the acquisition to find */
 	if (!pt->request_ns) {
 		now = bpf_ktime_get_ns();
-		pt->request_ns = now;
-		on_wait_start(c->gil, now);
+		if (on_wait_start(c->gil, now))
+			pt->request_ns = now;
 	}
 	pt->wait_gil = c->gil;
 	pt->wait_switch_count = st->switch_count;
@@ -377,9 +422,19 @@ int BPF_KPROBE(py_cond_destroy, void *cond)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct py_cond_key key = { .tgid = id >> 32, .addr = (__u64)cond };
+	struct gil_state *st;
+	struct py_cond *c;
 
-	if (wanted(id >> 32))
-		bpf_map_delete_elem(&py_conds, &key);
+	if (!wanted(id >> 32))
+		return 0;
+	c = bpf_map_lookup_elem(&py_conds, &key);
+	/* the GIL's table no longer takes its conds for a GIL's (py_gil_of_cond()) */
+	if (c && c->role == PY_COND_GIL) {
+		st = find_gil(NULL, c->gil, false);
+		if (st)
+			st->cond_gone = 1;
+	}
+	bpf_map_delete_elem(&py_conds, &key);
 	return 0;
 }
 

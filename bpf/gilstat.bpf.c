@@ -33,6 +33,7 @@ const volatile bool targ_comms = false;
 const volatile __u64 targ_py_cond_offset = 32;
 const volatile __u32 targ_tgid = 0;	  /* 0: every process that has the probes attached */
 const volatile __u64 targ_unit_ns = 1000; /* histogram unit: 1000 for us, 1000000 for ms */
+const volatile __u32 targ_unit_log2 = 9;  /* floor(log2(targ_unit_ns)) */
 const volatile __u32 targ_group = 0;	  /* GROUP_* breakdown into key_stats */
 /* The probes' notes put argument N in call register N (GIL_USDT_ARGS_IN_REGS): read it there. */
 const volatile bool targ_args_in_regs = false;
@@ -65,6 +66,10 @@ struct gil_state {
 	__u64 release_hold_ns;
 	__u32 tgid; /* with targ_fleet: the process the GIL belongs to */
 	__u32 held; /* taken and not yet released, as far as the probes saw */
+	/* CPython's condition-variable view: when holder_tid took it; its conds destroyed */
+	__u64 acquired_ns;
+	__u32 cond_gone;
+	__u32 pad;
 	/* --timeline: the current hold's acquisition, as its holder's release will send it */
 	__u64 hold_request_ns;
 	__u64 hold_acquired_ns;
@@ -225,10 +230,24 @@ static __always_inline __u32 log2_u64(__u64 v)
  */
 #define COUNT(s, field, n) __sync_fetch_and_add(&(s)->c.field, (n))
 
+/*
+ * log2(delta_ns / targ_unit_ns) without the division, which costs more than the rest of a
+ * sample: the unit times 2^k is the largest such power not above delta_ns.
+ */
+static __always_inline __u32 hist_slot(__u64 delta_ns)
+{
+	__u32 k;
+
+	if (delta_ns < targ_unit_ns)
+		return 0;
+	k = log2_u64(delta_ns) - targ_unit_log2;
+	return (targ_unit_ns << k) > delta_ns ? k - 1 : k;
+}
+
 /* One sample into a histogram: its slot of the report's unit, its count, total and maximum. */
 static __always_inline void hist_record(struct hist *h, __u64 delta_ns)
 {
-	__u32 slot = log2_u64(delta_ns / targ_unit_ns);
+	__u32 slot = hist_slot(delta_ns);
 
 	if (slot >= MAX_SLOTS)
 		slot = MAX_SLOTS - 1;
@@ -349,7 +368,8 @@ static __always_inline void count_handoff(struct gil_stats *s, __u64 handoff_ns,
 		COUNT(s, contended_ns, contended_ns);
 }
 
-static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
+/* Whether the wait is counted: a thread the maps had no room for is not. */
+static __always_inline bool on_wait_start(__u64 gil, __u64 request_ns)
 {
 	__u64 id = bpf_get_current_pid_tgid(), task;
 	struct waiter fresh = {}, *w;
@@ -358,25 +378,26 @@ static __always_inline void on_wait_start(__u64 gil, __u64 request_ns)
 
 	cs = traced_cpu_stats(id);
 	if (!cs)
-		return;
+		return false;
 	task = bpf_get_current_task();
 	w = lookup_or_init(&waiters, &task, &fresh, cs);
 	if (!w)
-		return;
+		return false;
 	w->wakeup_ns = 0;
 	w->id = id;
 	w->gil = gil;
 	/* Counted once per wait, as the acquisition that ends it counts down once. */
 	if (w->waiting)
-		return;
+		return true;
 	st = find_gil(cs, gil, true);
 	if (!st)
-		return;
+		return false;
 	w->waiting = 1;
 	__sync_fetch_and_add(&nr_waiters, 1);
 	/* The first waiter opens a contended period; waiters come and go on several CPUs. */
 	if (__sync_fetch_and_add(&st->nr_waiting, 1) == 0)
 		st->contended_since_ns = request_ns ? request_ns : bpf_ktime_get_ns();
+	return true;
 }
 
 #include "timeline.bpf.h"

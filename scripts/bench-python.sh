@@ -66,20 +66,25 @@ json=$tmp/result.json
 echo "{" >"$json"
 wait_quiet 10
 while read -r name _ <&3; do
-	echo "  BENCH   $name: cycle untraced / traced (libc view) / traced (symbols), $reps rounds" >&2
+	echo "  BENCH   $name: cycle untraced / traced (libc view) / traced (symbols) / the floor," \
+		"$reps rounds" >&2
+	libc_path=$(libc_of "$name")
+	site="$libc_path:0x$(signal_off "$libc_path")"
 	for i in $(seq "$reps"); do
 		with_build "$name" @PY@ tests/python/os_read.py $N >"$tmp/$name.$i.bare"
 		with_build "$name" "$out/gilstat" --python -j -o "$tmp/$name.$i.json" -- @PY@ \
 			tests/python/os_read.py $N >"$tmp/$name.$i.libc" 2>/dev/null
 		with_build "$name" "$out/gilstat" --python --python-probes=symbols -j -o /dev/null -- @PY@ \
 			tests/python/os_read.py $N >"$tmp/$name.$i.sym" 2>/dev/null
+		# the floor: an empty program on the site of both of the libc view's hits a cycle
+		with_build "$name" "$out/bench/usdtrun" -u "$site" -- @PY@ tests/python/os_read.py $N \
+			>"$tmp/$name.$i.floor"
 	done
 	bare=$(for i in $(seq "$reps"); do loop_ns "$tmp/$name.$i.bare"; done | median)
 	libc=$(for i in $(seq "$reps"); do loop_ns "$tmp/$name.$i.libc"; done | median)
 	sym=$(for i in $(seq "$reps"); do loop_ns "$tmp/$name.$i.sym"; done | median)
+	floor=$(for i in $(seq "$reps"); do loop_ns "$tmp/$name.$i.floor"; done | median)
 	# hits per cycle: the libc view's probes counted by an empty program, N cycles against 1
-	libc_path=$(libc_of "$name")
-	site="$libc_path:0x$(signal_off "$libc_path")"
 	with_build "$name" "$out/bench/usdtrun" -u -c "$site" -- @PY@ tests/python/os_read.py 1 \
 		>"$tmp/$name.hits1"
 	with_build "$name" "$out/bench/usdtrun" -u -c "$site" -- @PY@ tests/python/os_read.py $N \
@@ -92,6 +97,8 @@ while read -r name _ <&3; do
 	"$name": {"view": "$view", "cycle_ns_untraced": $(awk -v b="$bare" -v n=$N 'BEGIN { printf "%.1f", b / n }'),
 	  "cycle_ns_added_libc": $(awk -v b="$bare" -v t="$libc" -v n=$N 'BEGIN { printf "%.1f", (t - b) / n }'),
 	  "cycle_ns_added_symbols": $(awk -v b="$bare" -v t="$sym" -v n=$N 'BEGIN { printf "%.1f", (t - b) / n }'),
+	  "cycle_ns_added_floor": $(awk -v b="$bare" -v t="$floor" -v n=$N 'BEGIN { printf "%.1f", (t - b) / n }'),
+	  "libc_cost_vs_floor": $(awk -v b="$bare" -v t="$libc" -v f="$floor" 'BEGIN { printf "%.2f", (t - b) / (f - b) }'),
 	  "hits_per_cycle": $(awk -v a="$hits1" -v b="$hitsn" -v n=$N 'BEGIN { printf "%.3f", (b - a) / (n - 1) }')},
 	EOF2
 done 3<"$builds"

@@ -128,6 +128,7 @@ static int open_object(struct tracer *tr, const struct options *o)
 		return err;
 	}
 	tr->skel->rodata->targ_unit_ns = o->report.unit_ns;
+	tr->skel->rodata->targ_unit_log2 = 63 - __builtin_clzll(o->report.unit_ns);
 	if (o->report.sched)
 		tr->modes |= 1u << TRACER_SCHED;
 	if (o->max_keys)
