@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The exposition formats: label escaping, negotiation, buckets, and container IDs from cgroups. */
+/* The exposition formats: label escaping, negotiation, buckets, and cgroups and container IDs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -80,6 +80,24 @@ static void test_container_id_from_cgroup(void **state)
 	assert_false(exporter_container_id("0::/x/" ID "a\n", id, sizeof(id)));
 }
 
+static void test_cgroup_v2_path(void **state)
+{
+	char path[64];
+
+	assert_true(exporter_cgroup_path("0::/system.slice/app.service\n", path, sizeof(path)));
+	assert_string_equal(path, "/system.slice/app.service");
+	/* a hybrid host: the v1 controllers' lines come first, the unified one is "0::" */
+	assert_true(exporter_cgroup_path("12:cpu,cpuacct:/x\n1:name=systemd:/y\n0::/z", path,
+					 sizeof(path)));
+	assert_string_equal(path, "/z");
+	/* v1 only: none */
+	assert_false(exporter_cgroup_path("4:memory:/docker/abc\n", path, sizeof(path)));
+	assert_string_equal(path, "");
+	/* a path longer than the label may be is left out, not cut */
+	assert_false(exporter_cgroup_path("0::/" ID ID "\n", path, sizeof(path)));
+	assert_false(exporter_cgroup_path("", path, sizeof(path)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -87,6 +105,7 @@ int main(void)
 		cmocka_unit_test(test_openmetrics_only_when_asked),
 		cmocka_unit_test(test_buckets_are_cumulative_seconds),
 		cmocka_unit_test(test_container_id_from_cgroup),
+		cmocka_unit_test(test_cgroup_v2_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

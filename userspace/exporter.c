@@ -30,6 +30,30 @@ struct target {
 	pid_t pid;
 	char labels[PROM_LABELS_MAX];
 	__u64 ended_ns; /* 0 while it runs */
+	long group;	/* --by: its index in groups, or -1 for the "other" one */
+};
+
+/*
+ * --by: a group's series. The figures of its processes that have gone are kept here, so that the
+ * series only ever grows, whatever the processes do (a restart, a new PID): rate() stays right.
+ */
+struct group {
+	char value[PROM_LABELS_MAX / 2];
+	struct gil_stats retired;
+};
+
+const char *const exporter_by_names[] = {
+	[EXPORTER_BY_PROCESS] = "process",
+	[EXPORTER_BY_EXE] = "exe",
+	[EXPORTER_BY_CGROUP] = "cgroup",
+	[EXPORTER_BY_CONTAINER] = "container",
+};
+
+const char *const exporter_by_labels[] = {
+	[EXPORTER_BY_PROCESS] = "pid",
+	[EXPORTER_BY_EXE] = "exe",
+	[EXPORTER_BY_CGROUP] = "cgroup",
+	[EXPORTER_BY_CONTAINER] = "container_id",
 };
 
 /* A breakdown entry seen once keeps its series, or its place in the folded one, for good. */
@@ -48,6 +72,11 @@ struct exporter {
 	__u64 folded_series;
 	/* Folded entries of ended processes: the folded series stays monotonic without them. */
 	struct gil_stats folded_retired;
+	/* --by: the groups seen, at most max_series, and the one the others fold into */
+	struct group *groups;
+	size_t nr_groups;
+	struct gil_stats other_retired;
+	bool any_other;
 	struct MHD_Daemon *daemon;
 };
 
@@ -125,20 +154,91 @@ bool exporter_container_id(const char *text, char *out, size_t out_len)
 	return true;
 }
 
-static void read_container(pid_t pid, char *out, size_t out_len)
+bool exporter_cgroup_path(const char *text, char *out, size_t out_len)
 {
-	char path[64], text[4096];
-	size_t len = 0;
-	FILE *f;
+	const char *line = text, *end;
+	size_t len;
 
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	f = fopen(path, "re");
-	if (f) {
-		len = fread(text, 1, sizeof(text) - 1, f);
-		fclose(f);
+	if (out_len)
+		out[0] = '\0';
+	for (; line && *line; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (strncmp(line, "0::", 3))
+			continue;
+		line += 3;
+		len = end ? (size_t)(end - line) : strlen(line);
+		if (!len || len >= out_len)
+			return false;
+		memcpy(out, line, len);
+		out[len] = '\0';
+		return true;
 	}
-	text[len] = '\0';
-	exporter_container_id(text, out, out_len);
+	return false;
+}
+
+/*
+ * What the labels say of a process besides its comm: its executable's base name, its cgroup and
+ * its container. Files the kernel writes, read with a bound; a process gone leaves them empty.
+ */
+struct process_labels {
+	char exe[NAME_MAX + 1];
+	char cgroup[PROM_LABELS_MAX / 4];
+	char container[CONTAINER_ID_LEN + 1];
+};
+
+static void read_process_labels(pid_t pid, struct process_labels *pl)
+{
+	char path[64], text[4096], exe[PATH_MAX];
+	const char *base;
+	ssize_t len = 0;
+	int fd;
+
+	memset(pl, 0, sizeof(*pl));
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	if (fd >= 0) {
+		len = read(fd, text, sizeof(text) - 1);
+		close(fd);
+	}
+	text[len > 0 ? len : 0] = '\0';
+	exporter_container_id(text, pl->container, sizeof(pl->container));
+	exporter_cgroup_path(text, pl->cgroup, sizeof(pl->cgroup));
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	len = readlink(path, exe, sizeof(exe) - 1);
+	if (len <= 0)
+		return;
+	exe[len] = '\0';
+	/* an executable replaced since it started reads "PATH (deleted)" */
+	if (len > 10 && !strcmp(exe + len - 10, " (deleted)"))
+		exe[len - 10] = '\0';
+	base = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
+	snprintf(pl->exe, sizeof(pl->exe), "%.*s", NAME_MAX, base);
+}
+
+/* --by: the group of a process with labels pl, made on first sight while the cap allows. */
+static long group_of(struct exporter *ex, const struct process_labels *pl)
+{
+	const char *value = ex->o.by == EXPORTER_BY_EXE	   ? pl->exe
+			    : ex->o.by == EXPORTER_BY_CGROUP ? pl->cgroup
+							     : pl->container;
+	struct group *grown;
+
+	for (size_t i = 0; i < ex->nr_groups; i++)
+		if (!strcmp(ex->groups[i].value, value))
+			return i;
+	if (ex->nr_groups >= ex->o.max_series)
+		goto other;
+	grown = realloc(ex->groups, (ex->nr_groups + 1) * sizeof(*grown));
+	if (!grown)
+		goto other;
+	ex->groups = grown;
+	memset(&grown[ex->nr_groups], 0, sizeof(*grown));
+	snprintf(grown[ex->nr_groups].value, sizeof(grown->value), "%s", value);
+	return ex->nr_groups++;
+other:
+	ex->folded_series++;
+	ex->any_other = true;
+	return -1;
 }
 
 struct exporter *exporter_new(const struct exporter_opts *opts)
@@ -169,8 +269,9 @@ static struct target *find_target(struct exporter *ex, __u32 pid)
 
 int exporter_add_target(struct exporter *ex, pid_t pid, const char *comm, const char *python)
 {
-	char pid_str[16], container[CONTAINER_ID_LEN + 1];
+	struct process_labels pl;
 	struct target *grown, *t;
+	char pid_str[16];
 
 	pthread_mutex_lock(&ex->lock);
 	if (find_target(ex, pid))
@@ -185,13 +286,18 @@ int exporter_add_target(struct exporter *ex, pid_t pid, const char *comm, const 
 	memset(t, 0, sizeof(*t));
 	t->pid = pid;
 	snprintf(pid_str, sizeof(pid_str), "%d", pid);
-	read_container(pid, container, sizeof(container));
+	read_process_labels(pid, &pl);
 	prom_label_append(t->labels, sizeof(t->labels), "pid", pid_str);
 	prom_label_append(t->labels, sizeof(t->labels), "comm", comm);
+	if (pl.exe[0])
+		prom_label_append(t->labels, sizeof(t->labels), "exe", pl.exe);
 	if (python && python[0])
 		prom_label_append(t->labels, sizeof(t->labels), "python", python);
-	if (container[0])
-		prom_label_append(t->labels, sizeof(t->labels), "container", container);
+	if (pl.cgroup[0])
+		prom_label_append(t->labels, sizeof(t->labels), "cgroup", pl.cgroup);
+	if (pl.container[0])
+		prom_label_append(t->labels, sizeof(t->labels), "container_id", pl.container);
+	t->group = ex->o.by ? group_of(ex, &pl) : -1;
 	pthread_mutex_unlock(&ex->lock);
 	return 0;
 }
@@ -228,12 +334,19 @@ static struct known_key *know_key(struct exporter *ex, const struct gil_key *key
 	return grown;
 }
 
-/* The breakdown entries of an ended target go, from the map and from what is known. */
+/*
+ * The breakdown entries of an ended target go, from the map and from what is known; with --by,
+ * into its group's figures.
+ */
 static void retire(struct exporter *ex, const struct target *t, const struct snapshot *snap)
 {
 	for (size_t k = 0; k < snap->nr_keys; k++) {
 		if (snap->keys[k].key.tgid != (__u32)t->pid)
 			continue;
+		if (ex->o.by)
+			snapshot_stats_add(t->group < 0 ? &ex->other_retired
+							: &ex->groups[t->group].retired,
+					   &snap->keys[k].s);
 		bpf_map_delete_elem(ex->o.key_fd, &snap->keys[k].key);
 		for (size_t j = 0; j < ex->nr_keys; j++) {
 			if (memcmp(&ex->keys[j].key, &snap->keys[k].key, sizeof(struct gil_key)))
@@ -294,6 +407,46 @@ size_t exporter_expire(struct exporter *ex)
  * One target per run so far: the per-CPU totals are its figures. The breakdown by GIL, when
  * asked for, adds a series per GIL of the figures the BPF side splits by key.
  */
+/*
+ * --by: a series per group, its processes' figures (ended ones in their grace period included)
+ * added to those of its processes that have gone. sums has a place per group and one more.
+ */
+static int collect_groups(struct exporter *ex, const struct snapshot *snap, struct gil_stats *sums,
+			  struct prom_series **out, size_t *nr_out, unsigned int *nr_live)
+{
+	struct prom_series *series = calloc(ex->nr_groups + 1, sizeof(*series));
+	const char *label = exporter_by_labels[ex->o.by];
+	struct gil_stats *other = &sums[ex->nr_groups];
+	size_t n = 0;
+
+	if (!series)
+		return -ENOMEM;
+	*nr_live = 0;
+	for (size_t g = 0; g < ex->nr_groups; g++)
+		sums[g] = ex->groups[g].retired;
+	*other = ex->other_retired;
+	for (size_t i = 0; i < ex->nr_targets; i++) {
+		const struct target *t = &ex->targets[i];
+
+		for (size_t k = 0; k < snap->nr_keys; k++)
+			if (snap->keys[k].key.tgid == (__u32)t->pid)
+				snapshot_stats_add(t->group < 0 ? other : &sums[t->group],
+						   &snap->keys[k].s);
+		*nr_live += !t->ended_ns;
+	}
+	for (size_t g = 0; g <= ex->nr_groups; g++) {
+		if (g == ex->nr_groups && !ex->any_other)
+			break;
+		series[n] = (struct prom_series){ .s = &sums[g], .process = true, .keyed = true };
+		prom_label_append(series[n].labels, sizeof(series[n].labels), label,
+				  g < ex->nr_groups ? ex->groups[g].value : "other");
+		n++;
+	}
+	*out = series;
+	*nr_out = n;
+	return 0;
+}
+
 static int collect(struct exporter *ex, const struct snapshot *snap, struct gil_stats *sums,
 		   struct prom_series **out, size_t *nr_out, struct gil_stats *folded,
 		   unsigned int *nr_live)
@@ -365,9 +518,12 @@ int exporter_write(struct exporter *ex, FILE *f, enum prom_format fmt)
 	/* before this scrape's own allocations */
 	heap = mallinfo2();
 	scrape.heap_inuse_bytes = heap.uordblks + heap.hblkhd;
-	sums = calloc(ex->nr_targets + 1, sizeof(*sums));
+	sums = calloc((ex->o.by ? ex->nr_groups : ex->nr_targets) + 1, sizeof(*sums));
 	err = sums ? snapshot_read(&snap, ex->o.cpu_fd, ex->o.key_fd, ex->o.nr_cpus) : -ENOMEM;
-	if (!err)
+	if (!err && ex->o.by)
+		err = collect_groups(ex, &snap, sums, &series, &scrape.nr_series,
+				     &scrape.nr_targets);
+	else if (!err)
 		err = collect(ex, &snap, sums, &series, &scrape.nr_series, &folded,
 			      &scrape.nr_targets);
 	if (!err) {
@@ -517,5 +673,6 @@ void exporter_free(struct exporter *ex)
 	pthread_mutex_destroy(&ex->lock);
 	free(ex->targets);
 	free(ex->keys);
+	free(ex->groups);
 	free(ex);
 }

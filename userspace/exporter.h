@@ -20,6 +20,18 @@
 #define EXPORTER_DEFAULT_MAX_SERIES   1000
 #define EXPORTER_DEFAULT_TEXTFILE_SEC 15
 
+/* --by: what the processes of -a are grouped by, one series per group instead of per process. */
+enum exporter_by {
+	EXPORTER_BY_PROCESS,
+	EXPORTER_BY_EXE,
+	EXPORTER_BY_CGROUP,
+	EXPORTER_BY_CONTAINER,
+};
+
+/* --by's names, and the label each group's series carries: by enum exporter_by. */
+extern const char *const exporter_by_names[];
+extern const char *const exporter_by_labels[];
+
 struct exporter_opts {
 	int cpu_fd;	/* the per-CPU totals */
 	int key_fd;	/* the breakdown, by tgid and GIL; < 0 for none */
@@ -35,6 +47,8 @@ struct exporter_opts {
 	 */
 	bool per_process;
 	bool split_gil;
+	/* with per_process: one series per group, whose ended processes stay counted in it */
+	enum exporter_by by;
 };
 
 struct exporter;
@@ -52,13 +66,16 @@ int exporter_listen(const char *spec, int *fd, char *err, size_t err_len);
  * false, out empty, when there is none.
  */
 bool exporter_container_id(const char *cgroup_text, char *out, size_t out_len);
+/* The cgroup v2 path ("0::PATH") in the text of a /proc/PID/cgroup; false, out empty, if none. */
+bool exporter_cgroup_path(const char *cgroup_text, char *out, size_t out_len);
 
 struct exporter *exporter_new(const struct exporter_opts *opts);
 /* Serves / and /metrics on listen_fd (which it then owns) from a thread of its own. */
 int exporter_serve(struct exporter *ex, int listen_fd, char *err, size_t err_len);
 /*
- * A traced process; python is its version ("3.12"), or NULL for none or unknown. An ended process
- * of the same PID (reused, or a new program) loses its series at once.
+ * A traced process; python is its version ("3.12"), or NULL for none or unknown. Its labels also
+ * name its executable, cgroup and container, read from /proc now. An ended process of the same
+ * PID (reused, or a new program) loses its series at once.
  */
 int exporter_add_target(struct exporter *ex, pid_t pid, const char *comm, const char *python);
 void exporter_target_ended(struct exporter *ex, pid_t pid);

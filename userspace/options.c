@@ -54,6 +54,7 @@ enum {
 	OPT_FLAMEGRAPH,
 	OPT_TIMELINE,
 	OPT_TIMELINE_LIMIT,
+	OPT_BY,
 };
 
 static const struct argp_option opts[] = {
@@ -92,6 +93,9 @@ static const struct argp_option opts[] = {
 	 "Keep the series of an ended process this long (default 60)", 0},
 	{"max-series", OPT_MAX_SERIES, "N", 0,
 	 "Fold the -G series beyond N into one labelled other (default 1000)", 0},
+	{"by", OPT_BY, "WHAT", 0,
+	 "With -a: one series per exe, cgroup or container, not per process; it keeps the figures "
+	 "of the processes that ended, so rate() holds across restarts", 0},
 	{"heatmap", OPT_HEATMAP, "FILE", 0,
 	 "With INTERVAL: write a latency heatmap (SVG) to FILE, a column per interval", 0},
 	{"heatmap-of", OPT_HEATMAP_OF, "HIST", 0,
@@ -240,6 +244,13 @@ static error_t parse_long_option(struct options *o, int key, char *arg, struct a
 			exit(2);
 		}
 		o->timeline_path = arg;
+		break;
+	case OPT_BY:
+		for (o->by = EXPORTER_BY_EXE; o->by <= EXPORTER_BY_CONTAINER; o->by++)
+			if (!strcmp(arg, exporter_by_names[o->by]))
+				break;
+		if (o->by > EXPORTER_BY_CONTAINER)
+			die_usage(state, "invalid --by '%s': expected exe, cgroup or container", arg);
 		break;
 	case OPT_TIMELINE_LIMIT:
 		o->timeline_limit = parse_long(state, "--timeline-limit", arg, 1, 100000000);
@@ -431,6 +442,10 @@ int options_check(struct options *o)
 	if (o->heatmap_file && o->heatmap_of == HIST_SCHED_DELAY && !o->report.sched)
 		return refuse("--heatmap-of sched-delay needs the scheduler, which --no-sched turns "
 			      "off");
+	if (o->by && !o->all)
+		return refuse("--by groups the processes of -a: a single target is one process");
+	if (o->by && (o->report.group & GROUP_GIL))
+		return refuse("--by and -G: a group's series sums its processes' GILs");
 	if (o->timeline && o->all)
 		return refuse("--timeline follows one target's threads, not every process (-a)");
 	/* The exporter's per-GIL series are labelled with their process too. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include <linux/types.h>
+#include "exporter.h"
 #include "report.h"
 
 #define GILSTAT_VERSION "0.1"
@@ -34,6 +35,7 @@ struct options {
 	const char *textfile_dir;
 	long grace_sec;
 	long max_series;
+	enum exporter_by by; /* --by, with -a */
 	/* the reports: -o's file (stdout without it), their options */
 	bool out_given;
 	FILE *out;

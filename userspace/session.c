@@ -427,6 +427,7 @@ static struct exporter_opts exporter_opts_of(const struct options *o, const stru
 		/* -a: every process's figures are its breakdown entries */
 		.per_process = o->all,
 		.split_gil = o->all && (o->report.group & GROUP_GIL),
+		.by = o->by,
 	};
 }
 
