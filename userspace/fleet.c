@@ -455,11 +455,15 @@ static int look(struct fleet *f, struct proc *p, __u64 now)
 		if (t->major)
 			snprintf(version, sizeof(version), "%d.%d", t->major, t->minor);
 		err = attach_python(f, p, t) ?: start_tracing(f, p, version[0] ? version : NULL);
-		if (err) {
+		if (err == -ESRCH)
+			/* a short process, gone while its interpreter was read for the first time */
+			note(f, "PID %d: ended before it could be attached (%.1f ms after it was seen)",
+			     p->pid, (now_ns() - p->seen_ns) / 1e6);
+		else if (err)
 			note(f, "PID %d: cannot attach (%d links, %.1f ms after it was seen): %s",
 			     p->pid, p->nr_links, (now_ns() - p->seen_ns) / 1e6, strerror(-err));
+		if (err)
 			abandon_links(p, err);
-		}
 		free(t);
 		return 1;
 	}
