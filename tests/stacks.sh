@@ -78,15 +78,17 @@ stack_check() { # NAME PYTHON [ENV...]
 	      and 0.95 * io_long <= top["total_ns"] <= 1.05 * others_long)
 	sys.exit(not ok)
 	PYEOF
-	check "$name: --stacks: the waiter that waited longest is io (culprit.py:24)" \
+	check "$name: --stacks: the waiter that waited longest is io (culprit.py:24), behind culprit" \
 		python3 - "$out.json" <<-'PYEOF'
 	import json, sys
 	r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
-	top = r["stacks"]["waiters"][0]
-	print("# top waiter: %s %s:%d, %.1f ms" % (top["function"], top["file"].rsplit("/", 1)[-1],
-	      top["line"], top["total_ns"] / 1e6))
+	top, pair = r["stacks"]["waiters"][0], r["stacks"]["pairs"][0]
+	print("# top waiter: %s %s:%d, %.1f ms; top pair: %s held while %s waited, %.1f ms"
+	      % (top["function"], top["file"].rsplit("/", 1)[-1], top["line"], top["total_ns"] / 1e6,
+	         pair["holder"]["function"], pair["waiter"]["function"], pair["total_ns"] / 1e6))
 	sys.exit(not (top["function"] == "io" and top["file"].endswith("culprit.py")
-		      and top["line"] == 24))
+		      and top["line"] == 24 and pair["holder"]["function"] == "culprit"
+		      and pair["waiter"]["function"] == "io" and pair["waiter"]["line"] == 24))
 	PYEOF
 }
 for v in 3.9 3.11 3.12 3.13; do

@@ -56,12 +56,22 @@ struct stack_row {
 	__u64 hold_ns, forced;
 };
 
+/* The pairs of holder and waiter the text report shows; JSON has them all. */
+#define MAX_PAIRS_SHOWN 10
+
+/* A holder's place at its release and a waiter's where it asked: the waits one caused the other. */
+struct stack_pair {
+	struct stack_row holder, waiter; /* holder.wait: the waits of the pair */
+};
+
 struct stacks {
 	struct stacks_opts o;
 	struct stack_entry *cur, *prev;
 	size_t nr_cur, nr_prev;
 	struct stack_row *holders, *waiters;
 	size_t nr_holders, nr_waiters;
+	struct stack_pair *pairs; /* who held the GIL while whom waited */
+	size_t nr_pairs;
 	struct py_code *codes;
 	size_t nr_codes, cap_codes;
 	char *maps;	  /* the latest /proc/PID/maps the target had */
@@ -97,6 +107,7 @@ void stacks_free(struct stacks *s)
 	free(s->prev);
 	free(s->holders);
 	free(s->waiters);
+	free(s->pairs);
 	free(s->codes);
 	free(s);
 }
@@ -478,6 +489,37 @@ static int row_cmp(const void *a, const void *b)
 	return x->wait.total_ns < y->wait.total_ns ? 1 : x->wait.total_ns > y->wait.total_ns ? -1 : 0;
 }
 
+static bool same_place(const struct stack_row *a, const struct stack_row *b)
+{
+	return a->tgid == b->tgid && a->tid == b->tid && a->line == b->line &&
+	       !strcmp(a->func, b->func) && !strcmp(a->file, b->file);
+}
+
+static struct stack_pair *pair_of(struct stacks *s, const struct stack_row *h,
+				  const struct stack_row *w)
+{
+	struct stack_pair *grown;
+
+	for (size_t i = 0; i < s->nr_pairs; i++)
+		if (same_place(&s->pairs[i].holder, h) && same_place(&s->pairs[i].waiter, w))
+			return &s->pairs[i];
+	grown = realloc(s->pairs, (s->nr_pairs + 1) * sizeof(*grown));
+	if (!grown)
+		return NULL;
+	s->pairs = grown;
+	grown = &s->pairs[s->nr_pairs++];
+	grown->holder = *h;
+	grown->waiter = *w;
+	memset(&grown->holder.wait, 0, sizeof(grown->holder.wait));
+	return grown;
+}
+
+static int pair_cmp(const void *a, const void *b)
+{
+	return row_cmp(&((const struct stack_pair *)a)->holder,
+		       &((const struct stack_pair *)b)->holder);
+}
+
 int stacks_read(struct stacks *s)
 {
 	static const struct stack_stats none;
@@ -487,7 +529,7 @@ int stacks_read(struct stacks *s)
 	err = read_entries(s);
 	if (err)
 		return err;
-	s->nr_holders = s->nr_waiters = 0;
+	s->nr_holders = s->nr_waiters = s->nr_pairs = 0;
 	for (size_t i = 0; i < s->nr_cur; i++) {
 		const struct stack_entry *e = &s->cur[i];
 		/* bsearch() is not defined on a NULL array, even of no entries */
@@ -495,7 +537,8 @@ int stacks_read(struct stacks *s)
 			s->nr_prev ? bsearch(e, s->prev, s->nr_prev, sizeof(*s->prev), entry_cmp)
 				   : NULL;
 		const struct stack_stats *p = old ? &old->st : &none;
-		struct stack_row r = {.tgid = e->key.tgid}, *h, *w;
+		struct stack_row r = {.tgid = e->key.tgid}, held, *h, *w;
+		struct stack_pair *pair;
 		struct hist d;
 
 		hist_sub(&d, &e->st.wait, &p->wait, s->o.unit_ns);
@@ -505,14 +548,17 @@ int stacks_read(struct stacks *s)
 		snapshot_task_comm(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
 		place_of(s, e->key.holder_stack, e->key.holder_py, &r);
 		h = row_of(&s->holders, &s->nr_holders, &r);
+		held = r;
 		r.tid = e->key.waiter_tid;
 		snapshot_task_comm(s->o.comm_fd, r.tgid, r.tid, r.comm, sizeof(r.comm));
 		place_of(s, e->key.waiter_stack, e->key.waiter_py, &r);
 		w = row_of(&s->waiters, &s->nr_waiters, &r);
-		if (!h || !w)
+		pair = pair_of(s, &held, &r);
+		if (!h || !w || !pair)
 			return -ENOMEM;
 		hist_merge(&h->wait, &d);
 		hist_merge(&w->wait, &d);
+		hist_merge(&pair->holder.wait, &d);
 		h->hold_ns += e->st.hold_ns - p->hold_ns;
 		h->forced += e->st.forced - p->forced;
 	}
@@ -520,6 +566,8 @@ int stacks_read(struct stacks *s)
 		qsort(s->holders, s->nr_holders, sizeof(*s->holders), row_cmp);
 	if (s->nr_waiters)
 		qsort(s->waiters, s->nr_waiters, sizeof(*s->waiters), row_cmp);
+	if (s->nr_pairs)
+		qsort(s->pairs, s->nr_pairs, sizeof(*s->pairs), pair_cmp);
 	return 0;
 }
 
@@ -569,6 +617,35 @@ static void print_rows(struct stacks *s, FILE *f, const struct stack_row *rows, 
 	}
 }
 
+/* "THREAD (TID) FUNCTION FILE:LINE" of a row, its names escaped, cut to width. */
+static void who_text(const struct stack_row *r, char *buf, size_t len)
+{
+	char place[MAX_FRAME_LEN + 16], who[3 * MAX_FRAME_LEN + 64];
+
+	place_text(r, place, sizeof(place));
+	snprintf(who, sizeof(who), "%s (%u) %s %s", r->comm, r->tid, r->func, place);
+	safeio_escape(who, buf, len);
+}
+
+/* The pairs that waited most: X held the GIL (at its release) while Y waited (where it asked). */
+static void print_pairs(struct stacks *s, FILE *f)
+{
+	char held[4 * 60], waited[4 * 60];
+
+	fprintf(f, "\nWho held the GIL while whom waited (the %d pairs that waited most):\n",
+		MAX_PAIRS_SHOWN);
+	fprintf(f, "%-52s %-52s %6s %10s\n", "HELD BY (THREAD, FUNCTION, FILE:LINE)",
+		"WHILE WAITING", "WAITS", "TOTAL-ms");
+	for (size_t i = 0; i < s->nr_pairs && i < MAX_PAIRS_SHOWN; i++) {
+		const struct stack_pair *p = &s->pairs[i];
+
+		who_text(&p->holder, held, sizeof(held));
+		who_text(&p->waiter, waited, sizeof(waited));
+		fprintf(f, "%-52.52s %-52.52s %6llu %10.3f\n", held, waited,
+			(unsigned long long)p->holder.wait.count, p->holder.wait.total_ns / 1e6);
+	}
+}
+
 void stacks_print_text(struct stacks *s, FILE *f, const char *unit_name)
 {
 	fprintf(f, "\nWho made the others wait (waits of %.3f ms or more, charged to the holder's "
@@ -580,11 +657,13 @@ void stacks_print_text(struct stacks *s, FILE *f, const char *unit_name)
 		print_rows(s, f, s->holders, s->nr_holders, true);
 		fprintf(f, "\nWho waited (where each asked for the GIL):\n");
 		print_rows(s, f, s->waiters, s->nr_waiters, false);
+		print_pairs(s, f);
 	}
 	if (s->nr_unknown) {
+		const char *sep = " ";
+
 		fprintf(f, "note: %zu Python functions could not be named and are shown as [unknown]:",
 			s->nr_unknown);
-		const char *sep = " ";
 
 		for (size_t i = 0; i < NR_UNKNOWN_REASONS; i++) {
 			if (!unknown_count(s, unknown_reasons[i]))
@@ -632,12 +711,41 @@ static void json_rows(struct stacks *s, struct json *j, const char *key,
 	json_array_end(j);
 }
 
+static void json_place(struct json *j, const char *key, const struct stack_row *r)
+{
+	json_object_begin(j, key);
+	json_u64(j, "tid", r->tid);
+	json_string(j, "comm", r->comm);
+	json_string(j, "function", r->func);
+	json_string(j, "file", r->file);
+	json_u64(j, "line", r->line > 0 ? r->line : 0);
+	json_object_end(j);
+}
+
+static void json_pairs(struct stacks *s, struct json *j)
+{
+	json_array_begin(j, "pairs");
+	for (size_t i = 0; i < s->nr_pairs; i++) {
+		const struct stack_pair *p = &s->pairs[i];
+
+		json_object_begin(j, NULL);
+		json_u64(j, "pid", p->holder.tgid);
+		json_place(j, "holder", &p->holder);
+		json_place(j, "waiter", &p->waiter);
+		json_u64(j, "waits", p->holder.wait.count);
+		json_u64(j, "total_ns", p->holder.wait.total_ns);
+		json_object_end(j);
+	}
+	json_array_end(j);
+}
+
 void stacks_print_json(struct stacks *s, struct json *j)
 {
 	json_object_begin(j, "stacks");
 	json_u64(j, "min_wait_ns", s->o.min_wait_ns);
 	json_rows(s, j, "holders", s->holders, s->nr_holders, true);
 	json_rows(s, j, "waiters", s->waiters, s->nr_waiters, false);
+	json_pairs(s, j);
 	json_u64(j, "frame_read_errors", s->read_errors);
 	json_object_begin(j, "unknown_functions");
 	for (size_t i = 0; i < NR_UNKNOWN_REASONS; i++)
