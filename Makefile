@@ -119,10 +119,11 @@ example: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)OUTPUT=$(OUTPUT) examples/fastapi/run.sh
 
-# Long runs under load, outside CI: see scripts/soak.sh.
+# Long runs under load, outside CI: see scripts/soak.sh and scripts/fleet-soak.sh.
 soak: deps
 	$(Q)$(MAKE) --no-print-directory all tests
 	$(Q)OUTPUT=$(OUTPUT) scripts/soak.sh
+	$(Q)OUTPUT=$(OUTPUT) scripts/fleet-soak.sh
 
 bench: deps
 	$(Q)scripts/deps.sh --bench
