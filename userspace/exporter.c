@@ -42,13 +42,6 @@ struct group {
 	struct gil_stats retired;
 };
 
-const char *const exporter_by_names[] = {
-	[EXPORTER_BY_PROCESS] = "process",
-	[EXPORTER_BY_EXE] = "exe",
-	[EXPORTER_BY_CGROUP] = "cgroup",
-	[EXPORTER_BY_CONTAINER] = "container",
-};
-
 const char *const exporter_by_labels[] = {
 	[EXPORTER_BY_PROCESS] = "pid",
 	[EXPORTER_BY_EXE] = "exe",

@@ -28,8 +28,7 @@ enum exporter_by {
 	EXPORTER_BY_CONTAINER,
 };
 
-/* --by's names, and the label each group's series carries: by enum exporter_by. */
-extern const char *const exporter_by_names[];
+/* The label each group's series carries, by enum exporter_by. */
 extern const char *const exporter_by_labels[];
 
 struct exporter_opts {

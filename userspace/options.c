@@ -121,6 +121,13 @@ static const struct argp_option opts[] = {
 	{},
 };
 
+/* --by's arguments, by enum exporter_by */
+static const char *const by_names[] = {
+	[EXPORTER_BY_EXE] = "exe",
+	[EXPORTER_BY_CGROUP] = "cgroup",
+	[EXPORTER_BY_CONTAINER] = "container",
+};
+
 static void die_usage(struct argp_state *state, const char *fmt, ...)
 {
 	va_list ap;
@@ -247,7 +254,7 @@ static error_t parse_long_option(struct options *o, int key, char *arg, struct a
 		break;
 	case OPT_BY:
 		for (o->by = EXPORTER_BY_EXE; o->by <= EXPORTER_BY_CONTAINER; o->by++)
-			if (!strcmp(arg, exporter_by_names[o->by]))
+			if (!strcmp(arg, by_names[o->by]))
 				break;
 		if (o->by > EXPORTER_BY_CONTAINER)
 			die_usage(state, "invalid --by '%s': expected exe, cgroup or container", arg);

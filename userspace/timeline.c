@@ -246,11 +246,29 @@ static int tid_cmp(const void *a, const void *b)
 	return *x < *y ? -1 : *x > *y;
 }
 
-/* A name for each thread and process that has a span: the metadata events viewers label with. */
+/* A metadata event naming a thread (tid), or its process (tid 0), as viewers label them. */
+static void write_name(struct timeline *t, struct json *j, __u32 tgid, __u32 tid)
+{
+	char comm[TASK_COMM_LEN];
+
+	/* viewers add the pid and tid to the name themselves */
+	snapshot_task_comm(t->o.comm_fd, tgid, tid ? tid : tgid, comm, sizeof(comm));
+	json_object_begin(j, NULL);
+	json_string(j, "name", tid ? "thread_name" : "process_name");
+	json_string(j, "ph", "M");
+	json_u64(j, "pid", tgid);
+	if (tid)
+		json_u64(j, "tid", tid);
+	json_object_begin(j, "args");
+	json_string(j, "name", comm);
+	json_object_end(j);
+	json_object_end(j);
+}
+
+/* A name for each thread and process that has a span. */
 static void write_names(struct timeline *t, struct json *j)
 {
 	__u64 *ids = malloc((t->nr ? t->nr : 1) * sizeof(*ids));
-	char comm[TASK_COMM_LEN];
 	size_t n = 0;
 
 	if (!ids)
@@ -260,32 +278,11 @@ static void write_names(struct timeline *t, struct json *j)
 	if (n)
 		qsort(ids, n, sizeof(*ids), tid_cmp);
 	for (size_t i = 0; i < n; i++) {
-		__u32 tgid = ids[i] >> 32, tid = (__u32)ids[i];
-
 		if (i && ids[i] == ids[i - 1])
 			continue;
-		/* viewers add the pid and tid to the name themselves */
-		snapshot_task_comm(t->o.comm_fd, tgid, tid, comm, sizeof(comm));
-		json_object_begin(j, NULL);
-		json_string(j, "name", "thread_name");
-		json_string(j, "ph", "M");
-		json_u64(j, "pid", tgid);
-		json_u64(j, "tid", tid);
-		json_object_begin(j, "args");
-		json_string(j, "name", comm);
-		json_object_end(j);
-		json_object_end(j);
-		if (i && ids[i] >> 32 == ids[i - 1] >> 32)
-			continue;
-		snapshot_task_comm(t->o.comm_fd, tgid, tgid, comm, sizeof(comm));
-		json_object_begin(j, NULL);
-		json_string(j, "name", "process_name");
-		json_string(j, "ph", "M");
-		json_u64(j, "pid", tgid);
-		json_object_begin(j, "args");
-		json_string(j, "name", comm);
-		json_object_end(j);
-		json_object_end(j);
+		write_name(t, j, ids[i] >> 32, (__u32)ids[i]);
+		if (!i || ids[i] >> 32 != ids[i - 1] >> 32)
+			write_name(t, j, ids[i] >> 32, 0);
 	}
 	free(ids);
 }
