@@ -121,6 +121,21 @@ static const struct argp_option opts[] = {
 	{},
 };
 
+/*
+ * A file an option names, opened before anything is traced: one that cannot be written is a
+ * usage error then, not a lost report after a whole trace. Not inherited by the command.
+ */
+static FILE *open_output(const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f) {
+		fprintf(stderr, "gilstat: cannot write %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	return f;
+}
+
 /* --by's arguments, by enum exporter_by */
 static const char *const by_names[] = {
 	[EXPORTER_BY_EXE] = "exe",
@@ -184,12 +199,7 @@ static error_t parse_long_option(struct options *o, int key, char *arg, struct a
 				  arg);
 		break;
 	case OPT_HEATMAP:
-		/* Refused now, like -o, rather than after a whole trace. */
-		o->heatmap_file = fopen(arg, "we");
-		if (!o->heatmap_file) {
-			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
-			exit(2);
-		}
+		o->heatmap_file = open_output(arg);
 		break;
 	case OPT_HEATMAP_OF:
 		for (o->heatmap_of = 0; o->heatmap_of < NR_HISTS; o->heatmap_of++)
@@ -230,26 +240,16 @@ static error_t parse_long_option(struct options *o, int key, char *arg, struct a
 		o->stack_depth = parse_long(state, "--stack-depth", arg, 1, PY_MAX_FRAMES);
 		break;
 	case OPT_FOLDED:
+		o->stacks = true;
+		o->folded = open_output(arg);
+		break;
 	case OPT_FLAMEGRAPH:
 		o->stacks = true;
-		/* before anything is attached: a path that cannot be written is a usage error */
-		if (key == OPT_FOLDED)
-			o->folded = fopen(arg, "we");
-		else
-			o->flamegraph = fopen(arg, "we");
-		if (!(key == OPT_FOLDED ? o->folded : o->flamegraph)) {
-			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
-			exit(2);
-		}
-		if (key == OPT_FLAMEGRAPH)
-			o->flamegraph_path = arg;
+		o->flamegraph = open_output(arg);
+		o->flamegraph_path = arg;
 		break;
 	case OPT_TIMELINE:
-		o->timeline = fopen(arg, "we");
-		if (!o->timeline) {
-			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
-			exit(2);
-		}
+		o->timeline = open_output(arg);
 		o->timeline_path = arg;
 		break;
 	case OPT_BY:
@@ -317,12 +317,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		o->report.json = true;
 		break;
 	case 'o':
-		/* Not inherited by the command, whose own output stays apart. */
-		o->out = fopen(arg, "we");
-		if (!o->out) {
-			fprintf(stderr, "gilstat: cannot write %s: %s\n", arg, strerror(errno));
-			exit(2);
-		}
+		o->out = open_output(arg);
 		o->out_given = true;
 		break;
 	case 'v':

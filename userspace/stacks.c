@@ -21,6 +21,7 @@
 #include "hist.h"
 #include "json.h"
 #include "procfs.h"
+#include "pycode.h"
 #include "safeio.h"
 #include "pygil.h"
 #include "snapshot.h"
@@ -28,21 +29,10 @@
 #include "svg.h"
 
 #define MAX_FRAME_LEN FLAME_NAME_LEN
-/* offsetof(PyASCIIObject, length): after ob_refcnt and ob_type, in every version */
-#define PY_STR_LENGTH 16
 
 struct stack_entry {
 	struct stack_key key;
 	struct stack_stats st;
-};
-
-/* A Python code object's names, read once. */
-struct py_code {
-	__u64 addr;
-	char func[128];
-	char file[MAX_FRAME_LEN];
-	int line;
-	const char *why; /* NULL, or why it could not be named: func is then [unknown] */
 };
 
 /* One row of a table: a holder (or a waiter) and the place it was at. */
@@ -72,13 +62,11 @@ struct stacks {
 	size_t nr_holders, nr_waiters;
 	struct stack_pair *pairs; /* who held the GIL while whom waited */
 	size_t nr_pairs;
-	struct py_code *codes;
-	size_t nr_codes, cap_codes;
+	struct py_codes codes;
 	char *maps;	  /* the latest /proc/PID/maps the target had */
 	Dwfl *dwfl;	  /* built from maps */
 	int mem_fd;	  /* /proc/PID/mem, while the target runs */
 	__u64 read_errors, stack_errors;
-	size_t nr_unknown; /* code objects that could not be named */
 };
 
 struct stacks *stacks_new(const struct stacks_opts *o)
@@ -108,7 +96,7 @@ void stacks_free(struct stacks *s)
 	free(s->holders);
 	free(s->waiters);
 	free(s->pairs);
-	free(s->codes);
+	py_codes_free(&s->codes);
 	free(s);
 }
 
@@ -148,100 +136,10 @@ static void refresh_maps(struct stacks *s)
 	fclose(mf);
 }
 
-static int read_mem(struct stacks *s, __u64 addr, void *buf, size_t len)
-{
-	if (s->mem_fd < 0 || !addr)
-		return -EFAULT;
-	return pread(s->mem_fd, buf, len, addr) == (ssize_t)len ? 0 : -EFAULT;
-}
-
-/* Why a code object could not be named: the reasons the reports count. */
-static const char *const unknown_reasons[] = {
-	"code object unreadable",
-	"name unreadable",
-	"name not compact ASCII",
-};
-#define NR_UNKNOWN_REASONS (sizeof(unknown_reasons) / sizeof(unknown_reasons[0]))
-
-static size_t unknown_count(const struct stacks *s, const char *why)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < s->nr_codes; i++)
-		n += s->codes[i].why && !strcmp(s->codes[i].why, why);
-	return n;
-}
-
-/*
- * A str object's characters, when it is a compact ASCII one (what the compiler makes of names
- * and file names as a rule); otherwise why not.
- */
-static const char *read_py_str(struct stacks *s, __u64 str, char *out, size_t out_len)
-{
-	const struct py_code_offsets *c = &s->o.py->code;
-	__u64 length = 0;
-	__u32 state = 0;
-	size_t n;
-
-	if (read_mem(s, str + PY_STR_LENGTH, &length, sizeof(length)) ||
-	    read_mem(s, str + c->str_state, &state, sizeof(state)))
-		return unknown_reasons[1];
-	/* state: interned:2, kind:3, compact:1, ascii:1 */
-	if (!(state >> 5 & 1) || !(state >> 6 & 1))
-		return unknown_reasons[2];
-	n = length < out_len - 1 ? length : out_len - 1;
-	if (read_mem(s, str + c->ascii_data, out, n))
-		return unknown_reasons[1];
-	out[n] = '\0';
-	return NULL;
-}
-
-/*
- * From 3.14 a frame's f_executable is a _PyStackRef, whose low bits are tags; objects are 8-byte
- * aligned, so the pointer is the value without its three low bits in every version.
- */
-#define STACKREF_TAG_BITS 0x7ull
-
+/* A code object of the target's, named once from its memory (pycode.h). */
 static struct py_code *py_code_of(struct stacks *s, __u64 tagged, bool read)
 {
-	const struct py_code_offsets *c = &s->o.py->code;
-	__u64 name = 0, file = 0, addr = tagged & ~STACKREF_TAG_BITS;
-	struct py_code *pc;
-	__s32 line = 0;
-
-	for (size_t i = 0; i < s->nr_codes; i++)
-		if (s->codes[i].addr == addr)
-			return &s->codes[i];
-	if (!read)
-		return NULL;
-	if (s->nr_codes == s->cap_codes) {
-		size_t cap = s->cap_codes ? 2 * s->cap_codes : 64;
-		struct py_code *grown = realloc(s->codes, cap * sizeof(*grown));
-
-		if (!grown)
-			return NULL;
-		s->codes = grown;
-		s->cap_codes = cap;
-	}
-	pc = &s->codes[s->nr_codes++];
-	memset(pc, 0, sizeof(*pc));
-	pc->addr = addr;
-	if (read_mem(s, addr + (c->qualname >= 0 ? c->qualname : c->name), &name, sizeof(name)) ||
-	    read_mem(s, addr + c->filename, &file, sizeof(file)) ||
-	    read_mem(s, addr + c->firstlineno, &line, sizeof(line)))
-		pc->why = unknown_reasons[0];
-	else
-		pc->why = read_py_str(s, name, pc->func, sizeof(pc->func));
-	if (pc->why) {
-		/* shown as [unknown], its reason counted once per code object */
-		snprintf(pc->func, sizeof(pc->func), "[unknown]");
-		s->nr_unknown++;
-		return pc;
-	}
-	if (read_py_str(s, file, pc->file, sizeof(pc->file)))
-		snprintf(pc->file, sizeof(pc->file), "[unknown]");
-	pc->line = line;
-	return pc;
+	return py_code_name(&s->codes, s->mem_fd, &s->o.py->code, tagged, read);
 }
 
 /* The Python stack under key k of py_stacks, or false. */
@@ -659,17 +557,17 @@ void stacks_print_text(struct stacks *s, FILE *f, const char *unit_name)
 		print_rows(s, f, s->waiters, s->nr_waiters, false);
 		print_pairs(s, f);
 	}
-	if (s->nr_unknown) {
+	if (s->codes.nr_unknown) {
 		const char *sep = " ";
 
 		fprintf(f, "note: %zu Python functions could not be named and are shown as [unknown]:",
-			s->nr_unknown);
+			s->codes.nr_unknown);
 
-		for (size_t i = 0; i < NR_UNKNOWN_REASONS; i++) {
-			if (!unknown_count(s, unknown_reasons[i]))
+		for (size_t i = 0; i < PY_CODE_REASONS; i++) {
+			if (!py_code_unknown(&s->codes, py_code_reasons[i]))
 				continue;
-			fprintf(f, "%s%zu %s", sep, unknown_count(s, unknown_reasons[i]),
-				unknown_reasons[i]);
+			fprintf(f, "%s%zu %s", sep, py_code_unknown(&s->codes, py_code_reasons[i]),
+				py_code_reasons[i]);
 			sep = ", ";
 		}
 		fputc('\n', f);
@@ -748,8 +646,8 @@ void stacks_print_json(struct stacks *s, struct json *j)
 	json_pairs(s, j);
 	json_u64(j, "frame_read_errors", s->read_errors);
 	json_object_begin(j, "unknown_functions");
-	for (size_t i = 0; i < NR_UNKNOWN_REASONS; i++)
-		json_u64(j, unknown_reasons[i], unknown_count(s, unknown_reasons[i]));
+	for (size_t i = 0; i < PY_CODE_REASONS; i++)
+		json_u64(j, py_code_reasons[i], py_code_unknown(&s->codes, py_code_reasons[i]));
 	json_object_end(j);
 	json_u64(j, "stack_errors", s->stack_errors);
 	json_object_end(j);
