@@ -43,12 +43,7 @@ acq() {
 }
 has_series() { [ -n "$(acq "$1")" ]; }
 no_series() { [ -z "$(acq "$1")" ]; }
-query() {
-	curl -s --max-time 5 "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode "query=$1" |
-		python3 -c 'import json, sys
-r = json.load(sys.stdin)["data"]["result"]
-print(r[0]["value"][1] if r else "")'
-}
+query() { prom_query "$prom_port" "$1"; }
 synced() { [ "$(query "gilstat_gil_acquisitions_total{pid=\"$1\"}")" = "$2" ]; }
 # links_of_pids PID PIDS...: the uprobe_multi links PID holds on any of PIDS.
 links_of_pids() {

@@ -90,6 +90,20 @@ children_of() {
 	return 0
 }
 
+# metric PORT NAME: the value of an exporter's sample, NAME with its labels as a regex.
+metric() {
+	curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | grep -E "^$2 " | cut -d' ' -f2
+}
+
+# prom_query PORT PROMQL: the value of the first result of an instant query to the Prometheus
+# on PORT, or nothing.
+prom_query() {
+	curl -s --max-time 5 "http://127.0.0.1:$1/api/v1/query" --data-urlencode "query=$2" |
+		python3 -c 'import json, sys
+r = json.load(sys.stdin)["data"]["result"]
+print(r[0]["value"][1] if r else "")'
+}
+
 # need_root WHAT: unless this runs as root, which loading BPF programs needs, WHAT is skipped and
 # the script ends.
 need_root() {
