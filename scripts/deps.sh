@@ -31,8 +31,8 @@ pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev
 # tests/example.sh and bench-python.sh.
 pkgs+=(wrk python3-fastapi python3-uvicorn python3-yaml)
 # npm fetches speedscope, the profile viewer tests/timeline.sh opens a --timeline in
-# (scripts/speedscope.sh).
-pkgs+=(npm)
+# (scripts/speedscope.sh), from its registry over TLS: ca-certificates, which a minimal root lacks.
+pkgs+=(npm ca-certificates)
 # patchelf makes Debian sid's interpreters run here (scripts/sid-python.sh), for the tests.
 # systemd-analyze verifies examples/gilstat.service (tests/fleet.sh): a Debian 12 machine has
 # systemd, a minimal root or a container may not.

@@ -32,9 +32,10 @@ mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 # npm's own cache stays in tmp: nothing is left in the caller's home
-if ! (cd "$tmp" && timeout 300 npm pack --silent --cache "$tmp/npm-cache" \
+if ! (cd "$tmp" && timeout 300 npm pack --loglevel=error --cache "$tmp/npm-cache" \
 	"speedscope@$version" >/dev/null 2>"$tmp/err"); then
-	echo "$me: npm pack speedscope@$version failed: $(grep -v '^\s*$' "$tmp/err" | tail -1)" >&2
+	echo "$me: npm pack speedscope@$version failed: $(grep -v '^\s*$' "$tmp/err" |
+		grep -v 'A complete log' | tail -1)" >&2
 	exit 1
 fi
 mkdir "$tmp/$version"
