@@ -203,6 +203,13 @@ apt-config dump | grep -E '^Acquire::(Check-Valid-Until|Check-Date|([a-z]+::)?Pr
 	>"$root/etc/apt/apt.conf.d/99gilstat-fresh-machine"
 rm -f "$root/etc/resolv.conf"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf" || die "cannot copy /etc/resolv.conf"
+# The certificate authorities this machine adds to Debian's (a TLS proxy's, through which npm's
+# registry is reached here): ca-certificates takes them in when deps.sh installs it, as it would
+# on a newcomer's machine set up the same way.
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+	mkdir -p "$root/usr/local/share/ca-certificates"
+	cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
 # The tracked files as they are in the working tree, owned by root.
 mkdir -p "$root$src"
 git -C "$repo" ls-files -z | tar -C "$repo" --null -T - --ignore-failed-read -cf - |

@@ -34,8 +34,8 @@ trap 'rm -rf "$tmp"' EXIT
 # npm's own cache stays in tmp: nothing is left in the caller's home
 if ! (cd "$tmp" && timeout 300 npm pack --loglevel=error --cache "$tmp/npm-cache" \
 	"speedscope@$version" >/dev/null 2>"$tmp/err"); then
-	echo "$me: npm pack speedscope@$version failed: $(grep -v '^\s*$' "$tmp/err" |
-		grep -v 'A complete log' | tail -1)" >&2
+	echo "$me: npm pack speedscope@$version failed: $(grep '^npm ERR!' "$tmp/err" |
+		grep -v 'complete log\|_logs/' | head -2 | sed 's/^npm ERR! *//' | tr '\n' ' ')" >&2
 	exit 1
 fi
 mkdir "$tmp/$version"
