@@ -11,12 +11,7 @@ set -u
 export GIL_STATS=1
 need_root "gilstat -a in containers"
 make_tmp
-for tool in prometheus promtool curl; do
-	if ! command -v $tool >/dev/null; then
-		skip "gilstat -a in containers" "$tool is not installed (scripts/deps.sh installs it)"
-		done_testing
-	fi
-done
+need_tools "gilstat -a in containers" prometheus promtool curl
 prom_port=$(free_port)
 query() { prom_query "$prom_port" "$1"; }
 

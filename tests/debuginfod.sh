@@ -26,12 +26,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	skip "debuginfod" "needs root to load BPF programs"
 	done_testing
 fi
-for tool in debuginfod unshare objcopy strip readelf timeout; do
-	if ! command -v $tool >/dev/null; then
-		skip "debuginfod" "no $tool (scripts/deps.sh installs the test tools)"
-		done_testing
-	fi
-done
+need_tools "debuginfod" debuginfod unshare objcopy strip readelf timeout
 py=$(ls -d "$PYENV_VERSIONS"/3.12.*/bin/python3.12 2>/dev/null | sort -V | tail -1)
 if [ -z "$py" ]; then
 	skip_pyenv "debuginfod" "no pyenv CPython 3.12 in $PYENV_VERSIONS"

@@ -21,12 +21,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	skip "gilstat -a" "needs root to load BPF programs"
 	done_testing
 fi
-for tool in prometheus curl bpftool; do
-	if ! command -v $tool >/dev/null; then
-		skip "gilstat -a" "$tool is not installed (scripts/deps.sh installs it)"
-		done_testing
-	fi
-done
+need_tools "gilstat -a" prometheus curl bpftool
 py=""
 for v in /root/.pyenv/versions/3.12.*; do
 	[ -x "$v/bin/python3" ] && py=$v/bin/python3 && break

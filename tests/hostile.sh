@@ -25,12 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 need_root "gilstat -a against hostile input"
-for tool in curl strace setpriv gcc objcopy strip; do
-	if ! command -v $tool >/dev/null; then
-		skip "gilstat -a against hostile input" "$tool is not installed (scripts/deps.sh)"
-		done_testing
-	fi
-done
+need_tools "gilstat -a against hostile input" curl strace setpriv gcc objcopy strip
 
 # The tree: $tmp (world-readable) holds the tools, att/ belongs to nobody, and pub/ holds a
 # file nobody cannot read, whose name and inode nobody can see.

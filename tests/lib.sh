@@ -112,6 +112,19 @@ need_root() {
 	done_testing
 }
 
+# need_tools WHAT TOOL...: unless every TOOL is installed, WHAT is skipped, naming the first
+# missing one, and the script ends.
+need_tools() {
+	local what=$1 tool
+	shift
+	for tool in "$@"; do
+		if ! command -v "$tool" >/dev/null; then
+			skip "$what" "$tool is not installed (scripts/deps.sh installs it)"
+			done_testing
+		fi
+	done
+}
+
 # make_tmp: a temporary directory in $tmp, removed at exit, when every background job left is
 # killed too.
 make_tmp() {

@@ -18,12 +18,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	skip "gilstat --prometheus" "needs root to load BPF programs"
 	done_testing
 fi
-for tool in prometheus promtool prometheus-node-exporter curl; do
-	if ! command -v $tool >/dev/null; then
-		skip "gilstat --prometheus" "$tool is not installed (scripts/deps.sh installs it)"
-		done_testing
-	fi
-done
+need_tools "gilstat --prometheus" prometheus promtool prometheus-node-exporter curl
 
 # truth FILE: the acquisitions libgil counted, from gilwork's --json output.
 truth() {
