@@ -97,6 +97,12 @@ for v in 3.9 3.11 3.12 3.13; do
 done
 if [ -x /usr/bin/python3.11 ]; then
 	stack_check "Debian's stripped python3.11" /usr/bin/python3.11
+	# a wrapper that execs its interpreter later, as pyenv's shims do: the memory gilstat
+	# names code objects from is the interpreter's, not the shell's
+	mkdir "$tmp/shim"
+	printf '#!/bin/sh\nexec /usr/bin/python3.11 "$@"\n' >"$tmp/shim/python3"
+	chmod +x "$tmp/shim/python3"
+	stack_check "a shell script python3 that execs python3.11" "$tmp/shim/python3"
 else
 	skip "Debian's python3.11 --stacks" "/usr/bin/python3.11 is not installed"
 fi
@@ -111,39 +117,53 @@ else
 	skip_cannot "sid's python3.13-3.15 --stacks" "scripts/sid-python.sh: $(tail -1 "$tmp/sid.err")"
 fi
 
-# The folded stacks and the flame graph of the last run: the culprit's frame is the widest frame
-# with nothing above it (the leaf that the waits were charged to), and the SVG parses.
+# The folded stacks and the flame graph of the last run: "X held the GIL while Y waited" as one
+# path, the holder's frames, "--", then the waiter's from where it asked. The heaviest pair of
+# holder and waiter is culprit and io, as in the pairs table, and the weights add up to the waits
+# the JSON report charged (each line rounded to a us).
 last=$tmp/stacks-pyenv\ 3.13
 [ -f "$last.svg" ] || last=$tmp/stacks-Debian\'s\ stripped\ python3.11
-# The culprit's waits may come in several lines (its stack below it varies), so the weights are
-# summed by the frame a line ends in, as a flame graph's leaves sum them.
-check "--folded: lines of 'frame;frame count', the heaviest leaf culprit" python3 - "$last.folded" <<-'PYEOF'
-	import collections, sys
-	lines = [l.rsplit(" ", 1) for l in open(sys.argv[1]).read().splitlines()]
-	leaves = collections.Counter()
-	for stack, weight in lines:
-	    leaves[stack.split(";")[-1]] += int(weight)
-	leaf, weight = leaves.most_common(1)[0]
-	print("# heaviest leaf:", leaf[-80:], weight, "of", sum(leaves.values()))
-	sys.exit(not leaf.startswith("culprit ("))
+check "--folded: 'holder frames;--;waiter frames weight', the heaviest pair culprit and io" \
+	python3 - "$last.folded" "$last.json" <<-'PYEOF'
+	import collections, json, sys
+	pairs, lines = collections.Counter(), open(sys.argv[1]).read().splitlines()
+	for line in lines:
+	    stack, weight = line.rsplit(" ", 1)
+	    holder, waiter = stack.split(";--;")
+	    pairs[(holder.split(";")[-1], waiter.split(";")[0])] += int(weight)
+	(held, waited), weight = pairs.most_common(1)[0]
+	r = json.loads(open(sys.argv[2]).read().splitlines()[-1])
+	charged = sum(p["total_ns"] for p in r["stacks"]["pairs"]) / 1e3
+	print("# heaviest: %s held while %s waited, %d us; %d us in all, %.0f us in the report"
+	      % (held, waited, weight, sum(pairs.values()), charged))
+	sys.exit(not (held.startswith("culprit (culprit.py:15)")
+		      and waited.startswith("io (culprit.py:24)")
+		      and abs(sum(pairs.values()) - charged) <= len(lines)))
 	PYEOF
 if command -v xmllint >/dev/null; then
 	check "--flamegraph: the SVG parses (xmllint)" xmllint --noout "$last.svg"
 else
 	skip "--flamegraph parses" "xmllint is not installed (libxml2-utils)"
 fi
-check "--flamegraph: culprit's frame is the widest leaf" python3 - "$last.svg" <<-'PYEOF'
-	import re, sys, xml.etree.ElementTree as ET
+# A frame's parent is the frame a row below it that spans it.
+check "--flamegraph: the widest separator stands on culprit, io the widest frame above it" \
+	python3 - "$last.svg" <<-'PYEOF'
+	import sys, xml.etree.ElementTree as ET
 	ns = {"s": "http://www.w3.org/2000/svg"}
 	g = [(e.find("s:title", ns).text, e.find("s:rect", ns).attrib)
 	     for e in ET.parse(sys.argv[1]).getroot().iter("{http://www.w3.org/2000/svg}g")]
 	frames = [(t, float(a["x"]), float(a["y"]), float(a["width"])) for t, a in g]
-	def leaf(f):
-	    return not any(o[2] < f[2] and o[1] >= f[1] - 0.01 and o[1] < f[1] + f[3] - 0.01
-	                   for o in frames)
-	leaves = sorted((f for f in frames if leaf(f)), key=lambda f: -f[3])
-	print("# widest leaf:", leaves[0][0])
-	sys.exit(not leaves[0][0].startswith("culprit ("))
+	row = min(abs(a[2] - b[2]) for a in frames for b in frames if a[2] != b[2])
+	sep = max((f for f in frames if f[0].startswith("-- (")), key=lambda f: f[3])
+	def within(inner, outer):  # x and width are printed to 0.1
+	    return (inner[1] >= outer[1] - 0.15
+	            and inner[1] + inner[3] <= outer[1] + outer[3] + 0.15)
+	below = [f for f in frames if abs(f[2] - sep[2] - row) < 0.1 and within(sep, f)]
+	above = [f for f in frames if abs(sep[2] - f[2] - row) < 0.1 and within(f, sep)]
+	top = max(above, key=lambda f: f[3]) if above else ("none",)
+	print("# widest separator on:", below[0][0] if below else "none", "; widest above:", top[0])
+	sys.exit(not (below and below[0][0].startswith("culprit (")
+		      and top[0].startswith("io (")))
 	PYEOF
 
 # libgil: gilwork convoy's CPU thread spins in gw_spin(), the top native frame of the holders.
@@ -159,8 +179,8 @@ check "gilwork convoy: folded stacks run from start_thread through gw_spin" \
 # Bad input. A limit shallower than the stack: truncated, and marked.
 "$GILSTAT" --stacks --stack-depth 2 --folded "$tmp/shallow.folded" -- "$GILWORK" convoy \
 	--threads 1 --seconds 0.3 >/dev/null 2>&1
-check "--stack-depth 2: stacks cut to 2 frames, marked [truncated]" \
-	awk -F' ' '{ n = split($1, f, ";"); if (f[1] != "[truncated]" || n != 3) bad = 1 }
+check "--stack-depth 2: holders' stacks cut to 2 frames, marked [truncated] at their root" \
+	awk -F' ' '{ n = split($1, f, ";"); if (f[1] != "[truncated]" || f[4] != "--") bad = 1 }
 		END { exit bad || NR == 0 }' "$tmp/shallow.folded"
 # An unwritable --folded or --flamegraph path: one line, exit 2, before anything is attached.
 for opt in --folded --flamegraph; do

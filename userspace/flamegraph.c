@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * --flamegraph: the holders' stacks as an SVG flame graph, a box per frame, its width the GIL
- * wait charged to the stacks under it (stacks.c charges them), beside heatmap.c's latency heatmap.
+ * wait charged to the stacks under it (stacks.c charges them), the stacks of the threads they kept
+ * waiting above them, beside heatmap.c's latency heatmap.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,18 +60,28 @@ static int flame_depth(const struct flame_node *n)
 #define FLAME_TOP	   40
 #define FLAME_CHAR_WIDTH   7.0
 
-/* Warm colours from a hash of the name, so that a frame keeps its colour from one graph to the next. */
-static void flame_colour(const char *name, char *buf, size_t len)
+/*
+ * Colours from a hash of the name, so that a frame keeps its colour from one graph to the next:
+ * warm for the holders' frames, cool for the waiters' above the separator, which is grey.
+ */
+static void flame_colour(const char *name, bool waiter, char *buf, size_t len)
 {
 	unsigned int h = 2166136261u;
 
 	for (const char *c = name; *c; c++)
 		h = (h ^ (unsigned char)*c) * 16777619u;
-	snprintf(buf, len, "rgb(%u,%u,%u)", 205 + h % 50, 80 + (h >> 8) % 130, 40 + (h >> 16) % 50);
+	if (!strcmp(name, FLAME_SEPARATOR))
+		snprintf(buf, len, "rgb(160,160,160)");
+	else if (waiter)
+		snprintf(buf, len, "rgb(%u,%u,%u)", 60 + h % 50, 120 + (h >> 8) % 80,
+			 205 + (h >> 16) % 50);
+	else
+		snprintf(buf, len, "rgb(%u,%u,%u)", 205 + h % 50, 80 + (h >> 8) % 130,
+			 40 + (h >> 16) % 50);
 }
 
 static void flame_draw(FILE *f, const struct flame_node *n, double x, int level, int depth,
-		       double scale, __u64 total)
+		       double scale, __u64 total, bool waiter)
 {
 	double w = n->weight * scale;
 	double y = FLAME_TOP + (depth - 1 - level) * FLAME_FRAME_HEIGHT;
@@ -78,7 +90,7 @@ static void flame_draw(FILE *f, const struct flame_node *n, double x, int level,
 
 	if (w < 0.1)
 		return;
-	flame_colour(n->name, colour, sizeof(colour));
+	flame_colour(n->name, waiter, colour, sizeof(colour));
 	fprintf(f, "<g><title>");
 	svg_put_text(f, n->name);
 	fprintf(f, " (%.3f ms of waits, %.2f%%)</title>", n->weight / 1e3,
@@ -97,8 +109,9 @@ static void flame_draw(FILE *f, const struct flame_node *n, double x, int level,
 		fprintf(f, "</text>");
 	}
 	fprintf(f, "</g>\n");
+	waiter = waiter || !strcmp(n->name, FLAME_SEPARATOR);
 	for (const struct flame_node *c = n->child; c; c = c->next) {
-		flame_draw(f, c, cx, level + 1, depth, scale, total);
+		flame_draw(f, c, cx, level + 1, depth, scale, total, waiter);
 		cx += c->weight * scale;
 	}
 }
@@ -127,7 +140,7 @@ int flamegraph_write(FILE *f, const struct flame_node *root, const char *title, 
 	double scale;
 
 	depth = flame_depth(root);
-	height = FLAME_TOP + depth * FLAME_FRAME_HEIGHT + FLAME_PAD + 20;
+	height = FLAME_TOP + depth * FLAME_FRAME_HEIGHT + FLAME_PAD + 38;
 	scale = root->weight ? (FLAME_WIDTH - 2.0 * FLAME_PAD) / root->weight : 0;
 	fprintf(f, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
 		   "<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
@@ -141,9 +154,13 @@ int flamegraph_write(FILE *f, const struct flame_node *root, const char *title, 
 	svg_put_text(f, title);
 	fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\">width: GIL wait caused (waits of %.3f ms or "
 		   "more, %.3f ms in all); hover a frame for its share</text>\n",
-		FLAME_PAD, height - 8, min_wait_ns / 1e6, root->weight / 1e3);
+		FLAME_PAD, height - 26, min_wait_ns / 1e6, root->weight / 1e3);
+	fprintf(f, "<text x=\"%d\" y=\"%d\">below " FLAME_SEPARATOR ": the thread that held the "
+		   "GIL, up to where it released it; above: the thread it kept waiting, from where it "
+		   "asked for the GIL</text>\n",
+		FLAME_PAD, height - 8);
 	if (root->weight)
-		flame_draw(f, root, FLAME_PAD, 0, depth, scale, root->weight);
+		flame_draw(f, root, FLAME_PAD, 0, depth, scale, root->weight, false);
 	fprintf(f, "</svg>\n");
 	return fflush(f) || ferror(f) ? -EIO : 0;
 }

@@ -7,6 +7,12 @@
 #include <linux/types.h>
 
 #define FLAME_NAME_LEN 256
+/*
+ * The frame between the stack of the thread that held the GIL and, above it, the stack of the one
+ * it kept waiting: the separator of wake-up flame graphs, which flamegraph.pl's chain palette
+ * knows too.
+ */
+#define FLAME_SEPARATOR "--"
 
 /* A node per frame of a path, its weight the waits under it (us). */
 struct flame_node {

@@ -108,7 +108,8 @@ static const struct argp_option opts[] = {
 	{"stack-depth", OPT_STACK_DEPTH, "N", 0,
 	 "With --stacks: frames kept per stack, deeper ones are marked truncated (default 32)", 0},
 	{"folded", OPT_FOLDED, "FILE", 0,
-	 "Write the holders' stacks as folded stacks, weighted by wait in us (implies --stacks)", 0},
+	 "Write holders' stacks, '--', and their waiters' as folded stacks, weighted by wait in us "
+	 "(implies --stacks)", 0},
 	{"flamegraph", OPT_FLAMEGRAPH, "FILE", 0,
 	 "Write them as an SVG flame graph (implies --stacks)", 0},
 	{"timeline", OPT_TIMELINE, "FILE", 0,

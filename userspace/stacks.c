@@ -72,14 +72,31 @@ struct stacks {
 struct stacks *stacks_new(const struct stacks_opts *o)
 {
 	struct stacks *s = calloc(1, sizeof(*s));
-	char path[64];
 
 	if (!s)
 		return NULL;
 	s->o = *o;
-	snprintf(path, sizeof(path), "/proc/%d/mem", o->pid);
-	s->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	s->mem_fd = -1;
 	return s;
+}
+
+/*
+ * /proc/PID/mem opened again: an fd opened before an exec reads the old image's memory, which is
+ * gone (a command started through a script, a pyenv shim, execs its interpreter later). The
+ * previous fd stays when the process has ended.
+ */
+static void reopen_mem(struct stacks *s)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", s->o.pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (s->mem_fd >= 0)
+		close(s->mem_fd);
+	s->mem_fd = fd;
 }
 
 void stacks_free(struct stacks *s)
@@ -121,6 +138,7 @@ static void refresh_maps(struct stacks *s)
 	}
 	free(s->maps);
 	s->maps = text;
+	reopen_mem(s);
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
 	s->dwfl = dwfl_begin(&dwfl_callbacks);
@@ -653,59 +671,97 @@ void stacks_print_json(struct stacks *s, struct json *j)
 	json_object_end(j);
 }
 
+/* A Python frame's name: "function (file:line)", or what there is of it. */
+static void py_frame_name(struct stacks *s, __u64 code, char *out)
+{
+	struct py_code *pc = py_code_of(s, code, true);
+	const char *base = pc && strrchr(pc->file, '/') ? strrchr(pc->file, '/') + 1
+							 : pc ? pc->file : "";
+
+	if (pc && pc->file[0])
+		snprintf(out, MAX_FRAME_LEN, "%.120s (%.100s:%d)", pc->func, base, pc->line);
+	else
+		snprintf(out, MAX_FRAME_LEN, "%s", pc ? pc->func : "?");
+}
+
+static void reverse_frames(char (*out)[MAX_FRAME_LEN], int n)
+{
+	char tmp[MAX_FRAME_LEN];
+
+	for (int i = 0, j = n - 1; i < j; i++, j--) {
+		memcpy(tmp, out[i], sizeof(tmp));
+		memcpy(out[i], out[j], sizeof(tmp));
+		memcpy(out[j], tmp, sizeof(tmp));
+	}
+}
+
+/* The frames one side of a wait can have: its stack and two marks. */
+#define MAX_SIDE_FRAMES (STACK_MAX_DEPTH + PY_MAX_FRAMES + 2)
+
 /*
- * The frames of a holder's stack, outermost first, each at most MAX_FRAME_LEN: its Python frames
- * when it has any, else its native ones; a truncated stack starts with "[truncated]", one cut at
- * an unreadable frame with "[unreadable frame]".
+ * The frames of one side of a wait into out, each at most MAX_FRAME_LEN: its Python frames when it
+ * has any, else its native ones. A holder's run outermost first, a flame graph's tower; a
+ * waiter's innermost first from where it asked for the GIL, past the GIL's own machinery, so that
+ * they stand on the holder's as the waker's stack stands on the blocked one in a wake-up flame
+ * graph. A stack cut at the limit has "[truncated]" at its outer end, one cut at an unreadable
+ * frame "[unreadable frame]".
  */
-static int frames_of(struct stacks *s, const struct stack_key *k, char (*out)[MAX_FRAME_LEN],
-		     int max)
+static int frames_of(struct stacks *s, __s32 stack_id, __u64 py_key, bool innermost_first,
+		     char (*out)[MAX_FRAME_LEN])
 {
 	__u64 ips[STACK_MAX_DEPTH + 1] = {};
+	char func[MAX_FRAME_LEN], file[MAX_FRAME_LEN];
+	int n = 0, nr, first = 0, line;
 	struct py_stack ps;
 	bool truncated;
-	int n = 0, nr;
 
-	if (py_stack_of(s, k->holder_py, &ps) && ps.depth) {
-		if (ps.flags & PY_STACK_TRUNCATED)
-			snprintf(out[n++], MAX_FRAME_LEN, "[truncated]");
+	if (py_stack_of(s, py_key, &ps) && ps.depth) {
+		/* the depth comes from a map: never beyond the frames the entry has */
+		for (int i = 0; i < (int)ps.depth && i < PY_MAX_FRAMES; i++)
+			py_frame_name(s, ps.code[i], out[n++]);
 		if (ps.flags & PY_STACK_READ_FAILED)
 			snprintf(out[n++], MAX_FRAME_LEN, "[unreadable frame]");
-		/* the depth comes from a map: never beyond the frames the entry has */
-		if (ps.depth > PY_MAX_FRAMES)
-			ps.depth = PY_MAX_FRAMES;
-		for (int i = (int)ps.depth - 1; i >= 0 && n < max; i--) {
-			struct py_code *pc = py_code_of(s, ps.code[i], true);
-			const char *base = pc && strrchr(pc->file, '/') ? strrchr(pc->file, '/') + 1
-									 : pc ? pc->file : "";
-
-			if (pc && pc->file[0])
-				snprintf(out[n++], MAX_FRAME_LEN, "%.120s (%.100s:%d)", pc->func, base,
-					 pc->line);
-			else
-				snprintf(out[n++], MAX_FRAME_LEN, "%s", pc ? pc->func : "?");
+		truncated = ps.flags & PY_STACK_TRUNCATED;
+	} else {
+		nr = native_frames(s, stack_id, ips, &truncated);
+		if (!nr) {
+			snprintf(out[n++], MAX_FRAME_LEN, "%s", stack_reason(stack_id));
+			return n;
 		}
-		return n;
-	}
-	nr = native_frames(s, k->holder_stack, ips, &truncated);
-	if (!nr) {
-		snprintf(out[n++], MAX_FRAME_LEN, "%s", stack_reason(k->holder_stack));
-		return n;
+		/* a waiter's innermost frames are the wait itself; its outermost stays */
+		while (innermost_first && first < nr - 1) {
+			symbolize(s, ips[first], first > 0, func, sizeof(func), file, sizeof(file),
+				  &line);
+			if (!is_gil_frame(func, file))
+				break;
+			first++;
+		}
+		for (int i = first; i < nr; i++)
+			symbolize(s, ips[i], i > 0, out[n++], MAX_FRAME_LEN, NULL, 0, NULL);
 	}
 	if (truncated)
 		snprintf(out[n++], MAX_FRAME_LEN, "[truncated]");
-	for (int i = nr - 1; i >= 0 && n < max; i--)
-		symbolize(s, ips[i], i > 0, out[n++], MAX_FRAME_LEN, NULL, 0, NULL);
+	if (!innermost_first)
+		reverse_frames(out, n);
 	return n;
 }
 
-#define MAX_FOLDED_FRAMES (STACK_MAX_DEPTH + PY_MAX_FRAMES + 2)
+#define MAX_FOLDED_FRAMES (2 * MAX_SIDE_FRAMES + 1)
+
+/* "X held the GIL while Y waited" as one path: the holder's frames, the separator, the waiter's. */
+static int pair_frames(struct stacks *s, const struct stack_key *k, char (*out)[MAX_FRAME_LEN])
+{
+	int n = frames_of(s, k->holder_stack, k->holder_py, false, out);
+
+	snprintf(out[n++], MAX_FRAME_LEN, "%s", FLAME_SEPARATOR);
+	return n + frames_of(s, k->waiter_stack, k->waiter_py, true, out + n);
+}
 
 /* Folded stacks: "frame;frame;frame weight", weight = wait in us; ';' in a name becomes ':'. */
 static void fold(struct stacks *s, FILE *f, const struct stack_entry *e)
 {
 	static char frames[MAX_FOLDED_FRAMES][MAX_FRAME_LEN];
-	int n = frames_of(s, &e->key, frames, MAX_FOLDED_FRAMES);
+	int n = pair_frames(s, &e->key, frames);
 
 	for (int i = 0; i < n; i++) {
 		for (char *c = frames[i]; *c; c++)
@@ -731,7 +787,7 @@ int stacks_write_flamegraph(struct stacks *s, FILE *f, const char *title)
 	int err;
 
 	for (size_t i = 0; i < s->nr_cur; i++) {
-		int nr = frames_of(s, &s->cur[i].key, frames, MAX_FOLDED_FRAMES);
+		int nr = pair_frames(s, &s->cur[i].key, frames);
 
 		flamegraph_add(&root, frames, nr, s->cur[i].st.wait.total_ns / 1000);
 	}

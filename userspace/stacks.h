@@ -41,7 +41,10 @@ int stacks_read(struct stacks *s);
 void stacks_set_errors(struct stacks *s, __u64 read_errors, __u64 stack_errors);
 void stacks_print_text(struct stacks *s, FILE *f, const char *unit_name);
 void stacks_print_json(struct stacks *s, struct json *j);
-/* Everything since tracing began, holders' stacks weighted by wait in us. 0 or -errno. */
+/*
+ * Everything since tracing began, a path per holder and waiter: the holder's frames, the
+ * separator, the waiter's (innermost first), weighted by wait in us. 0 or -errno.
+ */
 int stacks_write_folded(struct stacks *s, FILE *f);
 int stacks_write_flamegraph(struct stacks *s, FILE *f, const char *title);
 
