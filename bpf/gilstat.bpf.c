@@ -138,7 +138,8 @@ struct {
 /*
  * The target's threads that have waited for a GIL, by task_struct address, for the scheduler
  * programs. An entry stays when its wait ends and is reused by the next one: a lookup costs a
- * fraction of an insert and a delete. Nothing tells a thread's end, so it is LRU.
+ * fraction of an insert and a delete; gil_thread_exit() deletes it at the thread's end. LRU, for
+ * the ends not seen.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -151,8 +152,9 @@ struct {
 __s64 nr_waiters = 0;
 
 /*
- * Nothing tells the end of a CPython thread, so entries stay after it: LRU, or a process that
- * has started MAX_WAITERS threads in its life would have the acquisitions of any newer one lost.
+ * A thread's entry goes at its end (gil_thread_exit()); LRU for the ends not seen, or a process
+ * that has started MAX_WAITERS threads in its life would have the acquisitions of any newer one
+ * lost.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -184,7 +186,7 @@ struct {
  * Thread names (comm) by pid_tgid, for -L, -P and --stacks: recorded here because a thread that
  * ended before the report has no /proc entry left to read it from. Rewritten at each release, as
  * a thread renames itself after its first ones (CPython 3.14's threading.Thread.name); LRU, as
- * nothing tells a thread's end.
+ * a name outlives its thread for the report.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The scheduler's raw tracepoints: sched delay of GIL waiters, and the fork and exec events.
+ * The scheduler's raw tracepoints: sched delay of GIL waiters, the fork and exec events, and the
+ * ends of threads.
  * Included by gilstat.bpf.c, after the GIL's state and its counting: one object, one skeleton.
  */
 #ifndef GILSTAT_SCHED_BPF_H
@@ -107,6 +108,37 @@ int BPF_PROG(gil_fork, void *task, __u64 clone_flags)
 	}
 	if (targ_tgid && tgid == targ_tgid)
 		__sync_fetch_and_add(&target_forks, 1);
+	return 0;
+}
+
+/*
+ * A thread's end, any thread's, in its own context. A traced thread's entries go now, so that a
+ * process that starts threads by the thousand never fills the LRU maps, which then evict what
+ * they choose: a live thread's entry, whose next release would have no start. The LRU stays for
+ * the ends not seen (threads that ended before the attach).
+ */
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(gil_thread_exit)
+{
+	__u64 id = bpf_get_current_pid_tgid(), task = bpf_get_current_task();
+	__u32 tid = (__u32)id, tgid = id >> 32;
+	struct gil_state *st;
+	struct waiter *w;
+
+	if (!wanted(tgid) || (targ_fleet && !bpf_map_lookup_elem(&fleet_tgids, &tgid)))
+		return 0;
+	bpf_map_delete_elem(&py_threads, &tid);
+	w = bpf_map_lookup_elem(&waiters, &task);
+	if (!w)
+		return 0;
+	/* a wait whose acquisition was never seen: the GIL's count of waiters lets it go */
+	if (w->waiting) {
+		__sync_fetch_and_add(&nr_waiters, -1);
+		st = find_gil(NULL, w->gil, false);
+		if (st)
+			__sync_fetch_and_add(&st->nr_waiting, -1);
+	}
+	bpf_map_delete_elem(&waiters, &task);
 	return 0;
 }
 

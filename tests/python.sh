@@ -300,6 +300,47 @@ else
 	skip_pyenv "-p, --python=PATH and thread churn on CPython 3.12" "no pyenv 3.12"
 fi
 
+# A thread's entries in the BPF maps go at its end: 3000 short threads started beside a CPU-bound
+# one, dozens of them waiting for the GIL, leave no more than the live threads' entries behind,
+# read from gilstat's own maps while the process sleeps at the end (before: one per waiter).
+if ! command -v bpftool >/dev/null; then
+	skip "thread ends free their map entries" "bpftool is not installed (scripts/deps.sh installs it)"
+elif [ -x "$DEBIAN_PYTHON" ]; then
+	"$GILSTAT" --python -d 30 -- "$DEBIAN_PYTHON" -c '
+import sys, threading, time
+sys.setswitchinterval(0.0001)
+stop = False
+def spin():
+    while not stop:
+        pass
+cpu = threading.Thread(target=spin)
+cpu.start()
+for _ in range(3000):
+    t = threading.Thread(target=int)
+    t.start()
+    t.join()
+stop = True
+cpu.join()
+open(sys.argv[1], "w").close()
+time.sleep(30)' "$tmp/churned" >/dev/null 2>&1 &
+	churn_gilstat=$!
+	for _ in $(seq 600); do [ -e "$tmp/churned" ] && break; sleep 0.1; done
+	entries=
+	for id in $(bpf_objects_of "$churn_gilstat" | awk '$1 == "map" { print $2 }'); do
+		name=$(bpftool map show id "$id" | sed -n 's/.* name \([a-z_]*\) .*/\1/p')
+		case $name in
+		waiters | py_threads)
+			entries+="$name=$(bpftool -j map dump id "$id" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') "
+			;;
+		esac
+	done
+	kill -INT "$churn_gilstat" 2>/dev/null
+	wait "$churn_gilstat"
+	check "3000 short threads: the entries of those that waited went at their ends ($entries)" \
+		python3 -c 'import sys; d = dict(a.split("=") for a in sys.argv[1:]);
+sys.exit(not (set(d) == {"waiters", "py_threads"} and all(int(v) <= 10 for v in d.values())))' $entries
+fi
+
 # A pyenv shim is a bash script: the interpreter it picks is the one traced.
 py39=$(awk '$1 == "3.9" { print $2 }' "$pythons")
 shims=${PYENV_ROOT:-/root/.pyenv}/shims

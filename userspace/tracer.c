@@ -529,14 +529,16 @@ int tracer_attach(struct tracer *tr, const struct traced *t)
 		err = attach_symbols(tr, t->pid, &t->py);
 	/* Whatever the options: the report must say when the target forked children it ignores. */
 	return err ?: attach_sched(tr) ?:
-		      attach_tracepoint(tr, "gil_fork", "task_newtask tracepoint");
+		      attach_tracepoint(tr, "gil_fork", "task_newtask tracepoint") ?:
+		      attach_tracepoint(tr, "gil_thread_exit", "sched_process_exit tracepoint");
 }
 
 int tracer_attach_fleet(struct tracer *tr)
 {
 	return attach_sched(tr) ?:
 	       attach_tracepoint(tr, "gil_exec", "sched_process_exec tracepoint") ?:
-	       attach_tracepoint(tr, "gil_fork", "task_newtask tracepoint");
+	       attach_tracepoint(tr, "gil_fork", "task_newtask tracepoint") ?:
+	       attach_tracepoint(tr, "gil_thread_exit", "sched_process_exit tracepoint");
 }
 
 int tracer_attach_libgil_file(struct tracer *tr, const char *path, struct probe_link links[3])
