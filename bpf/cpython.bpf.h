@@ -59,7 +59,7 @@ int BPF_KRETPROBE(py_acquire_return)
 			drop_requests = 1;
 		}
 	}
-	on_acquire(gil, pt->request_ns, now, flags, drop_requests, st);
+	on_acquire(id, gil, pt->request_ns, now, flags, drop_requests, st);
 	pt->request_ns = 0;
 	pt->acquired_ns = now;
 	return 0;
@@ -83,7 +83,7 @@ int BPF_KPROBE(py_release)
 		pt->acquired_ns = 0;
 		pt->forced = 0;
 	}
-	on_release(id >> 32, acquired_ns, now, flags, NULL);
+	on_release(id, id >> 32, acquired_ns, now, flags, NULL);
 	return 0;
 }
 
@@ -250,7 +250,7 @@ static __always_inline void py_cond_acquired(void *ctx, __u64 id, __u64 gil, __u
 			flags |= GIL_ACQ_FORCED;
 	}
 	/* drop requests are counted as they are made, in py_cond_wait_return() */
-	on_acquire(gil, request_ns, now, flags, 0, st);
+	on_acquire(id, gil, request_ns, now, flags, 0, st);
 	if (st) {
 		if (flags & GIL_ACQ_SWITCH)
 			st->switch_count++;
@@ -277,7 +277,7 @@ static __always_inline void py_cond_released(void *ctx, __u64 id, __u64 gil, __u
 		st->acquired_ns = 0;
 	}
 	flags = st && st->drop_requested ? GIL_REL_REQUESTED : 0;
-	st = on_release(gil, acquired_ns, now, flags, st);
+	st = on_release(id, gil, acquired_ns, now, flags, st);
 	/* drop_gil() leaves gil->last_holder at the releaser's thread state */
 	if (targ_stacks)
 		stacks_on_release(ctx, st, gil, now, acquired_ns, true);

@@ -404,12 +404,15 @@ static __always_inline bool on_wait_start(__u64 gil, __u64 request_ns)
 
 #include "timeline.bpf.h"
 
-/* The GIL's state st, if the caller has it already, else NULL; returned for the caller's use. */
-static __always_inline struct gil_state *on_acquire(__u64 gil, __u64 request_ns, __u64 acquired_ns,
-						    __u32 flags, __u64 drop_requests,
-						    struct gil_state *st)
+/*
+ * An acquisition by the thread id (the caller's bpf_get_current_pid_tgid(), a helper call each
+ * hit need not repeat). The GIL's state st, if the caller has it already, else NULL; returned for
+ * the caller's use.
+ */
+static __always_inline struct gil_state *on_acquire(__u64 id, __u64 gil, __u64 request_ns,
+						    __u64 acquired_ns, __u32 flags,
+						    __u64 drop_requests, struct gil_state *st)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)id, cpu = bpf_get_smp_processor_id();
 	__u64 handoff_ns = 0, contended_ns = 0, task;
 	struct gil_stats *cs, *ks, *other;
@@ -492,11 +495,10 @@ static __always_inline void record_comm(__u64 id)
 }
 
 /* As on_acquire(): st if the caller has it, and the state used is returned. */
-static __always_inline struct gil_state *on_release(__u64 gil, __u64 acquired_ns,
+static __always_inline struct gil_state *on_release(__u64 id, __u64 gil, __u64 acquired_ns,
 						    __u64 released_ns, __u32 flags,
 						    struct gil_state *st)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct gil_stats *cs, *ks;
 
 	cs = traced_cpu_stats(id);

@@ -47,7 +47,7 @@ int gil_acquire(struct pt_regs *ctx)
 	__u64 a[5];
 
 	probe_args(ctx, a, 5);
-	st = on_acquire(a[0], a[1], a[2], a[3], a[4], NULL);
+	st = on_acquire(bpf_get_current_pid_tgid(), a[0], a[1], a[2], a[3], a[4], NULL);
 	if (targ_stacks)
 		stacks_on_acquire(ctx, st, a[0], a[1], a[2], a[3], false);
 	return 0;
@@ -60,7 +60,7 @@ int gil_release(struct pt_regs *ctx)
 	__u64 a[5];
 
 	probe_args(ctx, a, 4);
-	st = on_release(a[0], a[1], a[2], a[3], NULL);
+	st = on_release(bpf_get_current_pid_tgid(), a[0], a[1], a[2], a[3], NULL);
 	if (targ_stacks)
 		stacks_on_release(ctx, st, a[0], a[2], a[1], false);
 	return 0;
