@@ -90,6 +90,21 @@ stack_check() { # NAME PYTHON [ENV...]
 		      and top["line"] == 24 and pair["holder"]["function"] == "culprit"
 		      and pair["waiter"]["function"] == "io" and pair["waiter"]["line"] == 24))
 	PYEOF
+	# the frames an interpreter pushes where C calls into Python (None in 3.13 and later, a
+	# trampoline in 3.12) are no function's: the culprit's stack starts at Thread._bootstrap
+	check "$name: --folded: culprit's heaviest stack starts at Thread._bootstrap, no entry frame" \
+		python3 - "$out.folded" <<-'PYEOF'
+	import collections, re, sys
+	stacks = collections.Counter()
+	for line in open(sys.argv[1]).read().splitlines():
+	    stack, weight = line.rsplit(" ", 1)
+	    stacks[stack.split(";--;")[0]] += int(weight)
+	holder = [s for s, _ in stacks.most_common() if s.endswith("culprit (culprit.py:15)")][0]
+	print("# heaviest:", holder[:200])
+	# before 3.11, code objects have no qualified name: _bootstrap
+	sys.exit(not re.match(r"(Thread\.)?_bootstrap \(threading\.py:", holder)
+		 or "<shim>" in holder or "[unknown]" in holder)
+	PYEOF
 }
 for v in 3.9 3.11 3.12 3.13; do
 	py=$(ls -d "$PYENV_VERSIONS/$v".*/bin/python3 2>/dev/null | head -1)

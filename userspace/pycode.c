@@ -54,6 +54,28 @@ static const char *read_py_str(int mem_fd, const struct py_code_offsets *c, __u6
 	return NULL;
 }
 
+/*
+ * PyObject's ob_type, and a type's tp_name after its PyVarObject head: the same in every version
+ * gilstat reads (the free-threaded builds, whose head differs, are refused).
+ */
+#define PY_OB_TYPE 8
+#define PY_TP_NAME 24
+
+/*
+ * Whether the object at addr is None: the executable of the entry frames an interpreter pushes
+ * where C calls into Python (3.13 and later), which are no function's.
+ */
+static bool is_none(int mem_fd, __u64 addr)
+{
+	__u64 type = 0, name = 0;
+	char type_name[sizeof("NoneType")] = "";
+
+	return !read_mem(mem_fd, addr + PY_OB_TYPE, &type, sizeof(type)) &&
+	       !read_mem(mem_fd, type + PY_TP_NAME, &name, sizeof(name)) &&
+	       !read_mem(mem_fd, name, type_name, sizeof(type_name)) &&
+	       !memcmp(type_name, "NoneType", sizeof(type_name));
+}
+
 struct py_code *py_code_name(struct py_codes *pc, int mem_fd, const struct py_code_offsets *c,
 			     __u64 tagged, bool read)
 {
@@ -78,6 +100,11 @@ struct py_code *py_code_name(struct py_codes *pc, int mem_fd, const struct py_co
 	code = &pc->codes[pc->nr++];
 	memset(code, 0, sizeof(*code));
 	code->addr = addr;
+	if (is_none(mem_fd, addr)) {
+		code->entry = true;
+		snprintf(code->func, sizeof(code->func), "[entry]");
+		return code;
+	}
 	if (read_mem(mem_fd, addr + (c->qualname >= 0 ? c->qualname : c->name), &name,
 		     sizeof(name)) ||
 	    read_mem(mem_fd, addr + c->filename, &file, sizeof(file)) ||
@@ -94,6 +121,8 @@ struct py_code *py_code_name(struct py_codes *pc, int mem_fd, const struct py_co
 	if (read_py_str(mem_fd, c, file, code->file, sizeof(code->file)))
 		snprintf(code->file, sizeof(code->file), "[unknown]");
 	code->line = line;
+	/* 3.12's entry frames run a code object of its own, "<interpreter trampoline>" */
+	code->entry = !strcmp(code->file, "<shim>");
 	return code;
 }
 

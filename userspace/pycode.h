@@ -19,6 +19,7 @@ struct py_code {
 	char file[FLAME_NAME_LEN];
 	int line;
 	const char *why; /* NULL, or why it could not be named: func is then [unknown] */
+	bool entry;	 /* a C caller's entry frame (None, or 3.12's trampoline): no function's */
 };
 
 /* The code objects named so far. Zeroed: none. */

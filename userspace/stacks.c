@@ -166,6 +166,18 @@ static bool py_stack_of(struct stacks *s, __u64 k, struct py_stack *ps)
 	return k && s->o.py && !bpf_map_lookup_elem(s->o.py_stacks_fd, &k, ps);
 }
 
+/* The innermost frame of ps that is a function's (entry frames are not), or NULL. */
+static struct py_code *py_innermost(struct stacks *s, const struct py_stack *ps)
+{
+	for (__u32 i = 0; i < ps->depth && i < PY_MAX_FRAMES; i++) {
+		struct py_code *pc = py_code_of(s, ps->code[i], true);
+
+		if (!pc || !pc->entry)
+			return pc;
+	}
+	return NULL;
+}
+
 /* Names the code objects of every Python stack seen so far that are not named yet. */
 static void name_new_codes(struct stacks *s)
 {
@@ -190,9 +202,9 @@ bool stacks_python_place(struct stacks *s, __u64 py_key, char *buf, size_t len)
 	struct py_code *pc;
 	const char *base;
 
-	if (!py_stack_of(s, py_key, &ps) || !ps.depth)
+	if (!py_stack_of(s, py_key, &ps))
 		return false;
-	pc = py_code_of(s, ps.code[0], true);
+	pc = py_innermost(s, &ps);
 	if (!pc)
 		return false;
 	base = strrchr(pc->file, '/') ? strrchr(pc->file, '/') + 1 : pc->file;
@@ -353,8 +365,8 @@ static void place_of(struct stacks *s, __s32 stack_id, __u64 py_key, struct stac
 
 	r->file[0] = '\0';
 	r->line = 0;
-	if (py_stack_of(s, py_key, &ps) && ps.depth) {
-		struct py_code *pc = py_code_of(s, ps.code[0], true);
+	if (py_stack_of(s, py_key, &ps)) {
+		struct py_code *pc = py_innermost(s, &ps);
 
 		if (pc) {
 			snprintf(r->func, sizeof(r->func), "%s", pc->func);
@@ -671,17 +683,20 @@ void stacks_print_json(struct stacks *s, struct json *j)
 	json_object_end(j);
 }
 
-/* A Python frame's name: "function (file:line)", or what there is of it. */
-static void py_frame_name(struct stacks *s, __u64 code, char *out)
+/* A Python frame's name: "function (file:line)", or what there is of it; false for an entry frame. */
+static bool py_frame_name(struct stacks *s, __u64 code, char *out)
 {
 	struct py_code *pc = py_code_of(s, code, true);
 	const char *base = pc && strrchr(pc->file, '/') ? strrchr(pc->file, '/') + 1
 							 : pc ? pc->file : "";
 
+	if (pc && pc->entry)
+		return false;
 	if (pc && pc->file[0])
 		snprintf(out, MAX_FRAME_LEN, "%.120s (%.100s:%d)", pc->func, base, pc->line);
 	else
 		snprintf(out, MAX_FRAME_LEN, "%s", pc ? pc->func : "?");
+	return true;
 }
 
 static void reverse_frames(char (*out)[MAX_FRAME_LEN], int n)
@@ -718,7 +733,7 @@ static int frames_of(struct stacks *s, __s32 stack_id, __u64 py_key, bool innerm
 	if (py_stack_of(s, py_key, &ps) && ps.depth) {
 		/* the depth comes from a map: never beyond the frames the entry has */
 		for (int i = 0; i < (int)ps.depth && i < PY_MAX_FRAMES; i++)
-			py_frame_name(s, ps.code[i], out[n++]);
+			n += py_frame_name(s, ps.code[i], out[n]);
 		if (ps.flags & PY_STACK_READ_FAILED)
 			snprintf(out[n++], MAX_FRAME_LEN, "[unreadable frame]");
 		truncated = ps.flags & PY_STACK_TRUNCATED;
