@@ -4,9 +4,9 @@
  * stacks at its release (native ids in a stack map, Python ones as code object addresses); here
  * they are named, grouped by holder and by waiter, and printed.
  *
- * Native frames are symbolized by libdwfl from a copy of the target's /proc/PID/maps, taken while
- * it runs, so that a report made after its exit still has them; Python code objects are named from
- * its memory (/proc/PID/mem) as soon as they are seen, for the same reason.
+ * Native frames are symbolized from a copy of the target's maps, taken while it runs
+ * (symbolizer.h), so that a report made after its exit still has them; Python code objects are
+ * named from its memory (/proc/PID/mem) as soon as they are seen, for the same reason.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <elfutils/libdwfl.h>
 
 #include "flamegraph.h"
 #include "hist.h"
@@ -27,6 +26,7 @@
 #include "snapshot.h"
 #include "stacks.h"
 #include "svg.h"
+#include "symbolizer.h"
 
 #define MAX_FRAME_LEN FLAME_NAME_LEN
 
@@ -63,9 +63,8 @@ struct stacks {
 	struct stack_pair *pairs; /* who held the GIL while whom waited */
 	size_t nr_pairs;
 	struct py_codes codes;
-	char *maps;	  /* the latest /proc/PID/maps the target had */
-	Dwfl *dwfl;	  /* built from maps */
-	int mem_fd;	  /* /proc/PID/mem, while the target runs */
+	struct symbolizer sym; /* its native frames' names, from its latest maps */
+	int mem_fd;	       /* /proc/PID/mem, while the target runs */
 	__u64 read_errors, stack_errors;
 };
 
@@ -103,11 +102,9 @@ void stacks_free(struct stacks *s)
 {
 	if (!s)
 		return;
-	if (s->dwfl)
-		dwfl_end(s->dwfl);
+	symbolizer_free(&s->sym);
 	if (s->mem_fd >= 0)
 		close(s->mem_fd);
-	free(s->maps);
 	free(s->cur);
 	free(s->prev);
 	free(s->holders);
@@ -115,43 +112,6 @@ void stacks_free(struct stacks *s)
 	free(s->pairs);
 	py_codes_free(&s->codes);
 	free(s);
-}
-
-static const Dwfl_Callbacks dwfl_callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-};
-
-/* The target's maps, read again; libdwfl's view is rebuilt only when they changed. */
-static void refresh_maps(struct stacks *s)
-{
-	size_t len;
-	char *text = proc_read_maps(s->o.pid, &len);
-	FILE *mf;
-
-	if (!text)
-		return;
-	/* a process that has exited (a zombie) has no maps left: the copy stays */
-	if (!len || (s->maps && !strcmp(s->maps, text))) {
-		free(text);
-		return;
-	}
-	free(s->maps);
-	s->maps = text;
-	reopen_mem(s);
-	if (s->dwfl)
-		dwfl_end(s->dwfl);
-	s->dwfl = dwfl_begin(&dwfl_callbacks);
-	mf = fmemopen(s->maps, len, "r");
-	if (!s->dwfl || !mf) {
-		if (mf)
-			fclose(mf);
-		return;
-	}
-	dwfl_report_begin(s->dwfl);
-	dwfl_linux_proc_maps_report(s->dwfl, mf);
-	dwfl_report_end(s->dwfl, NULL, NULL);
-	fclose(mf);
 }
 
 /* A code object of the target's, named once from its memory (pycode.h). */
@@ -217,7 +177,9 @@ bool stacks_python_place(struct stacks *s, __u64 py_key, char *buf, size_t len)
 
 void stacks_refresh(struct stacks *s)
 {
-	refresh_maps(s);
+	/* new maps: an exec, whose memory an fd opened before it cannot read */
+	if (symbolizer_refresh(&s->sym, s->o.pid))
+		reopen_mem(s);
 	name_new_codes(s);
 }
 
@@ -279,45 +241,6 @@ static int native_frames(struct stacks *s, __s32 id, __u64 *ips, bool *truncated
 	return n;
 }
 
-/* A native frame's function, and its source file:line when the debug information has it. */
-static void symbolize(struct stacks *s, __u64 ip, bool return_address, char *func, size_t len,
-		      char *file, size_t file_len, int *line)
-{
-	/* a return address points after the call: the call's own line is one byte before */
-	__u64 at = return_address && ip ? ip - 1 : ip;
-	Dwfl_Module *mod = s->dwfl ? dwfl_addrmodule(s->dwfl, at) : NULL;
-	const char *name = NULL, *mod_name = NULL, *src;
-	Dwfl_Line *dl;
-	GElf_Off off = 0;
-	GElf_Sym sym;
-	Dwarf_Addr start = 0;
-
-	if (file)
-		file[0] = '\0';
-	if (line)
-		*line = 0;
-	if (mod) {
-		name = dwfl_module_addrinfo(mod, at, &off, &sym, NULL, NULL, NULL);
-		mod_name = dwfl_module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
-	}
-	if (name)
-		snprintf(func, len, "%s", name);
-	else if (mod_name)
-		snprintf(func, len, "%s+0x%llx", strrchr(mod_name, '/') ? strrchr(mod_name, '/') + 1
-								: mod_name,
-			 (unsigned long long)(at - start));
-	else
-		snprintf(func, len, "0x%llx", (unsigned long long)ip);
-	if (!file || !mod)
-		return;
-	dl = dwfl_module_getsrc(mod, at);
-	src = dl ? dwfl_lineinfo(dl, NULL, line, NULL, NULL, NULL) : NULL;
-	if (src)
-		snprintf(file, file_len, "%s", src);
-	else if (mod_name)
-		snprintf(file, file_len, "%s", mod_name);
-}
-
 /* Frames of the GIL's own machinery, which every stack at a release or an acquisition has. */
 static bool is_gil_frame(const char *func, const char *file)
 {
@@ -377,8 +300,8 @@ static void place_of(struct stacks *s, __s32 stack_id, __u64 py_key, struct stac
 	}
 	n = native_frames(s, stack_id, ips, &truncated);
 	for (int i = 0; i < n; i++) {
-		symbolize(s, ips[i], i > 0, r->func, sizeof(r->func), r->file, sizeof(r->file),
-			  &r->line);
+		symbolizer_name(&s->sym, ips[i], i > 0, r->func, sizeof(r->func), r->file,
+				sizeof(r->file), &r->line);
 		if (!is_gil_frame(r->func, r->file))
 			return;
 	}
@@ -745,14 +668,15 @@ static int frames_of(struct stacks *s, __s32 stack_id, __u64 py_key, bool innerm
 		}
 		/* a waiter's innermost frames are the wait itself; its outermost stays */
 		while (innermost_first && first < nr - 1) {
-			symbolize(s, ips[first], first > 0, func, sizeof(func), file, sizeof(file),
-				  &line);
+			symbolizer_name(&s->sym, ips[first], first > 0, func, sizeof(func), file,
+					sizeof(file), &line);
 			if (!is_gil_frame(func, file))
 				break;
 			first++;
 		}
 		for (int i = first; i < nr; i++)
-			symbolize(s, ips[i], i > 0, out[n++], MAX_FRAME_LEN, NULL, 0, NULL);
+			symbolizer_name(&s->sym, ips[i], i > 0, out[n++], MAX_FRAME_LEN, NULL, 0,
+					NULL);
 	}
 	if (truncated)
 		snprintf(out[n++], MAX_FRAME_LEN, "[truncated]");
