@@ -47,7 +47,9 @@ with_build() {
 	[ "$home" = - ] && home= || home="PYTHONHOME=$home"
 	PY=$py env $lib $home "${@//@PY@/$py}"
 }
-loop_ns() { sed -n 's/^loop_ns //p' "$1"; }
+# the loop's CPU time: a probe's cost is the hitting thread's, and the time other tasks ran
+# instead, most of the noise of wall time on a shared machine, is not in it
+loop_cpu_ns() { sed -n 's/^loop_cpu_ns //p' "$1"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # The libc of each build, and its pthread_cond_signal: where the libc view's hot probe sits.
@@ -80,10 +82,15 @@ while read -r name _ <&3; do
 		with_build "$name" "$out/bench/usdtrun" -u "$site" -- @PY@ tests/python/os_read.py $N \
 			>"$tmp/$name.$i.floor"
 	done
-	bare=$(for i in $(seq "$reps"); do loop_ns "$tmp/$name.$i.bare"; done | median)
-	libc=$(for i in $(seq "$reps"); do loop_ns "$tmp/$name.$i.libc"; done | median)
-	sym=$(for i in $(seq "$reps"); do loop_ns "$tmp/$name.$i.sym"; done | median)
-	floor=$(for i in $(seq "$reps"); do loop_ns "$tmp/$name.$i.floor"; done | median)
+	bare=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/$name.$i.bare"; done | median)
+	libc=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/$name.$i.libc"; done | median)
+	sym=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/$name.$i.sym"; done | median)
+	floor=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/$name.$i.floor"; done | median)
+	# traced / floor in each round, against that round's untraced loop: the median of those
+	ratio=$(for i in $(seq "$reps"); do
+		echo "$(loop_cpu_ns "$tmp/$name.$i.bare") $(loop_cpu_ns "$tmp/$name.$i.libc")" \
+			"$(loop_cpu_ns "$tmp/$name.$i.floor")"
+	done | awk '{ printf "%.4f\n", ($2 - $1) / ($3 - $1) }' | median)
 	# hits per cycle: the libc view's probes counted by an empty program, N cycles against 1
 	with_build "$name" "$out/bench/usdtrun" -u -c "$site" -- @PY@ tests/python/os_read.py 1 \
 		>"$tmp/$name.hits1"
@@ -98,7 +105,7 @@ while read -r name _ <&3; do
 	  "cycle_ns_added_libc": $(awk -v b="$bare" -v t="$libc" -v n=$N 'BEGIN { printf "%.1f", (t - b) / n }'),
 	  "cycle_ns_added_symbols": $(awk -v b="$bare" -v t="$sym" -v n=$N 'BEGIN { printf "%.1f", (t - b) / n }'),
 	  "cycle_ns_added_floor": $(awk -v b="$bare" -v t="$floor" -v n=$N 'BEGIN { printf "%.1f", (t - b) / n }'),
-	  "libc_cost_vs_floor": $(awk -v b="$bare" -v t="$libc" -v f="$floor" 'BEGIN { printf "%.2f", (t - b) / (f - b) }'),
+	  "libc_cost_vs_floor": $(awk -v r="$ratio" 'BEGIN { printf "%.3f", r }'),
 	  "hits_per_cycle": $(awk -v a="$hits1" -v b="$hitsn" -v n=$N 'BEGIN { printf "%.3f", (b - a) / (n - 1) }')},
 	EOF2
 done 3<"$builds"
@@ -119,9 +126,9 @@ if [ -n "$py312" ]; then
 		with_build pyenv-3.12 "$out/bench/usdtrun" -u "$sites" -- @PY@ tests/python/os_read.py $N \
 			>"$tmp/site.$i.calls"
 	done
-	bare=$(for i in $(seq "$reps"); do loop_ns "$tmp/site.$i.bare"; done | median)
-	entry=$(for i in $(seq "$reps"); do loop_ns "$tmp/site.$i.entry"; done | median)
-	calls=$(for i in $(seq "$reps"); do loop_ns "$tmp/site.$i.calls"; done | median)
+	bare=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/site.$i.bare"; done | median)
+	entry=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/site.$i.entry"; done | median)
+	calls=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/site.$i.calls"; done | median)
 	cat >>"$json" <<-EOF2
 	"probe_site": {"call_sites": $(tr ',' '\n' <<<"$sites" | wc -l),
 	  "cycle_ns_added_libc_entry": $(awk -v b="$bare" -v t="$entry" -v n=$N 'BEGIN { printf "%.1f", (t - b) / n }'),
@@ -142,8 +149,8 @@ for i in $(seq "$reps"); do
 	"$out/gilstat" --stacks -j -o /dev/null -- "$out/cyclebench" 20000 5 >"$tmp/cyc.$i.stacks" \
 		2>/dev/null
 done
-plain=$(for i in $(seq "$reps"); do loop_ns "$tmp/stk.$i.plain"; done | median)
-stacks=$(for i in $(seq "$reps"); do loop_ns "$tmp/stk.$i.stacks"; done | median)
+plain=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/stk.$i.plain"; done | median)
+stacks=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/stk.$i.stacks"; done | median)
 cyc_ns() { python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["cycle_ns"])' "$1" 2>/dev/null; }
 cplain=$(for i in $(seq "$reps"); do cyc_ns "$tmp/cyc.$i.plain"; done | median)
 cstacks=$(for i in $(seq "$reps"); do cyc_ns "$tmp/cyc.$i.stacks"; done | median)
