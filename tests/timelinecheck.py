@@ -89,6 +89,11 @@ def sums(path, report, truth=None):
     for k in ("lost_ring_full", "dropped_over_limit"):
         if meta[k]:
             bad.append(k)
+    # the JSON report's final line carries the same counts, and names the file
+    counts = dict(meta, file=path)
+    del counts["producer"]
+    if r.get("timeline") != counts:
+        bad.append("the report's timeline %s, not %s" % (r.get("timeline"), counts))
     for tid, s in spans.items():
         s.sort()
         if any(b[0] < a[1] for a, b in zip(s, s[1:])):

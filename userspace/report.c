@@ -7,6 +7,7 @@
 #include "report.h"
 #include "safeio.h"
 #include "stacks.h"
+#include "timeline.h"
 
 #define HIST_TITLE(id, keyed, json, prom, title) [id] = title,
 static const char *const hist_titles[NR_HISTS] = { GIL_HISTS(HIST_TITLE) };
@@ -208,6 +209,20 @@ static void json_hist(struct json *j, const char *key, const struct hist *h,
 	json_object_end(j);
 }
 
+/* --timeline's file, what it holds and what it could not (as in its otherData). */
+static void json_timeline(struct json *j, const struct timeline_counts *c, const char *path)
+{
+	json_object_begin(j, "timeline");
+	json_string(j, "file", path);
+	json_u64(j, "cycles", c->cycles);
+	json_u64(j, "events", c->events);
+	json_u64(j, "merged_holds", c->merged);
+	json_u64(j, "dropped_over_limit", c->dropped);
+	json_u64(j, "lost_ring_full", c->lost);
+	json_u64(j, "holds_unseen_acquisition", c->unseen);
+	json_object_end(j);
+}
+
 static void json_stats(struct json *j, const struct gil_stats *s, const struct report_opts *o,
 		       int nr_hists)
 {
@@ -255,6 +270,8 @@ static void report_json(FILE *f, const struct snapshot *s, const struct report_m
 		json_double(&j, "contention_pct", pct(t->c.contended_ns, m->duration_ns));
 	}
 	json_u64(&j, "dropped_total", dropped(&t->c));
+	if (m->timeline)
+		json_timeline(&j, m->timeline, m->timeline_path);
 	json_stats(&j, t, o, NR_HISTS);
 	json_array_begin(&j, "per_cpu");
 	for (int i = 0; i < s->nr_cpus; i++) {

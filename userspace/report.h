@@ -15,6 +15,8 @@
  */
 #define REPORT_JSON_VERSION 1
 
+struct timeline_counts;
+
 struct report_opts {
 	__u64 unit_ns;
 	const char *unit_name; /* "usecs" or "msecs" */
@@ -39,6 +41,9 @@ struct report_meta {
 	const char *no_utilisation;
 	bool final;
 	struct stacks *stacks; /* --stacks: its tables follow the report's; NULL without */
+	/* --timeline, in the final report: what its file holds and what it could not; or NULL */
+	const struct timeline_counts *timeline;
+	const char *timeline_path;
 };
 
 void report_print(FILE *f, const struct snapshot *s, const struct report_meta *m,

@@ -215,6 +215,12 @@ static int session_report(struct session *s, bool final)
 	struct report_meta *m = &s->meta;
 
 	m->final = final;
+	/* the timeline's counts are final once its last events are in: the JSON report has them */
+	if (final && s->timeline) {
+		timeline_finish(s->timeline, s->tr->skel->bss->timeline_lost, &s->timeline_counts);
+		m->timeline = &s->timeline_counts;
+		m->timeline_path = s->o->timeline_path;
+	}
 	m->duration_ns = now_ns() - s->last_ns;
 	s->last_ns += m->duration_ns;
 	if (s->fleet) {
@@ -498,7 +504,12 @@ static int start_target(struct session *s, struct traced *t)
 static int write_timeline(struct session *s)
 {
 	const struct options *o = s->o;
-	int err = timeline_write(s->timeline, s->tr->skel->bss->timeline_lost);
+	int err;
+
+	/* an exporter's session makes its final report after the files, if at all */
+	if (!s->meta.timeline)
+		timeline_finish(s->timeline, s->tr->skel->bss->timeline_lost, &s->timeline_counts);
+	err = timeline_write(s->timeline);
 
 	if (fclose(o->timeline) || err) {
 		fprintf(stderr, "gilstat: cannot write %s: %s\n", o->timeline_path,

@@ -287,10 +287,8 @@ static void write_names(struct timeline *t, struct json *j)
 	free(ids);
 }
 
-int timeline_write(struct timeline *t, __u64 lost)
+void timeline_finish(struct timeline *t, __u64 lost, struct timeline_counts *c)
 {
-	struct json j;
-
 	timeline_drain(t);
 	for (__u32 i = 0; i < OPEN_SLOTS; i++)
 		if (t->open[i].holds) {
@@ -298,6 +296,15 @@ int timeline_write(struct timeline *t, __u64 lost)
 			t->open[i].holds = 0;
 		}
 	t->lost = lost;
+	*c = (struct timeline_counts){ .cycles = t->cycles, .events = t->nr, .merged = t->merged,
+				       .dropped = t->dropped, .lost = t->lost,
+				       .unseen = t->unseen };
+}
+
+int timeline_write(struct timeline *t)
+{
+	struct json j;
+
 	json_init(&j, t->o.f);
 	json_object_begin(&j, NULL);
 	json_array_begin(&j, "traceEvents");

@@ -27,12 +27,24 @@ struct timeline_opts {
 	struct stacks *stacks; /* --stacks: names the waiters' Python frames; or NULL */
 };
 
+/* What a timeline holds, and what it could not: the file's metadata, and the final report's. */
+struct timeline_counts {
+	__u64 cycles;	/* GIL cycles the BPF side sent */
+	__u64 events;	/* spans and marks written */
+	__u64 merged;	/* holds merged into their thread's previous one */
+	__u64 dropped;	/* events past --timeline-limit: counted, not written */
+	__u64 lost;	/* cycles the ring buffer had no room for */
+	__u64 unseen;	/* holds whose acquisition was not seen */
+};
+
 /* NULL and errno on failure. */
 struct timeline *timeline_new(const struct timeline_opts *o);
 /* What the BPF side has sent since the last drain, merged into spans. */
 void timeline_drain(struct timeline *t);
-/* The last drain, then the file: its spans and, in its metadata, what was merged and dropped. */
-int timeline_write(struct timeline *t, __u64 lost);
+/* The last drain: the open spans closed, and the counts final (lost: the BPF side's count). */
+void timeline_finish(struct timeline *t, __u64 lost, struct timeline_counts *c);
+/* The file, once finished: its spans and, in its metadata, the counts. */
+int timeline_write(struct timeline *t);
 /* One line: spans written, cycles merged, dropped over the limit and lost. */
 void timeline_print_summary(const struct timeline *t, FILE *f, const char *path);
 void timeline_free(struct timeline *t);
