@@ -554,6 +554,7 @@ static void stop_run(struct session *s)
 	s->fleet = NULL;
 	timeline_free(s->timeline);
 	s->timeline = NULL;
+	s->meta.timeline = NULL;
 	stacks_free(s->stacks);
 	s->stacks = NULL;
 	snapshot_free(&s->prev);
