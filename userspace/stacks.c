@@ -535,6 +535,16 @@ void stacks_print_text(struct stacks *s, FILE *f, const char *unit_name)
 			(unsigned long long)s->stack_errors);
 }
 
+/* Who and where: a row's thread and the place it was at. */
+static void json_place_fields(struct json *j, const struct stack_row *r)
+{
+	json_u64(j, "tid", r->tid);
+	json_string(j, "comm", r->comm);
+	json_string(j, "function", r->func);
+	json_string(j, "file", r->file);
+	json_u64(j, "line", r->line > 0 ? r->line : 0);
+}
+
 static void json_rows(struct stacks *s, struct json *j, const char *key,
 		      const struct stack_row *rows, size_t nr, bool holders)
 {
@@ -544,11 +554,7 @@ static void json_rows(struct stacks *s, struct json *j, const char *key,
 
 		json_object_begin(j, NULL);
 		json_u64(j, "pid", r->tgid);
-		json_u64(j, "tid", r->tid);
-		json_string(j, "comm", r->comm);
-		json_string(j, "function", r->func);
-		json_string(j, "file", r->file);
-		json_u64(j, "line", r->line > 0 ? r->line : 0);
+		json_place_fields(j, r);
 		json_u64(j, "waits", r->wait.count);
 		json_u64(j, "total_ns", r->wait.total_ns);
 		json_u64(j, "p99_ns", hist_percentile_ns(&r->wait, 99, s->o.unit_ns));
@@ -565,11 +571,7 @@ static void json_rows(struct stacks *s, struct json *j, const char *key,
 static void json_place(struct json *j, const char *key, const struct stack_row *r)
 {
 	json_object_begin(j, key);
-	json_u64(j, "tid", r->tid);
-	json_string(j, "comm", r->comm);
-	json_string(j, "function", r->func);
-	json_string(j, "file", r->file);
-	json_u64(j, "line", r->line > 0 ? r->line : 0);
+	json_place_fields(j, r);
 	json_object_end(j);
 }
 
