@@ -97,8 +97,10 @@ $GILSTAT --python --prometheus "$py_port" --grace 600 -j -o "$tmp/py.json" \
 	-- "$py" $PROGS/cpu_work.py 3000000 >/dev/null 2>"$tmp/py.err" &
 pyg=$!
 
-check "gilwork: the exporter serves while tracing (gilstat_targets 1)" \
-	wait_for 10 [ "$(metric $gw_port gilstat_targets)" = 1 ]
+# A function, so that each try scrapes again: "$(metric ...)" on wait_for's own line would be
+# one scrape, taken before gilstat may be serving (seconds on a loaded machine).
+serving() { [ "$(metric "$1" gilstat_targets)" = 1 ]; }
+check "gilwork: the exporter serves while tracing (gilstat_targets 1)" wait_for 30 serving $gw_port
 curl -s --max-time 5 "http://127.0.0.1:$gw_port/metrics" >"$tmp/metrics.txt"
 promtool check metrics <"$tmp/metrics.txt" >"$tmp/promtool.out" 2>&1
 check "promtool check metrics: clean on /metrics ($(head -c 200 "$tmp/promtool.out"))" \
