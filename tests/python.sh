@@ -293,6 +293,9 @@ for _ in range(17000):
 sys.argv = ["cpu_work.py", "1000000"]
 runpy.run_path("'$PROGS'/cpu_work.py")' >/dev/null 2>"$tmp/churn.err"
 	check "3.12 thread churn: gilstat exits 0" [ $? -eq 0 ]
+	python3 -c 'import json, sys; r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+print("# churn: %d acquisitions, %d releases, dropped %s" % (r["acquisitions"], r["releases"],
+      {k: v for k, v in r["dropped"].items() if v}))' "$tmp/churn.json"
 	jchecks "$tmp/churn.json" -- \
 		"3.12 thread churn: every thread seen to the last (nothing dropped)" \
 		"r['dropped_total'] == 0 and r['acquisitions'] == r['releases'] > 34000"
