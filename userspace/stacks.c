@@ -276,6 +276,20 @@ static const char *stack_reason(__s32 id)
 }
 
 /*
+ * The innermost of n (> 0) native frames outside the GIL's machinery, named into func, file and
+ * line; the outermost when they are all the machinery's. Its index.
+ */
+static int own_frame(struct stacks *s, const __u64 *ips, int n, char *func, size_t len,
+		     char *file, size_t file_len, int *line)
+{
+	for (int i = 0;; i++) {
+		symbolizer_name(&s->sym, ips[i], i > 0, func, len, file, file_len, line);
+		if (i == n - 1 || !is_gil_frame(func, file))
+			return i;
+	}
+}
+
+/*
  * Where a holder or a waiter was: its innermost Python frame, or its innermost native frame
  * outside the GIL's machinery, or why there is none.
  */
@@ -299,30 +313,25 @@ static void place_of(struct stacks *s, __s32 stack_id, __u64 py_key, struct stac
 		}
 	}
 	n = native_frames(s, stack_id, ips, &truncated);
-	for (int i = 0; i < n; i++) {
-		symbolizer_name(&s->sym, ips[i], i > 0, r->func, sizeof(r->func), r->file,
-				sizeof(r->file), &r->line);
-		if (!is_gil_frame(r->func, r->file))
-			return;
-	}
-	/* nothing but the GIL's machinery: its outermost frame stays */
-	if (!n) {
+	if (n)
+		own_frame(s, ips, n, r->func, sizeof(r->func), r->file, sizeof(r->file), &r->line);
+	else
 		snprintf(r->func, sizeof(r->func), "%s", stack_reason(stack_id));
-		r->file[0] = '\0';
-	}
+}
+
+static bool same_place(const struct stack_row *a, const struct stack_row *b)
+{
+	return a->tgid == b->tgid && a->tid == b->tid && a->line == b->line &&
+	       !strcmp(a->func, b->func) && !strcmp(a->file, b->file);
 }
 
 static struct stack_row *row_of(struct stack_row **rows, size_t *nr, const struct stack_row *r)
 {
 	struct stack_row *grown;
 
-	for (size_t i = 0; i < *nr; i++) {
-		struct stack_row *o = &(*rows)[i];
-
-		if (o->tgid == r->tgid && o->tid == r->tid && o->line == r->line &&
-		    !strcmp(o->func, r->func) && !strcmp(o->file, r->file))
-			return o;
-	}
+	for (size_t i = 0; i < *nr; i++)
+		if (same_place(&(*rows)[i], r))
+			return &(*rows)[i];
 	grown = realloc(*rows, (*nr + 1) * sizeof(**rows));
 	if (!grown)
 		return NULL;
@@ -338,12 +347,6 @@ static int row_cmp(const void *a, const void *b)
 	const struct stack_row *x = a, *y = b;
 
 	return x->wait.total_ns < y->wait.total_ns ? 1 : x->wait.total_ns > y->wait.total_ns ? -1 : 0;
-}
-
-static bool same_place(const struct stack_row *a, const struct stack_row *b)
-{
-	return a->tgid == b->tgid && a->tid == b->tid && a->line == b->line &&
-	       !strcmp(a->func, b->func) && !strcmp(a->file, b->file);
 }
 
 static struct stack_pair *pair_of(struct stacks *s, const struct stack_row *h,
@@ -668,14 +671,9 @@ static int frames_of(struct stacks *s, __s32 stack_id, __u64 py_key, bool innerm
 			snprintf(out[n++], MAX_FRAME_LEN, "%s", stack_reason(stack_id));
 			return n;
 		}
-		/* a waiter's innermost frames are the wait itself; its outermost stays */
-		while (innermost_first && first < nr - 1) {
-			symbolizer_name(&s->sym, ips[first], first > 0, func, sizeof(func), file,
-					sizeof(file), &line);
-			if (!is_gil_frame(func, file))
-				break;
-			first++;
-		}
+		/* a waiter's innermost frames are the wait itself */
+		if (innermost_first)
+			first = own_frame(s, ips, nr, func, sizeof(func), file, sizeof(file), &line);
 		for (int i = first; i < nr; i++)
 			symbolizer_name(&s->sym, ips[i], i > 0, out[n++], MAX_FRAME_LEN, NULL, 0,
 					NULL);
