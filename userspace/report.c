@@ -214,12 +214,7 @@ static void json_timeline(struct json *j, const struct timeline_counts *c, const
 {
 	json_object_begin(j, "timeline");
 	json_string(j, "file", path);
-	json_u64(j, "cycles", c->cycles);
-	json_u64(j, "events", c->events);
-	json_u64(j, "merged_holds", c->merged);
-	json_u64(j, "dropped_over_limit", c->dropped);
-	json_u64(j, "lost_ring_full", c->lost);
-	json_u64(j, "holds_unseen_acquisition", c->unseen);
+	timeline_counts_json(j, c);
 	json_object_end(j);
 }
 

@@ -217,8 +217,7 @@ static int session_report(struct session *s, bool final)
 	m->final = final;
 	/* the timeline's counts are final once its last events are in: the JSON report has them */
 	if (final && s->timeline) {
-		timeline_finish(s->timeline, s->tr->skel->bss->timeline_lost, &s->timeline_counts);
-		m->timeline = &s->timeline_counts;
+		m->timeline = timeline_finish(s->timeline, s->tr->skel->bss->timeline_lost);
 		m->timeline_path = s->o->timeline_path;
 	}
 	m->duration_ns = now_ns() - s->last_ns;
@@ -508,7 +507,7 @@ static int write_timeline(struct session *s)
 
 	/* an exporter's session makes its final report after the files, if at all */
 	if (!s->meta.timeline)
-		timeline_finish(s->timeline, s->tr->skel->bss->timeline_lost, &s->timeline_counts);
+		timeline_finish(s->timeline, s->tr->skel->bss->timeline_lost);
 	err = timeline_write(s->timeline);
 
 	if (fclose(o->timeline) || err) {

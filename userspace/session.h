@@ -12,7 +12,6 @@
 #include <stdbool.h>
 #include <linux/types.h>
 #include "report.h"
-#include "timeline.h"
 #include "snapshot.h"
 
 struct options;
@@ -39,7 +38,6 @@ struct session {
 	struct fleet *fleet;	 /* -a, or NULL */
 	struct ring_buffer *events; /* -a: the exec and fork events, for the fleet */
 	struct timeline *timeline;  /* --timeline, or NULL */
-	struct timeline_counts timeline_counts; /* its counts, at the final report */
 	int pidfd;		 /* one target's, or -1 */
 	pid_t pid;		 /* one target's, or 0 */
 	bool target_gone;

@@ -43,7 +43,7 @@ struct timeline {
 	struct span *spans; /* closed, in the order they closed */
 	size_t nr, cap;
 	struct span *open;  /* OPEN_SLOTS, tid 0: free; a slot stays its thread's */
-	__u64 cycles, merged, dropped, unseen, lost;
+	struct timeline_counts n; /* events and lost filled in by timeline_finish() */
 };
 
 struct timeline *timeline_new(const struct timeline_opts *o)
@@ -66,7 +66,7 @@ struct timeline *timeline_new(const struct timeline_opts *o)
 static void keep(struct timeline *t, const struct span *s)
 {
 	if (t->nr >= t->o.limit) {
-		t->dropped++;
+		t->n.dropped++;
 		return;
 	}
 	if (t->nr == t->cap) {
@@ -77,7 +77,7 @@ static void keep(struct timeline *t, const struct span *s)
 			cap = t->o.limit;
 		grown = realloc(t->spans, cap * sizeof(*grown));
 		if (!grown) {
-			t->dropped++;
+			t->n.dropped++;
 			return;
 		}
 		t->spans = grown;
@@ -108,9 +108,9 @@ static int on_event(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*e))
 		return 0;
-	t->cycles++;
+	t->n.cycles++;
 	if (!e->acquired_ns || e->released_ns < e->acquired_ns) {
-		t->unseen++;
+		t->n.unseen++;
 		return 0;
 	}
 	waited = e->acq_flags & GIL_ACQ_WAITED;
@@ -122,7 +122,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		open->held_ns += e->released_ns - e->acquired_ns;
 		open->wait_ns += known_wait ? e->acquired_ns - e->request_ns : 0;
 		open->holds++;
-		t->merged++;
+		t->n.merged++;
 		return 0;
 	}
 	if (open && open->holds) {
@@ -287,7 +287,7 @@ static void write_names(struct timeline *t, struct json *j)
 	free(ids);
 }
 
-void timeline_finish(struct timeline *t, __u64 lost, struct timeline_counts *c)
+const struct timeline_counts *timeline_finish(struct timeline *t, __u64 lost)
 {
 	timeline_drain(t);
 	for (__u32 i = 0; i < OPEN_SLOTS; i++)
@@ -295,10 +295,19 @@ void timeline_finish(struct timeline *t, __u64 lost, struct timeline_counts *c)
 			keep(t, &t->open[i]);
 			t->open[i].holds = 0;
 		}
-	t->lost = lost;
-	*c = (struct timeline_counts){ .cycles = t->cycles, .events = t->nr, .merged = t->merged,
-				       .dropped = t->dropped, .lost = t->lost,
-				       .unseen = t->unseen };
+	t->n.events = t->nr;
+	t->n.lost = lost;
+	return &t->n;
+}
+
+void timeline_counts_json(struct json *j, const struct timeline_counts *c)
+{
+	json_u64(j, "cycles", c->cycles);
+	json_u64(j, "events", c->events);
+	json_u64(j, "merged_holds", c->merged);
+	json_u64(j, "dropped_over_limit", c->dropped);
+	json_u64(j, "lost_ring_full", c->lost);
+	json_u64(j, "holds_unseen_acquisition", c->unseen);
 }
 
 int timeline_write(struct timeline *t)
@@ -315,12 +324,7 @@ int timeline_write(struct timeline *t)
 	json_string(&j, "displayTimeUnit", "ns");
 	json_object_begin(&j, "otherData");
 	json_string(&j, "producer", "gilstat --timeline");
-	json_u64(&j, "cycles", t->cycles);
-	json_u64(&j, "events", t->nr);
-	json_u64(&j, "merged_holds", t->merged);
-	json_u64(&j, "dropped_over_limit", t->dropped);
-	json_u64(&j, "lost_ring_full", t->lost);
-	json_u64(&j, "holds_unseen_acquisition", t->unseen);
+	timeline_counts_json(&j, &t->n);
 	json_object_end(&j);
 	json_object_end(&j);
 	fputc('\n', t->o.f);
@@ -331,13 +335,13 @@ void timeline_print_summary(const struct timeline *t, FILE *f, const char *path)
 {
 	fprintf(f, "Timeline: %llu GIL cycles, %zu events written to %s (%llu holds merged into "
 		   "their thread's previous one",
-		(unsigned long long)t->cycles, t->nr, path, (unsigned long long)t->merged);
-	if (t->dropped)
+		(unsigned long long)t->n.cycles, t->nr, path, (unsigned long long)t->n.merged);
+	if (t->n.dropped)
 		fprintf(f, ", %llu events dropped over --timeline-limit",
-			(unsigned long long)t->dropped);
-	if (t->lost)
+			(unsigned long long)t->n.dropped);
+	if (t->n.lost)
 		fprintf(f, ", %llu cycles lost: the ring buffer was full",
-			(unsigned long long)t->lost);
+			(unsigned long long)t->n.lost);
 	fprintf(f, ")\n");
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <linux/types.h>
 
+struct json;
 struct stacks;
 struct timeline;
 
@@ -41,8 +42,13 @@ struct timeline_counts {
 struct timeline *timeline_new(const struct timeline_opts *o);
 /* What the BPF side has sent since the last drain, merged into spans. */
 void timeline_drain(struct timeline *t);
-/* The last drain: the open spans closed, and the counts final (lost: the BPF side's count). */
-void timeline_finish(struct timeline *t, __u64 lost, struct timeline_counts *c);
+/*
+ * The last drain: the open spans closed, and the counts final (lost: the BPF side's count). They
+ * stay the timeline's.
+ */
+const struct timeline_counts *timeline_finish(struct timeline *t, __u64 lost);
+/* The counts as JSON members: the file's otherData, the final report's "timeline". */
+void timeline_counts_json(struct json *j, const struct timeline_counts *c);
 /* The file, once finished: its spans and, in its metadata, the counts. */
 int timeline_write(struct timeline *t);
 /* One line: spans written, cycles merged, dropped over the limit and lost. */
