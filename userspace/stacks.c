@@ -518,12 +518,12 @@ void stacks_print_text(struct stacks *s, FILE *f, const char *unit_name)
 
 		fprintf(f, "note: %zu Python functions could not be named and are shown as [unknown]:",
 			s->codes.nr_unknown);
-
 		for (size_t i = 0; i < PY_CODE_REASONS; i++) {
-			if (!py_code_unknown(&s->codes, py_code_reasons[i]))
+			size_t n = py_code_unknown(&s->codes, py_code_reasons[i]);
+
+			if (!n)
 				continue;
-			fprintf(f, "%s%zu %s", sep, py_code_unknown(&s->codes, py_code_reasons[i]),
-				py_code_reasons[i]);
+			fprintf(f, "%s%zu %s", sep, n, py_code_reasons[i]);
 			sep = ", ";
 		}
 		fputc('\n', f);
