@@ -51,6 +51,8 @@ with_build() {
 # instead, most of the noise of wall time on a shared machine, is not in it
 loop_cpu_ns() { sed -n 's/^loop_cpu_ns //p' "$1"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median_cpu NAME SIDE: the median loop CPU time of the rounds' $tmp/NAME.I.SIDE
+median_cpu() { for i in $(seq "$reps"); do loop_cpu_ns "$tmp/$1.$i.$2"; done | median; }
 
 # The libc of each build, and its pthread_cond_signal: where the libc view's hot probe sits.
 libc_of() { with_build "$1" @PY@ -c 'import os
@@ -82,10 +84,10 @@ while read -r name _ <&3; do
 		with_build "$name" "$out/bench/usdtrun" -u "$site" -- @PY@ tests/python/os_read.py $N \
 			>"$tmp/$name.$i.floor"
 	done
-	bare=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/$name.$i.bare"; done | median)
-	libc=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/$name.$i.libc"; done | median)
-	sym=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/$name.$i.sym"; done | median)
-	floor=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/$name.$i.floor"; done | median)
+	bare=$(median_cpu "$name" bare)
+	libc=$(median_cpu "$name" libc)
+	sym=$(median_cpu "$name" sym)
+	floor=$(median_cpu "$name" floor)
 	# traced / floor in each round, against that round's untraced loop: the median of those
 	ratio=$(for i in $(seq "$reps"); do
 		echo "$(loop_cpu_ns "$tmp/$name.$i.bare") $(loop_cpu_ns "$tmp/$name.$i.libc")" \
@@ -126,9 +128,9 @@ if [ -n "$py312" ]; then
 		with_build pyenv-3.12 "$out/bench/usdtrun" -u "$sites" -- @PY@ tests/python/os_read.py $N \
 			>"$tmp/site.$i.calls"
 	done
-	bare=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/site.$i.bare"; done | median)
-	entry=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/site.$i.entry"; done | median)
-	calls=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/site.$i.calls"; done | median)
+	bare=$(median_cpu site bare)
+	entry=$(median_cpu site entry)
+	calls=$(median_cpu site calls)
 	cat >>"$json" <<-EOF2
 	"probe_site": {"call_sites": $(tr ',' '\n' <<<"$sites" | wc -l),
 	  "cycle_ns_added_libc_entry": $(awk -v b="$bare" -v t="$entry" -v n=$N 'BEGIN { printf "%.1f", (t - b) / n }'),
@@ -149,8 +151,8 @@ for i in $(seq "$reps"); do
 	"$out/gilstat" --stacks -j -o /dev/null -- "$out/cyclebench" 20000 5 >"$tmp/cyc.$i.stacks" \
 		2>/dev/null
 done
-plain=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/stk.$i.plain"; done | median)
-stacks=$(for i in $(seq "$reps"); do loop_cpu_ns "$tmp/stk.$i.stacks"; done | median)
+plain=$(median_cpu stk plain)
+stacks=$(median_cpu stk stacks)
 cyc_ns() { python3 -c 'import json, sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["cycle_ns"])' "$1" 2>/dev/null; }
 cplain=$(for i in $(seq "$reps"); do cyc_ns "$tmp/cyc.$i.plain"; done | median)
 cstacks=$(for i in $(seq "$reps"); do cyc_ns "$tmp/cyc.$i.stacks"; done | median)
